@@ -1,0 +1,60 @@
+"""Settings shared by the CLI and the MCP server, and the path guard for configured roots."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import PathNotAllowedError
+
+DB_ENV = "MCP_DISTILL_DB"
+ROOTS_ENV = "MCP_DISTILL_ROOTS"
+RULES_ENV = "MCP_DISTILL_RULES"
+TOKEN_ENV = "MCP_DISTILL_TOKEN"
+DEFAULT_DB = Path("store") / "distill.db"
+
+
+@dataclass
+class Settings:
+    """Where the store lives and which folders tools may read.
+
+    ``roots`` guards every path a caller names (CLI or MCP): a path that resolves outside them is
+    refused. The default root is the current folder.
+    """
+
+    db_path: Path = field(default_factory=lambda: DEFAULT_DB)
+    roots: list[Path] = field(default_factory=lambda: [Path.cwd()])
+    rules_path: Path | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        db: str | os.PathLike[str] | None = None,
+        roots: list[str] | None = None,
+        rules: str | os.PathLike[str] | None = None,
+    ) -> Settings:
+        """Explicit arguments win over the environment, which wins over the defaults."""
+        db_value = db or os.environ.get(DB_ENV) or DEFAULT_DB
+        root_values: list[str] = list(roots or [])
+        if not root_values and os.environ.get(ROOTS_ENV):
+            root_values = [r for r in os.environ[ROOTS_ENV].split(os.pathsep) if r.strip()]
+        root_paths = [Path(r).expanduser().resolve() for r in root_values] or [Path.cwd().resolve()]
+        rules_value = rules or os.environ.get(RULES_ENV)
+        return cls(
+            db_path=Path(db_value).expanduser(),
+            roots=root_paths,
+            rules_path=Path(rules_value).expanduser() if rules_value else None,
+        )
+
+    def check_path(self, path: str | os.PathLike[str]) -> Path:
+        """Resolve ``path`` (symlinks included) and refuse it unless it lies inside a root."""
+        resolved = Path(path).expanduser().resolve()
+        for root in self.roots:
+            if resolved == root or resolved.is_relative_to(root):
+                return resolved
+        allowed = ", ".join(str(r) for r in self.roots)
+        raise PathNotAllowedError(
+            f"{path} is outside the allowed roots ({allowed}); add its folder with --root or "
+            f"{ROOTS_ENV} (separate several with '{os.pathsep}')"
+        )

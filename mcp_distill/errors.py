@@ -1,0 +1,41 @@
+"""Narrow, named exceptions of the core.
+
+The faces translate them: the MCP server into ``ToolError``, the CLI into one clear line and a
+non-zero exit. Every message says what to do next.
+"""
+
+
+class DistillError(Exception):
+    """Base class of every expected failure in mcp-distill."""
+
+
+class ConfigError(DistillError):
+    """A setting, rules file or mapping file is invalid."""
+
+
+class PathNotAllowedError(DistillError):
+    """A path lies outside the configured roots."""
+
+
+class StoreError(DistillError):
+    """The SQLite store cannot be opened or used."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer mcp-distill."""
+
+
+class NotFoundError(DistillError):
+    """A run, playbook, receipt or snapshot id does not exist."""
+
+
+class InvalidInputError(DistillError):
+    """Input given by a caller is malformed (bad record, binary text, too large)."""
+
+
+class EmbedderError(DistillError):
+    """The embedder cannot produce vectors (endpoint down, model missing, mismatch)."""
+
+
+class ValidationFailedError(DistillError):
+    """An export or record failed its validator."""
