@@ -95,7 +95,7 @@ class Store:
                 self.conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlean.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == WRITE_RETRIES:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == WRITE_RETRIES:
                     raise StoreError(
                         f"the store {self.path} stayed locked by another writer: {exc}; retry when it finishes"
                     ) from exc

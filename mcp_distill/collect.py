@@ -1,0 +1,393 @@
+"""Evidence Collector: stream JSONL/JSON sources into the unified evidence table.
+
+Guarantees, and how they are kept:
+- Streaming: files are read line by line from a byte offset; memory does not grow with file size.
+- Incremental: ``sources`` remembers each file's byte offset, size, inode and the sha256 of its
+  head; a second run reads only appended bytes. A file that shrank, whose head changed or whose
+  inode changed (truncated, rewritten, rotated) is read again from the start.
+- Idempotent and crash-safe: rows of a batch and the new offset commit in one transaction; every
+  record has a unique dedup key (stream + sha256 of the row's canonical JSON), inserted with
+  ``INSERT OR IGNORE``: a killed run re-reads its last batch and adds nothing twice.
+- Nothing lost: a bad line (invalid JSON, not an object, unknown shape, wrong types) goes to
+  ``quarantine`` with file, offset, reason and an excerpt; the run continues.
+- An incomplete last line (no newline, invalid JSON) is held back until its writer finishes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from pydantic import ValidationError
+
+from .adapters import native as _native  # noqa: F401  (registers the native adapter)
+from .adapters.base import Adapter, canonical_hash, find_adapter
+from .config import Settings
+from .errors import InvalidInputError
+from .models import EvidenceRecord, Provenance
+from .receipts import ReceiptBuilder, now_utc
+from .runs import assign_run_key
+from .store import Connection, Store
+
+LINE_SUFFIXES = {".jsonl", ".ndjson"}
+DOCUMENT_SUFFIXES = {".json", ".traj", ".yml", ".yaml"}
+#: Rows per transaction: large enough to amortise commits, small enough to lose little on a crash.
+BATCH_LINES = 2_000
+#: Bytes hashed at a file's head to notice a rewrite or rotation.
+HEAD_BYTES = 1_024
+#: Whole documents (trajectories, reports) above this size are refused rather than parsed in memory.
+DOCUMENT_MAX_BYTES = 256 * 1024 * 1024
+EXCERPT_CHARS = 240
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class FileSummary:
+    path: str
+    stream: str | None
+    lines: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    restarted: str | None = None
+    held_back: bool = False
+
+
+@dataclass
+class CollectResult:
+    files: list[FileSummary] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+    receipt_id: str | None = None
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": len(self.files),
+            "lines": self.total("lines"),
+            "inserted": self.total("inserted"),
+            "duplicates": self.total("duplicates"),
+            "quarantined": self.total("quarantined"),
+            "skipped_files": self.skipped_files,
+            "receipt_id": self.receipt_id,
+            "per_file": [f.__dict__ for f in self.files],
+        }
+
+
+def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files under ``paths`` (sorted, hidden folders skipped) with a suffix the collector reads."""
+    for path in paths:
+        if path.is_file():
+            yield path
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+            for name in sorted(files):
+                candidate = Path(root) / name
+                if candidate.suffix.lower() in LINE_SUFFIXES | DOCUMENT_SUFFIXES:
+                    yield candidate
+
+
+class Collector:
+    """One collect run over a store; construct it, then call :meth:`collect`."""
+
+    def __init__(self, store: Store, extra_adapters: Iterable[Adapter] = (), progress: Progress | None = None):
+        self.store = store
+        self.extra_adapters = list(extra_adapters)
+        self.progress = progress
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def _pick_adapter(self, path: Path, sample: dict[str, Any] | None, whole_file: bool) -> Adapter | None:
+        for adapter in self.extra_adapters:
+            if adapter.whole_file == whole_file and adapter.can_handle(path, sample):
+                return adapter
+        return find_adapter(path, sample, whole_file=whole_file)
+
+    def _plan(self, files: list[Path]) -> list[tuple[Path, Adapter | None, bool]]:
+        planned = []
+        for path in files:
+            is_lines = path.suffix.lower() in LINE_SUFFIXES or (
+                path.suffix.lower() == ".json" and _looks_like_jsonl(path)
+            )
+            sample = _first_object(path) if is_lines else None
+            adapter = self._pick_adapter(path, sample, whole_file=not is_lines)
+            planned.append((path, adapter, not is_lines))
+        # streams carrying run ids first, so file-window rows find their run
+        planned.sort(key=lambda item: (item[1].priority if item[1] else 99, str(item[0])))
+        return planned
+
+    # -- running ------------------------------------------------------------------------------
+
+    def collect(self, files: list[Path], command: str = "collect") -> CollectResult:
+        receipt = ReceiptBuilder("collect", command)
+        result = CollectResult()
+        plan = self._plan(files)
+        total_bytes = sum(p.stat().st_size for p, _, _ in plan) or 1
+        done_bytes = 0
+        for path, adapter, whole_file in plan:
+            if self.progress:
+                self.progress(done_bytes, total_bytes, path.name)
+            receipt.add_input(path)
+            summary = self._collect_document(path, adapter) if whole_file else self._collect_lines(path, adapter)
+            result.files.append(summary)
+            done_bytes += path.stat().st_size
+        if self.progress:
+            self.progress(total_bytes, total_bytes, "done")
+        receipt.count_in = result.total("lines")
+        receipt.count_out = result.total("inserted")
+        receipt.count("duplicates", result.total("duplicates"))
+        receipt.count("quarantined", result.total("quarantined"))
+        for f in result.files:
+            if f.stream is None:
+                receipt.warnings.append(f"{f.path}: no adapter recognises it; its lines were quarantined")
+            if f.restarted:
+                receipt.warnings.append(f"{f.path}: {f.restarted}; read again from the start")
+            if f.held_back:
+                receipt.warnings.append(f"{f.path}: incomplete last line held back until it is finished")
+        receipt.details["files"] = [f.__dict__ for f in result.files]
+        receipt.add_output(self.store.path) if self.store.path.exists() else None
+        result.receipt_id = receipt.finish(self.store, validation_pass=True).receipt_id
+        return result
+
+    def _collect_lines(self, path: Path, adapter: Adapter | None) -> FileSummary:
+        summary = FileSummary(str(path), adapter.stream if adapter else None)
+        start, summary.restarted = self._resume_offset(path)
+        stat = path.stat()
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            offset = start
+            batch: list[tuple[int, bytes]] = []
+            for raw in handle:
+                if not raw.endswith(b"\n") and not _complete_json(raw):
+                    summary.held_back = True
+                    break
+                batch.append((offset, raw))
+                offset += len(raw)
+                if len(batch) >= BATCH_LINES:
+                    self._commit_batch(path, adapter, batch, offset, stat, summary)
+                    batch = []
+            self._commit_batch(path, adapter, batch, offset, stat, summary)
+        return summary
+
+    def _resume_offset(self, path: Path) -> tuple[int, str | None]:
+        row = self.store.query_one("SELECT * FROM sources WHERE path = ?", (str(path),))
+        if row is None:
+            return 0, None
+        stat = path.stat()
+        if stat.st_size < row["byte_offset"]:
+            return 0, "file shrank (truncated)"
+        if row["inode"] is not None and row["inode"] != stat.st_ino:
+            return 0, "file was replaced (rotated)"
+        if row["head_sha256"] and _head_hash(path, min(HEAD_BYTES, row["byte_offset"])) != row["head_sha256"]:
+            return 0, "file head changed (rewritten)"
+        return row["byte_offset"], None
+
+    def _commit_batch(self, path: Path, adapter: Adapter | None, batch: list[tuple[int, bytes]],
+                      end_offset: int, stat: os.stat_result, summary: FileSummary) -> None:
+        prepared = [self._prepare_line(path, adapter, off, raw) for off, raw in batch]
+        head = _head_hash(path, min(HEAD_BYTES, end_offset))
+        with self.store.write() as db:
+            conn = db.conn
+            for item in prepared:
+                if item is None:
+                    continue
+                summary.lines += 1
+                self._store_item(conn, path, item, summary)
+            conn.execute(
+                """INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(path) DO UPDATE SET stream = excluded.stream,
+                     byte_offset = CASE WHEN excluded.inode != sources.inode OR excluded.byte_offset < sources.byte_offset
+                                    AND excluded.head_sha256 != sources.head_sha256 THEN excluded.byte_offset
+                                    ELSE max(sources.byte_offset, excluded.byte_offset) END,
+                     size = excluded.size, head_sha256 = excluded.head_sha256, inode = excluded.inode,
+                     mtime_ns = excluded.mtime_ns, lines_read = sources.lines_read + ?, updated_at = excluded.updated_at""",
+                (str(path), summary.stream, end_offset, stat.st_size, head, stat.st_ino, stat.st_mtime_ns,
+                 len(batch), now_utc().isoformat(), len(batch)),
+            )
+
+    def _prepare_line(self, path: Path, adapter: Adapter | None, offset: int, raw: bytes) -> tuple | None:
+        """Parse and map one line outside the write lock: ('record', ...) or ('quarantine', ...)."""
+        text = raw.strip()
+        if not text:
+            return None
+        try:
+            row = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            return ("quarantine", offset, raw, f"invalid JSON: {exc}")
+        if not isinstance(row, dict):
+            return ("quarantine", offset, raw, f"not a JSON object but {type(row).__name__}")
+        if adapter is None:
+            return ("quarantine", offset, raw,
+                    "unknown shape: no adapter recognises this stream; add a mapping file (docs/streams.md)")
+        return self._build(path, adapter, offset, raw, row)
+
+    def _build(self, path: Path, adapter: Adapter, offset: int, raw: bytes, row: Any,
+               fields: dict[str, Any] | None = None) -> tuple:
+        if fields is None:
+            reason = adapter.check(row)
+            if reason:
+                return ("quarantine", offset, raw, f"unknown shape: {reason}")
+            try:
+                fields = dict(adapter.map(row))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                return ("quarantine", offset, raw, f"mapping failed in {adapter.stream}: {exc!r}")
+        stream = fields.pop("stream", None) or adapter.stream
+        content_hash = canonical_hash(row)
+        own_sig = row.get("sig_hash") if isinstance(row, dict) else None
+        sig_hash = own_sig if isinstance(own_sig, str) and len(own_sig) >= 8 else content_hash
+        dedup_key = f"{stream}:{content_hash}"
+        try:
+            record = EvidenceRecord(
+                **fields,
+                record_id=hashlib.sha256(dedup_key.encode()).hexdigest()[:24],
+                stream=stream,
+                provenance=Provenance(source_file=str(path), line_offset=offset, sig_hash=sig_hash),
+            )
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
+            )
+            return ("quarantine", offset, raw, f"wrong types: {problems}")
+        return ("record", offset, record, dedup_key)
+
+    def _store_item(self, conn: Connection, path: Path, item: tuple, summary: FileSummary) -> None:
+        if item[0] == "quarantine":
+            _, offset, raw, reason = item
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (str(path), offset, hashlib.sha256(raw).hexdigest(), summary.stream, reason,
+                 raw[:EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS], now_utc().isoformat()),
+            )
+            summary.quarantined += 1 if cur.rowcount else 0
+            return
+        _, offset, record, dedup_key = item
+        if conn.execute("SELECT 1 FROM evidence WHERE dedup_key = ?", (dedup_key,)).fetchone():
+            summary.duplicates += 1
+            return
+        epoch = record.timestamp.timestamp() if record.timestamp else None
+        run_key = assign_run_key(conn, record, epoch)
+        conn.execute(
+            """INSERT INTO evidence(record_id, dedup_key, stream, run_key, run_id, task_id, task_type, model_name,
+               file_path, pr_number, head_sha, ts, ts_epoch, source_file, line_offset, sig_hash, data, ingested_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (record.record_id, dedup_key, record.stream, run_key, record.run_id, record.task_id, record.task_type,
+             record.model_name, record.file_path, record.pr_number, record.head_sha,
+             record.timestamp.isoformat() if record.timestamp else None, epoch, str(path), offset,
+             record.provenance.sig_hash, record.model_dump_json(exclude_none=True, exclude_defaults=True),
+             now_utc().isoformat()),
+        )
+        conn.execute("DELETE FROM scores WHERE run_key = ?", (run_key,))  # new evidence: score again
+        summary.inserted += 1
+
+    def _collect_document(self, path: Path, adapter: Adapter | None) -> FileSummary:
+        summary = FileSummary(str(path), adapter.stream if adapter else None)
+        stat = path.stat()
+        if stat.st_size > DOCUMENT_MAX_BYTES:
+            raise InvalidInputError(f"{path} is {stat.st_size} bytes, above the {DOCUMENT_MAX_BYTES}-byte limit "
+                                    "for whole documents; split it or convert it to JSONL")
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
+        row = self.store.query_one("SELECT head_sha256 FROM sources WHERE path = ?", (str(path),))
+        if row and row["head_sha256"] == digest:
+            return summary  # unchanged since the last run
+        items: list[tuple] = []
+        try:
+            doc = yaml.safe_load(raw) if path.suffix.lower() in {".yml", ".yaml"} else orjson.loads(raw)
+        except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            items.append(("quarantine", 0, raw[:4096], f"invalid or truncated document: {exc}"))
+            doc = None
+        if doc is not None:
+            if adapter is None:
+                adapter = self._pick_adapter(path, doc if isinstance(doc, dict) else None, whole_file=True)
+                summary.stream = adapter.stream if adapter else None
+            if adapter is None:
+                items.append(("quarantine", 0, raw[:4096],
+                              "unknown shape: no adapter recognises this document; add an adapter or mapping"))
+            else:
+                try:
+                    for offset, fields in adapter.map_document(doc, raw):
+                        # dedup on the mapped item: unchanged items of a changed document add nothing
+                        item_row = fields.pop("_source_row", None) or dict(fields)
+                        items.append(self._build(path, adapter, offset, raw[offset:offset + 4096], item_row,
+                                                 fields=fields))
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    items.append(("quarantine", 0, raw[:4096], f"mapping failed in {adapter.stream}: {exc!r}"))
+        with self.store.write() as db:
+            for item in items:
+                summary.lines += 1
+                self._store_item(db.conn, path, item, summary)
+            db.conn.execute(
+                "INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                "stream = excluded.stream, byte_offset = excluded.byte_offset, size = excluded.size, "
+                "head_sha256 = excluded.head_sha256, inode = excluded.inode, mtime_ns = excluded.mtime_ns, "
+                "lines_read = sources.lines_read + excluded.lines_read, updated_at = excluded.updated_at",
+                (str(path), summary.stream, stat.st_size, stat.st_size, digest, stat.st_ino, stat.st_mtime_ns,
+                 len(items), now_utc().isoformat()),
+            )
+        return summary
+
+
+def _head_hash(path: Path, n: int) -> str | None:
+    if n <= 0:
+        return None
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read(n)).hexdigest()
+
+
+def _complete_json(raw: bytes) -> bool:
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _first_object(path: Path) -> dict[str, Any] | None:
+    """The first line of the file that parses as a JSON object (scanning at most 50 lines)."""
+    with open(path, "rb") as handle:
+        for _, raw in zip(range(50), handle, strict=False):
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+def _looks_like_jsonl(path: Path) -> bool:
+    """A .json file whose first line is a whole JSON object and which has a second line is JSONL."""
+    with open(path, "rb") as handle:
+        first_line = handle.readline()
+        second = handle.readline()
+    return bool(second.strip()) and _complete_json(first_line) and first_line.lstrip().startswith(b"{")
+
+
+def collect_paths(store: Store, settings: Settings, paths: list[str] | None = None,
+                  mapping_files: list[str] | None = None, progress: Progress | None = None,
+                  command: str = "collect") -> CollectResult:
+    """Collect every source file under ``paths`` (default: the configured roots), each checked against the roots."""
+    targets = [settings.check_path(p) for p in paths] if paths else list(settings.roots)
+    for target in targets:
+        if not target.exists():
+            raise InvalidInputError(f"{target} does not exist; pass a file or folder of JSONL/JSON sources")
+    extra: list[Adapter] = []
+    if mapping_files:
+        from .adapters.mapping import load_mappings
+
+        extra = load_mappings([settings.check_path(m) for m in mapping_files])
+    files = list(iter_source_files(targets))
+    collector = Collector(store, extra_adapters=extra, progress=progress)
+    return collector.collect(files, command=command)

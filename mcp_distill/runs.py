@@ -1,0 +1,153 @@
+"""The run view: records that describe the same run, joined under one run key.
+
+Join order (the seed's): a record with a ``run_id`` joins ``run:<run_id>``; else a record naming a
+file and a time joins the run that touched the same file within ``FILE_WINDOW_SECONDS`` (the scrum
+loop's auto_apply rows carry only file + ts); else ``pr_number`` + ``head_sha`` joins
+``pr:<n>@<sha>``; else the record is a run of its own. When a record with a run_id arrives and a
+file-window run (no run_id) already holds rows for its file in the window, that run is adopted
+into the run_id run, so the result does not depend on which file was read first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from .errors import NotFoundError
+from .models import EvidenceRecord
+from .store import Connection, Store
+
+#: Records about the same file closer in time than this belong to the same run.
+FILE_WINDOW_SECONDS = 30 * 60
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _file_key(file_path: str, epoch: float) -> str:
+    return f"file:{hashlib.sha256(file_path.encode()).hexdigest()[:12]}@{int(epoch)}"
+
+
+def assign_run_key(conn: Connection, record: EvidenceRecord, epoch: float | None) -> str:
+    """Pick (and create or extend) the run a new record belongs to. Runs inside the write transaction."""
+    file_path = record.file_path
+    if record.run_id:
+        key = f"run:{record.run_id}"
+        _upsert_run(conn, key, "run_id", record, epoch)
+        if file_path and epoch is not None:
+            _adopt_file_window_runs(conn, key, file_path, epoch)
+        return key
+    if file_path and epoch is not None:
+        row = conn.execute(
+            "SELECT run_key FROM runs WHERE file_path = ? AND first_epoch - ? <= ? AND last_epoch + ? >= ? "
+            "ORDER BY abs(first_epoch - ?) LIMIT 1",
+            (file_path, FILE_WINDOW_SECONDS, epoch, FILE_WINDOW_SECONDS, epoch, epoch),
+        ).fetchone()
+        key = row[0] if row else _file_key(file_path, epoch)
+        _upsert_run(conn, key, "file_window", record, epoch)
+        return key
+    if record.pr_number is not None and record.head_sha:
+        key = f"pr:{record.pr_number}@{record.head_sha[:12]}"
+        _upsert_run(conn, key, "pr_head", record, epoch)
+        return key
+    key = f"rec:{record.record_id}"
+    _upsert_run(conn, key, "record", record, epoch)
+    return key
+
+
+def _upsert_run(conn: Connection, key: str, method: str, record: EvidenceRecord, epoch: float | None) -> None:
+    conn.execute(
+        """
+        INSERT INTO runs(run_key, run_id, join_method, file_path, pr_number, head_sha, task_type,
+                         first_epoch, last_epoch, record_count, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+        ON CONFLICT(run_key) DO UPDATE SET
+            file_path = coalesce(runs.file_path, excluded.file_path),
+            pr_number = coalesce(runs.pr_number, excluded.pr_number),
+            head_sha = coalesce(runs.head_sha, excluded.head_sha),
+            task_type = coalesce(runs.task_type, excluded.task_type),
+            first_epoch = min(coalesce(runs.first_epoch, excluded.first_epoch), coalesce(excluded.first_epoch, runs.first_epoch)),
+            last_epoch = max(coalesce(runs.last_epoch, excluded.last_epoch), coalesce(excluded.last_epoch, runs.last_epoch)),
+            record_count = runs.record_count + 1,
+            updated_at = excluded.updated_at
+        """,
+        (key, record.run_id, method, record.file_path, record.pr_number, record.head_sha, record.task_type,
+         epoch, epoch, _now()),
+    )
+
+
+def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float) -> None:
+    rows = conn.execute(
+        "SELECT run_key, record_count, first_epoch, last_epoch FROM runs WHERE join_method = 'file_window' "
+        "AND file_path = ? AND first_epoch - ? <= ? AND last_epoch + ? >= ?",
+        (file_path, FILE_WINDOW_SECONDS, epoch, FILE_WINDOW_SECONDS, epoch),
+    ).fetchall()
+    for old_key, count, first_epoch, last_epoch in rows:
+        conn.execute("UPDATE evidence SET run_key = ? WHERE run_key = ?", (key, old_key))
+        conn.execute(
+            "UPDATE runs SET record_count = record_count + ?, first_epoch = min(first_epoch, ?), "
+            "last_epoch = max(last_epoch, ?) WHERE run_key = ?",
+            (count, first_epoch, last_epoch, key),
+        )
+        conn.execute("DELETE FROM runs WHERE run_key = ?", (old_key,))
+        conn.execute("DELETE FROM scores WHERE run_key = ?", (old_key,))
+    if rows:  # the adopting run's score no longer covers all its evidence
+        conn.execute("DELETE FROM scores WHERE run_key = ?", (key,))
+
+
+def run_records(store: Store, run_key: str) -> list[EvidenceRecord]:
+    rows = store.query("SELECT data FROM evidence WHERE run_key = ? ORDER BY ts_epoch, id", (run_key,))
+    return [EvidenceRecord.model_validate_json(r["data"]) for r in rows]
+
+
+def resolve_run_key(store: Store, run: str) -> str:
+    """Accept a run key (``run:...``, ``file:...``) or a bare run_id."""
+    for key in (run, f"run:{run}"):
+        if store.query_one("SELECT 1 FROM runs WHERE run_key = ?", (key,)):
+            return key
+    raise NotFoundError(f"no run {run!r}; list runs with `mcp-distill runs list` or read distill://stats")
+
+
+def get_run(store: Store, run: str) -> dict[str, Any]:
+    """The joined run: its row, every record about it, and its score when it has one."""
+    key = resolve_run_key(store, run)
+    row = store.query_one("SELECT * FROM runs WHERE run_key = ?", (key,))
+    score = store.query_one("SELECT * FROM scores WHERE run_key = ?", (key,))
+    records = run_records(store, key)
+    view: dict[str, Any] = {
+        "run_key": key,
+        "run_id": row["run_id"] if row else None,
+        "join_method": row["join_method"] if row else None,
+        "file_path": row["file_path"] if row else None,
+        "task_type": row["task_type"] if row else None,
+        "streams": sorted({r.stream for r in records}),
+        "records": [r.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {
+            "record_id": r.record_id, "stream": r.stream} for r in records],
+        "score": None,
+    }
+    if score:
+        view["score"] = {
+            "category": score["category"],
+            "reasons": orjson.loads(score["reasons"]),
+            "votes": orjson.loads(score["votes"]),
+            "scorer_version": score["scorer_version"],
+            "scored_at": score["scored_at"],
+        }
+    return view
+
+
+def list_runs(store: Store, category: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT r.run_key, r.run_id, r.join_method, r.file_path, r.task_type, r.record_count, s.category "
+        "FROM runs r LEFT JOIN scores s ON s.run_key = r.run_key"
+    )
+    params: list[Any] = []
+    if category:
+        sql += " WHERE s.category = ?"
+        params.append(category)
+    sql += " ORDER BY r.first_epoch, r.run_key LIMIT ? OFFSET ?"
+    return store.query(sql, (*params, limit, offset))

@@ -1,0 +1,109 @@
+"""The spine's tools and resources: collect, score, push evidence and overrides, runs, stats, schemas, receipts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from ..collect import collect_paths
+from ..live import record_evidence as core_record_evidence
+from ..live import record_override as core_record_override
+from ..models.results import CollectSummary, RecordResult, ScoreSummary
+from ..receipts import get_receipt, receipt_json
+from ..runs import get_run
+from ..schema_files import schema_for
+from ..score import score_runs
+from ..stats import store_stats
+from .app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+
+
+def register(mcp: MCPServer, holder: StateHolder) -> None:
+    @mcp.tool(annotations=WRITES)
+    @tool_errors
+    async def collect_evidence(
+        ctx: Context,
+        paths: Annotated[list[str] | None, Field(
+            description="Files or folders of JSONL/JSON sources, inside the configured roots. "
+                        "Omit to collect every configured root.")] = None,
+    ) -> CollectSummary:
+        """Collect agent-loop evidence into the store: streaming, incremental (only appended bytes are read
+        again), idempotent (collecting twice adds nothing). Malformed lines are quarantined, never dropped."""
+        app = state(ctx)
+        result = await run_with_progress(ctx, collect_paths, app.store, app.settings, paths,
+                                         command="mcp:collect_evidence")
+        return CollectSummary.model_validate(result.as_dict())
+
+    @mcp.tool(annotations=WRITES)
+    @tool_errors
+    async def score_run(
+        ctx: Context,
+        run_id: Annotated[str | None, Field(
+            description="A run_id or run key (run:..., file:..., pr:...). Omit to score every unscored run.")] = None,
+        rescore: Annotated[bool, Field(description="Score again runs that already have a score "
+                                                   "(after a rules change).")] = False,
+    ) -> ScoreSummary:
+        """Deterministic success scoring (no LLM): accepted / partially_accepted / rejected / needs_human_review,
+        with the reasons naming every signal used and the scorer_version of the rules."""
+        app = state(ctx)
+        result = await run_with_progress(ctx, score_runs, app.store, app.rules, run=run_id, rescore=rescore,
+                                         command="mcp:score_run")
+        return ScoreSummary.model_validate(result)
+
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True))
+    @tool_errors
+    def record_evidence(
+        ctx: Context,
+        record: Annotated[dict[str, Any], Field(
+            description="EvidenceRecord fields (see distill://schemas/EvidenceRecord) without record_id and "
+                        "provenance, e.g. {\"run_id\": \"r1\", \"model_name\": \"m\", \"signals\": "
+                        "{\"verdict\": \"accept\", \"verdict_source\": \"observer\"}}.")],
+    ) -> RecordResult:
+        """Push one evidence record live. It is appended to the store's live log and collected from there,
+        so it carries provenance like any file-borne record."""
+        return RecordResult.model_validate(core_record_evidence(state(ctx).store, record))
+
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False))
+    @tool_errors
+    def record_override(
+        ctx: Context,
+        run_id: Annotated[str, Field(description="The run_id or run key the decision is about.")],
+        category: Annotated[Literal["accepted", "partially_accepted", "rejected", "needs_human_review"],
+                            Field(description="The human decision.")],
+        reason: Annotated[str, Field(min_length=1, description="Why, in a sentence.")],
+        reviewer: Annotated[str | None, Field(description="Who decided.")] = None,
+    ) -> RecordResult:
+        """Record a human decision on a run. Overrides always win in scoring; score_run applies it."""
+        app = state(ctx)
+        out = core_record_override(app.store, run_id, category, reason, reviewer)
+        score_runs(app.store, app.rules, run=out["run_key"], command="mcp:record_override")
+        return RecordResult.model_validate(out)
+
+    @mcp.resource("distill://runs/{run_id}", mime_type="application/json",
+                  description="One run with every record joined to it and its score.")
+    @resource_errors
+    def run_resource(run_id: str, ctx: Context) -> str:
+        return orjson.dumps(get_run(state(ctx).store, run_id)).decode()
+
+    @mcp.resource("distill://stats", mime_type="application/json", description="What the store holds, in numbers.")
+    def stats_resource() -> str:
+        return orjson.dumps(store_stats(holder.get().store)).decode()
+
+    @mcp.resource("distill://schemas/{name}", mime_type="application/schema+json",
+                  description="JSON Schema of EvidenceRecord, ScoredRun, Playbook, ScratchpadSummary, "
+                              "ModelLedgerEntry, RagSample, SftSample, PreferenceSample or Receipt.")
+    @resource_errors
+    def schema_resource(name: str) -> str:
+        return orjson.dumps(schema_for(name)).decode()
+
+    @mcp.resource("distill://receipts/{receipt_id}", mime_type="application/json",
+                  description="The receipt of one pipeline stage: inputs and outputs with sha256, counts, checks.")
+    @resource_errors
+    def receipt_resource(receipt_id: str, ctx: Context) -> str:
+        return receipt_json(get_receipt(state(ctx).store, receipt_id)).decode()
