@@ -1,0 +1,78 @@
+"""Shared pieces of the CLI: settings from global options, progress bars, output helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..config import Settings
+from ..score import ScoringRules, load_rules
+from ..store import Store, open_store
+
+out = Console()
+err = Console(stderr=True)
+
+
+class CliState:
+    def __init__(self, settings: Settings, as_json: bool):
+        self.settings = settings
+        self.as_json = as_json
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.db_path)
+        return self._store
+
+    def rules(self) -> ScoringRules:
+        return load_rules(self.settings.rules_path)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def cli_state(ctx: typer.Context) -> CliState:
+    return ctx.ensure_object(dict)["state"]
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int, str], None]]:
+    """A rich progress bar on stderr (hidden when stderr is not a terminal) fed by core callbacks."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda done, total, message: None
+        return
+    with Progress(TextColumn("[bold]" + label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=err, transient=False) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total, description=message[:40])
+
+        yield update
+
+
+def emit(state: CliState, data: Any, table: Table | None = None) -> None:
+    """JSON on --json (for scripts), else the table when there is one."""
+    if state.as_json or table is None:
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    else:
+        out.print(table)
+
+
+def kv_table(title: str, rows: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key, value in rows.items():
+        table.add_row(key, str(value))
+    return table

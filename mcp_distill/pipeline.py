@@ -1,0 +1,38 @@
+"""The main job, ``mcp-distill run``: every stage in order, each writing its own receipt.
+
+Stages: collect -> score. Later stages (playbooks, index, exports) join here as they land.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .collect import collect_paths
+from .config import Settings
+from .score import ScoringRules, score_runs
+from .stats import store_stats
+from .store import Store
+
+Progress = Callable[[int, int, str], None]
+
+
+def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, paths: list[str] | None = None,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    collected = collect_paths(store, settings, paths, progress=progress, command="run:collect").as_dict()
+    scored = score_runs(store, rules, progress=progress, command="run:score")
+    stats = store_stats(store)
+    summary: dict[str, Any] = {
+        "store": str(store.path),
+        "records collected": collected["inserted"],
+        "duplicates skipped": collected["duplicates"],
+        "lines quarantined": collected["quarantined"],
+        "runs": stats["runs"],
+        "runs scored now": scored["scored"],
+    }
+    summary.update({f"runs {k}": v for k, v in sorted(stats["by_category"].items())})
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    return {"collect": collected, "score": {k: v for k, v in scored.items() if k != "runs"}, "summary": summary,
+            "receipts": [collected["receipt_id"], scored["receipt_id"]]}
