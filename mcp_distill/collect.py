@@ -267,7 +267,7 @@ class Collector:
                 "INSERT OR IGNORE INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (str(path), offset, hashlib.sha256(raw).hexdigest(), summary.stream, reason,
-                 raw[:EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS], now_utc().isoformat()),
+                 raw[:EXCERPT_CHARS * 4].rstrip(b"\r\n").decode("utf-8", "replace")[:EXCERPT_CHARS], now_utc().isoformat()),
             )
             summary.quarantined += 1 if cur.rowcount else 0
             return

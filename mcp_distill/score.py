@@ -32,7 +32,13 @@ WEAK_SIGNALS = frozenset({"attempts", "errors"})
 SCORE_BATCH = 500
 
 
-class WordVotes(BaseModel):
+class _Rules(BaseModel):
+    """A typo in the rules file must be an error, not a silently ignored key."""
+
+    model_config = {"extra": "forbid"}
+
+
+class WordVotes(_Rules):
     positive: list[str] = Field(default_factory=list)
     negative: list[str] = Field(default_factory=list)
     partial: list[str] = Field(default_factory=list)
@@ -51,24 +57,24 @@ class VerdictRules(WordVotes):
     min_confidence: float = Field(0.5, ge=0, le=1)
 
 
-class ValidationRules(BaseModel):
+class ValidationRules(_Rules):
     enabled: bool = True
 
 
-class ConsensusRules(BaseModel):
+class ConsensusRules(_Rules):
     accept_share: float = Field(0.66, ge=0, le=1)
     reject_share: float = Field(0.34, ge=0, le=1)
 
 
-class AttemptRules(BaseModel):
+class AttemptRules(_Rules):
     late_attempt: int = Field(3, ge=1)
 
 
-class ErrorRules(BaseModel):
+class ErrorRules(_Rules):
     max_errors: int = Field(3, ge=0)
 
 
-class ScoringRules(BaseModel):
+class ScoringRules(_Rules):
     verdict: VerdictRules = Field(default_factory=VerdictRules)
     severity: WordVotes = Field(default_factory=WordVotes)
     applier: WordVotes = Field(default_factory=WordVotes)
@@ -78,8 +84,6 @@ class ScoringRules(BaseModel):
     attempts: AttemptRules = Field(default_factory=AttemptRules)
     errors: ErrorRules = Field(default_factory=ErrorRules)
     version: str = "unset"
-
-    model_config = {"extra": "forbid"}
 
 
 def load_rules(path: str | Path | None = None) -> ScoringRules:

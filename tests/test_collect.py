@@ -1,0 +1,261 @@
+"""Collector: streaming, incremental, truncation/rotation, quarantine, provenance, crash-resume, concurrency."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from mcp_distill import collect as collect_mod
+from mcp_distill.adapters.base import canonical_hash
+from mcp_distill.collect import Collector, collect_paths
+from mcp_distill.config import Settings
+from mcp_distill.errors import PathNotAllowedError
+from mcp_distill.models import EvidenceRecord
+from mcp_distill.store import open_store
+
+
+def row(i: int, **extra) -> dict:
+    return {"run_id": f"r{i % 50}", "timestamp": f"2026-04-20T10:{i % 60:02d}:00Z", "model_name": "qwen2.5-coder:32b",
+            "text": f"finding number {i}", **extra}
+
+
+def write_rows(path: Path, rows: list[dict], mode: str = "wb") -> None:
+    with open(path, mode) as handle:
+        for r in rows:
+            handle.write(orjson.dumps(r) + b"\n")
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    return Settings(db_path=tmp_path / "distill.db", roots=[tmp_path])
+
+
+def count(store, table: str = "evidence") -> int:
+    return store.query_one(f"SELECT count(*) AS n FROM {table}")["n"]
+
+
+def test_collect_twice_adds_nothing(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(i) for i in range(100)])
+    first = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert first.total("inserted") == 100
+    second = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert second.total("lines") == 0 and second.total("inserted") == 0
+    assert count(store) == 100
+
+
+def test_appended_lines_only_are_read(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(i) for i in range(10)])
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    write_rows(src, [row(i) for i in range(10, 15)], mode="ab")
+    again = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert again.total("lines") == 5 and again.total("inserted") == 5
+    assert count(store) == 15
+
+
+def test_duplicate_content_is_dropped(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(1), row(1), row(2)])
+    result = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert result.total("inserted") == 2 and result.total("duplicates") == 1
+
+
+def test_truncated_file_is_detected_and_reread(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(i) for i in range(20)])
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    write_rows(src, [row(i, text=f"rewritten {i}") for i in range(3)])  # shorter, new content
+    again = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert again.files[0].restarted and "truncated" in again.files[0].restarted
+    assert again.total("inserted") == 3
+    assert count(store) == 23  # earlier evidence is kept: nothing is lost
+
+
+def test_rotated_file_is_detected(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(i) for i in range(5)])
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    src.rename(tmp_path / "evidence.jsonl.1")
+    write_rows(src, [row(i, text=f"after rotation {i}") for i in range(8)])
+    again = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert again.files[0].restarted is not None
+    assert again.total("inserted") == 8
+
+
+def test_malformed_lines_are_quarantined_with_file_offset_reason(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    lines = [orjson.dumps(row(1)), b"{not json", b"[1, 2, 3]", orjson.dumps(row(2, latency_ms="fast")),
+             orjson.dumps(row(3, stream=5)), orjson.dumps(row(4))]
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    result = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert result.total("inserted") == 2 and result.total("quarantined") == 4
+    rows = store.query("SELECT * FROM quarantine ORDER BY line_offset")
+    raw = src.read_bytes()
+    reasons = [r["reason"] for r in rows]
+    assert reasons[0].startswith("invalid JSON")
+    assert reasons[1].startswith("not a JSON object")
+    assert reasons[2].startswith("wrong types") and "latency_ms" in reasons[2]
+    assert reasons[3].startswith("unknown shape")
+    for r in rows:  # the offset points at the exact bad line
+        line = raw[r["line_offset"]:].split(b"\n", 1)[0]
+        assert r["excerpt"] == line.decode()[:240]
+        assert r["source_file"] == str(src)
+    # quarantine is idempotent too
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert count(store, "quarantine") == 4
+
+
+def test_unknown_stream_is_quarantined_not_dropped(store, tmp_path):
+    src = tmp_path / "mystery.jsonl"
+    write_rows(src, [{"foo": 1}, {"foo": 2}])
+    result = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert result.total("quarantined") == 2
+    assert all("mapping file" in r["reason"] for r in store.query("SELECT reason FROM quarantine"))
+
+
+def test_every_record_traces_to_its_source_line(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(i) for i in range(30)])
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    raw = src.read_bytes()
+    for r in store.query("SELECT data FROM evidence"):
+        record = EvidenceRecord.model_validate_json(r["data"])
+        p = record.provenance
+        line = raw[p.line_offset:].split(b"\n", 1)[0]
+        assert canonical_hash(orjson.loads(line)) == p.sig_hash
+
+
+def test_incomplete_last_line_is_held_back_until_finished(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    full = orjson.dumps(row(7))
+    src.write_bytes(orjson.dumps(row(1)) + b"\n" + full[:15])
+    first = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert first.total("inserted") == 1 and first.files[0].held_back and count(store, "quarantine") == 0
+    with open(src, "ab") as handle:
+        handle.write(full[15:] + b"\n")
+    second = collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert second.total("inserted") == 1 and count(store) == 2
+
+
+def test_crash_mid_run_resumes_without_duplicates_or_gaps(tmp_path, monkeypatch):
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(i) for i in range(1000)])
+    monkeypatch.setattr(collect_mod, "BATCH_LINES", 100)
+    original = Collector._commit_batch
+    calls = {"n": 0}
+
+    def crashing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("simulated crash")
+        return original(self, *args, **kwargs)
+
+    store = open_store(tmp_path / "distill.db")
+    monkeypatch.setattr(Collector, "_commit_batch", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert count(store) == 300
+    monkeypatch.setattr(Collector, "_commit_batch", original)
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert count(store) == 1000
+    texts = {EvidenceRecord.model_validate_json(r["data"]).text for r in store.query("SELECT data FROM evidence")}
+    assert texts == {f"finding number {i}" for i in range(1000)}
+    store.close()
+
+
+COLLECT_SCRIPT = """
+import sys
+from mcp_distill.config import Settings
+from mcp_distill.collect import collect_paths
+from mcp_distill.store import open_store
+db, root, target = sys.argv[1:4]
+store = open_store(db)
+collect_paths(store, Settings(db_path=db, roots=[root]), [target])
+store.close()
+"""
+
+
+def test_killed_process_resumes_without_duplicates_or_gaps(tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    n = 60_000
+    write_rows(src, [row(i) for i in range(n)])
+    db = tmp_path / "distill.db"
+    open_store(db).close()
+    proc = subprocess.Popen([sys.executable, "-c", COLLECT_SCRIPT, str(db), str(tmp_path), str(src)])
+    store = open_store(db)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if count(store) > 0:
+            break
+        time.sleep(0.02)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = count(store)
+    assert partial < n or proc.returncode == 0
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    assert count(store) == n
+    assert store.query_one("SELECT count(DISTINCT dedup_key) AS n FROM evidence")["n"] == n
+    store.close()
+
+
+def test_two_collectors_and_a_reader_at_once(tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for k in range(4):
+        write_rows(folder / f"part{k}.evidence.jsonl", [row(i, text=f"part {k} item {i}") for i in range(3000)])
+    db = tmp_path / "distill.db"
+    open_store(db).close()
+    procs = [subprocess.Popen([sys.executable, "-c", COLLECT_SCRIPT, str(db), str(tmp_path), str(folder)],
+                              stderr=subprocess.PIPE) for _ in range(2)]
+    reader = open_store(db)
+    while any(p.poll() is None for p in procs):
+        reader.query("SELECT count(*) FROM evidence")  # a server answering meanwhile
+        time.sleep(0.01)
+    for p in procs:
+        stderr = p.stderr.read().decode()
+        assert p.returncode == 0, stderr
+        assert "locked" not in stderr
+    assert count(reader) == 12_000
+    reader.close()
+
+
+def test_paths_outside_roots_are_refused(store, tmp_path):
+    other = tmp_path.parent / "elsewhere"
+    with pytest.raises(PathNotAllowedError, match="outside the allowed roots"):
+        collect_paths(store, settings_for(tmp_path), [str(other)])
+
+
+def test_file_window_join_is_order_independent(store, tmp_path):
+    apply_rows = [{"file_path": "src/a.rs", "timestamp": "2026-04-20T10:00:30Z",
+                   "signals": {"applier_action": "applied", "patches_applied": 1}}]
+    review_rows = [{"run_id": "scrum-1", "file_path": "src/a.rs", "timestamp": "2026-04-20T10:00:00Z",
+                    "signals": {"verdict": "accept", "verdict_source": "observer", "confidence": 0.9}}]
+    # the auto_apply-like row is read first; the run_id row arrives later and adopts it
+    write_rows(tmp_path / "a_apply.evidence.jsonl", apply_rows)
+    collect_paths(store, settings_for(tmp_path), [str(tmp_path / "a_apply.evidence.jsonl")])
+    write_rows(tmp_path / "b_review.evidence.jsonl", review_rows)
+    collect_paths(store, settings_for(tmp_path), [str(tmp_path / "b_review.evidence.jsonl")])
+    keys = {r["run_key"] for r in store.query("SELECT run_key FROM evidence")}
+    assert keys == {"run:scrum-1"}
+    assert store.query_one("SELECT count(*) AS n FROM runs")["n"] == 1
+
+
+def test_receipt_records_inputs_with_sha256_and_counts(store, tmp_path):
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(i) for i in range(5)])
+    result = collect_paths(store, settings_for(tmp_path), [str(src)])
+    from mcp_distill.receipts import get_receipt, sha256_file
+
+    receipt = get_receipt(store, result.receipt_id)
+    assert receipt.input_files[0].path == str(src)
+    assert receipt.input_files[0].sha256 == sha256_file(src)
+    assert receipt.record_counts.in_ == 5 and receipt.record_counts.out == 5
+    assert receipt.validation_pass and receipt.ended_at >= receipt.started_at
