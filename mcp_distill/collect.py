@@ -30,15 +30,15 @@ from .adapters import native as _native  # noqa: F401  (registers the native ada
 from .adapters.base import Adapter, canonical_hash, find_adapter
 from .config import Settings
 from .errors import InvalidInputError
-from .models import EvidenceRecord, Provenance
+from .models import EvidenceRecord
 from .receipts import ReceiptBuilder, now_utc
-from .runs import assign_run_key
+from .runs import RunAssigner
 from .store import Connection, Store
 
 LINE_SUFFIXES = {".jsonl", ".ndjson"}
 DOCUMENT_SUFFIXES = {".json", ".traj", ".yml", ".yaml"}
 #: Rows per transaction: large enough to amortise commits, small enough to lose little on a crash.
-BATCH_LINES = 2_000
+BATCH_LINES = 5_000
 #: Bytes hashed at a file's head to notice a rewrite or rotation.
 HEAD_BYTES = 1_024
 #: Whole documents (trajectories, reports) above this size are refused rather than parsed in memory.
@@ -103,6 +103,8 @@ class Collector:
         self.store = store
         self.extra_adapters = list(extra_adapters)
         self.progress = progress
+        self._window_files: set[str] | None = None  # files that have file-window runs (loaded lazily)
+        self._adopt_checked: set[tuple[str, str]] = set()
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -197,11 +199,7 @@ class Collector:
         head = _head_hash(path, min(HEAD_BYTES, end_offset))
         with self.store.write() as db:
             conn = db.conn
-            for item in prepared:
-                if item is None:
-                    continue
-                summary.lines += 1
-                self._store_item(conn, path, item, summary)
+            self._store_items(conn, path, [p for p in prepared if p is not None], summary)
             conn.execute(
                 """INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -246,49 +244,69 @@ class Collector:
         own_sig = row.get("sig_hash") if isinstance(row, dict) else None
         sig_hash = own_sig if isinstance(own_sig, str) and len(own_sig) >= 8 else content_hash
         dedup_key = f"{stream}:{content_hash}"
+        fields["record_id"] = hashlib.sha256(dedup_key.encode()).hexdigest()[:24]
+        fields["stream"] = stream
+        fields["provenance"] = {"source_file": str(path), "line_offset": offset, "sig_hash": sig_hash}
         try:
-            record = EvidenceRecord(
-                **fields,
-                record_id=hashlib.sha256(dedup_key.encode()).hexdigest()[:24],
-                stream=stream,
-                provenance=Provenance(source_file=str(path), line_offset=offset, sig_hash=sig_hash),
-            )
+            record = EvidenceRecord.model_validate(fields)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
             )
             return ("quarantine", offset, raw, f"wrong types: {problems}")
-        return ("record", offset, record, dedup_key)
+        return ("record", offset, record)
 
-    def _store_item(self, conn: Connection, path: Path, item: tuple, summary: FileSummary) -> None:
-        if item[0] == "quarantine":
-            _, offset, raw, reason = item
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (str(path), offset, hashlib.sha256(raw).hexdigest(), summary.stream, reason,
-                 raw[:EXCERPT_CHARS * 4].rstrip(b"\r\n").decode("utf-8", "replace")[:EXCERPT_CHARS], now_utc().isoformat()),
-            )
-            summary.quarantined += 1 if cur.rowcount else 0
-            return
-        _, offset, record, dedup_key = item
-        if conn.execute("SELECT 1 FROM evidence WHERE dedup_key = ?", (dedup_key,)).fetchone():
-            summary.duplicates += 1
-            return
-        epoch = record.timestamp.timestamp() if record.timestamp else None
-        run_key = assign_run_key(conn, record, epoch)
-        conn.execute(
-            """INSERT INTO evidence(record_id, dedup_key, stream, run_key, run_id, task_id, task_type, model_name,
-               file_path, pr_number, head_sha, ts, ts_epoch, source_file, line_offset, sig_hash, data, ingested_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (record.record_id, dedup_key, record.stream, run_key, record.run_id, record.task_id, record.task_type,
-             record.model_name, record.file_path, record.pr_number, record.head_sha,
-             record.timestamp.isoformat() if record.timestamp else None, epoch, str(path), offset,
-             record.provenance.sig_hash, record.model_dump_json(exclude_none=True, exclude_defaults=True),
-             now_utc().isoformat()),
-        )
-        conn.execute("DELETE FROM scores WHERE run_key = ?", (run_key,))  # new evidence: score again
-        summary.inserted += 1
+    def _store_items(self, conn: Connection, path: Path, items: list[tuple], summary: FileSummary) -> None:
+        """Store one batch inside the caller's transaction: quarantine, dedup, run keys, evidence rows."""
+        now = now_utc().isoformat()
+        keys = [item[2].record_id for item in items if item[0] == "record"]
+        existing: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            existing.update(r[0] for r in conn.execute(f"SELECT record_id FROM evidence WHERE record_id IN ({marks})", chunk))
+        rows: list[tuple] = []
+
+        def insert_rows() -> None:  # before an adoption moves rows between runs, and at the end
+            conn.executemany(
+                "INSERT INTO evidence(record_id, stream, run_key, run_id, task_id, task_type, model_name, "
+                "file_path, pr_number, head_sha, ts, ts_epoch, source_file, line_offset, sig_hash, data, ingested_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            rows.clear()
+
+        assigner = RunAssigner(conn, self._window_files, self._adopt_checked, before_adopt=insert_rows)
+        self._window_files = assigner.window_files
+        touched: set[str] = set()
+        for item in items:
+            summary.lines += 1
+            if item[0] == "quarantine":
+                _, offset, raw, reason = item
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (str(path), offset, hashlib.sha256(raw).hexdigest(), summary.stream, reason,
+                     raw[:EXCERPT_CHARS * 4].rstrip(b"\r\n").decode("utf-8", "replace")[:EXCERPT_CHARS], now),
+                )
+                summary.quarantined += 1 if cur.rowcount else 0
+                continue
+            record = item[2]
+            if record.record_id in existing:
+                summary.duplicates += 1
+                continue
+            existing.add(record.record_id)
+            epoch = record.timestamp.timestamp() if record.timestamp else None
+            run_key = assigner.assign(record, epoch)
+            touched.add(run_key)
+            rows.append(
+                (record.record_id, record.stream, run_key, record.run_id, record.task_id, record.task_type,
+                 record.model_name, record.file_path, record.pr_number, record.head_sha,
+                 record.timestamp.isoformat() if record.timestamp else None, epoch, str(path), record.provenance.line_offset,
+                 record.provenance.sig_hash, record.model_dump_json(exclude_none=True, exclude_unset=True), now))
+            summary.inserted += 1
+        insert_rows()
+        assigner.flush()
+        # new evidence invalidates the score of every run it joined
+        conn.executemany("DELETE FROM scores WHERE run_key = ?", [(k,) for k in touched])
 
     def _collect_document(self, path: Path, adapter: Adapter | None) -> FileSummary:
         summary = FileSummary(str(path), adapter.stream if adapter else None)
@@ -324,9 +342,7 @@ class Collector:
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     items.append(("quarantine", 0, raw[:4096], f"mapping failed in {adapter.stream}: {exc!r}"))
         with self.store.write() as db:
-            for item in items:
-                summary.lines += 1
-                self._store_item(db.conn, path, item, summary)
+            self._store_items(db.conn, path, items, summary)
             db.conn.execute(
                 "INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "

@@ -11,6 +11,7 @@ into the run_id run, so the result does not depend on which file was read first.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,52 +33,114 @@ def _file_key(file_path: str, epoch: float) -> str:
     return f"file:{hashlib.sha256(file_path.encode()).hexdigest()[:12]}@{int(epoch)}"
 
 
-def assign_run_key(conn: Connection, record: EvidenceRecord, epoch: float | None) -> str:
-    """Pick (and create or extend) the run a new record belongs to. Runs inside the write transaction."""
-    file_path = record.file_path
-    if record.run_id:
-        key = f"run:{record.run_id}"
-        _upsert_run(conn, key, "run_id", record, epoch)
+class RunAssigner:
+    """Assigns run keys inside one write transaction, batching the ``runs`` upserts.
+
+    Counts and time spans are aggregated in memory and written by :meth:`flush`, which the collector
+    calls before its transaction commits; file-window lookups see both the table and the pending runs.
+    """
+
+    def __init__(self, conn: Connection, window_files: set[str] | None = None,
+                 adopt_checked: set[tuple[str, str]] | None = None, before_adopt: Callable[[], None] | None = None):
+        self.conn = conn
+        self.pending: dict[str, dict[str, Any]] = {}
+        self._by_file: dict[str, list[str]] = {}
+        # Files that have file-window runs: only for those can a run_id record have a run to adopt.
+        # A caller may share one set across batches; it is loaded from the table when None.
+        self.window_files = window_files if window_files is not None else {
+            r[0] for r in conn.execute("SELECT DISTINCT file_path FROM runs WHERE join_method = 'file_window'")}
+        # (run key, file) pairs already checked: later records of the same file join the run directly
+        self.adopt_checked = adopt_checked if adopt_checked is not None else set()
+        self.before_adopt = before_adopt
+
+    def assign(self, record: EvidenceRecord, epoch: float | None) -> str:
+        file_path = record.file_path
+        if record.run_id:
+            key = f"run:{record.run_id}"
+            self._add(key, "run_id", record, epoch)
+            if file_path and epoch is not None and file_path in self.window_files \
+                    and (key, file_path) not in self.adopt_checked:
+                self.adopt_checked.add((key, file_path))
+                if self.before_adopt:
+                    self.before_adopt()
+                self.flush()
+                _adopt_file_window_runs(self.conn, key, file_path, epoch)
+            return key
         if file_path and epoch is not None:
-            _adopt_file_window_runs(conn, key, file_path, epoch)
+            key = self._pending_in_window(file_path, epoch)
+            if key is None:
+                row = self.conn.execute(
+                    "SELECT run_key FROM runs WHERE file_path = ? AND first_epoch - ? <= ? AND last_epoch + ? >= ? "
+                    "ORDER BY abs(first_epoch - ?) LIMIT 1",
+                    (file_path, FILE_WINDOW_SECONDS, epoch, FILE_WINDOW_SECONDS, epoch, epoch),
+                ).fetchone()
+                key = row[0] if row else _file_key(file_path, epoch)
+            if key.startswith("file:"):
+                self.window_files.add(file_path)
+            self._add(key, "file_window", record, epoch)
+            return key
+        if record.pr_number is not None and record.head_sha:
+            key = f"pr:{record.pr_number}@{record.head_sha[:12]}"
+            self._add(key, "pr_head", record, epoch)
+            return key
+        key = f"rec:{record.record_id}"
+        self._add(key, "record", record, epoch)
         return key
-    if file_path and epoch is not None:
-        row = conn.execute(
-            "SELECT run_key FROM runs WHERE file_path = ? AND first_epoch - ? <= ? AND last_epoch + ? >= ? "
-            "ORDER BY abs(first_epoch - ?) LIMIT 1",
-            (file_path, FILE_WINDOW_SECONDS, epoch, FILE_WINDOW_SECONDS, epoch, epoch),
-        ).fetchone()
-        key = row[0] if row else _file_key(file_path, epoch)
-        _upsert_run(conn, key, "file_window", record, epoch)
-        return key
-    if record.pr_number is not None and record.head_sha:
-        key = f"pr:{record.pr_number}@{record.head_sha[:12]}"
-        _upsert_run(conn, key, "pr_head", record, epoch)
-        return key
-    key = f"rec:{record.record_id}"
-    _upsert_run(conn, key, "record", record, epoch)
-    return key
 
+    def _pending_in_window(self, file_path: str, epoch: float) -> str | None:
+        best: tuple[float, str] | None = None
+        for key in self._by_file.get(file_path, ()):
+            run = self.pending[key]
+            if run["first"] is None or not (run["first"] - FILE_WINDOW_SECONDS <= epoch <= run["last"] + FILE_WINDOW_SECONDS):
+                continue
+            distance = abs(run["first"] - epoch)
+            if best is None or distance < best[0]:
+                best = (distance, key)
+        return best[1] if best else None
 
-def _upsert_run(conn: Connection, key: str, method: str, record: EvidenceRecord, epoch: float | None) -> None:
-    conn.execute(
-        """
-        INSERT INTO runs(run_key, run_id, join_method, file_path, pr_number, head_sha, task_type,
-                         first_epoch, last_epoch, record_count, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
-        ON CONFLICT(run_key) DO UPDATE SET
-            file_path = coalesce(runs.file_path, excluded.file_path),
-            pr_number = coalesce(runs.pr_number, excluded.pr_number),
-            head_sha = coalesce(runs.head_sha, excluded.head_sha),
-            task_type = coalesce(runs.task_type, excluded.task_type),
-            first_epoch = min(coalesce(runs.first_epoch, excluded.first_epoch), coalesce(excluded.first_epoch, runs.first_epoch)),
-            last_epoch = max(coalesce(runs.last_epoch, excluded.last_epoch), coalesce(excluded.last_epoch, runs.last_epoch)),
-            record_count = runs.record_count + 1,
-            updated_at = excluded.updated_at
-        """,
-        (key, record.run_id, method, record.file_path, record.pr_number, record.head_sha, record.task_type,
-         epoch, epoch, _now()),
-    )
+    def _add(self, key: str, method: str, record: EvidenceRecord, epoch: float | None) -> None:
+        run = self.pending.get(key)
+        if run is None:
+            run = self.pending[key] = {"run_id": record.run_id, "method": method, "file_path": None,
+                                       "pr_number": None, "head_sha": None, "task_type": None,
+                                       "first": None, "last": None, "count": 0}
+        for field, value in (("file_path", record.file_path), ("pr_number", record.pr_number),
+                             ("head_sha", record.head_sha), ("task_type", record.task_type)):
+            if run[field] is None and value is not None:
+                run[field] = value
+                if field == "file_path":
+                    self._by_file.setdefault(value, []).append(key)
+        if epoch is not None:
+            run["first"] = epoch if run["first"] is None else min(run["first"], epoch)
+            run["last"] = epoch if run["last"] is None else max(run["last"], epoch)
+        run["count"] += 1
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        now = _now()
+        self.conn.executemany(
+            """
+            INSERT INTO runs(run_key, run_id, join_method, file_path, pr_number, head_sha, task_type,
+                             first_epoch, last_epoch, record_count, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(run_key) DO UPDATE SET
+                file_path = coalesce(runs.file_path, excluded.file_path),
+                pr_number = coalesce(runs.pr_number, excluded.pr_number),
+                head_sha = coalesce(runs.head_sha, excluded.head_sha),
+                task_type = coalesce(runs.task_type, excluded.task_type),
+                first_epoch = min(coalesce(runs.first_epoch, excluded.first_epoch),
+                                  coalesce(excluded.first_epoch, runs.first_epoch)),
+                last_epoch = max(coalesce(runs.last_epoch, excluded.last_epoch),
+                                 coalesce(excluded.last_epoch, runs.last_epoch)),
+                record_count = runs.record_count + excluded.record_count,
+                updated_at = excluded.updated_at
+            """,
+            [(key, r["run_id"], r["method"], r["file_path"], r["pr_number"], r["head_sha"], r["task_type"],
+              r["first"], r["last"], r["count"], now) for key, r in self.pending.items()],
+        )
+        self.pending.clear()
+        self._by_file.clear()
 
 
 def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float) -> None:

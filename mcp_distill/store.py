@@ -46,6 +46,8 @@ def connect(path: str | Path) -> Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
+        conn.execute("PRAGMA temp_store = MEMORY")
     except sqlean.DatabaseError as exc:
         raise StoreError(f"cannot open the store at {path}: {exc}; check the path or point --db elsewhere") from exc
     return conn

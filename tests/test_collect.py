@@ -202,7 +202,7 @@ def test_killed_process_resumes_without_duplicates_or_gaps(tmp_path):
     assert partial < n or proc.returncode == 0
     collect_paths(store, settings_for(tmp_path), [str(src)])
     assert count(store) == n
-    assert store.query_one("SELECT count(DISTINCT dedup_key) AS n FROM evidence")["n"] == n
+    assert store.query_one("SELECT count(DISTINCT record_id) AS n FROM evidence")["n"] == n
     store.close()
 
 

@@ -8,8 +8,7 @@ def migrate(db: Database) -> None:
         """
         CREATE TABLE evidence (
             id INTEGER PRIMARY KEY,
-            record_id TEXT NOT NULL UNIQUE,
-            dedup_key TEXT NOT NULL UNIQUE,
+            record_id TEXT NOT NULL UNIQUE,  -- sha256(stream:content hash)[:24]: the dedup key
             stream TEXT NOT NULL,
             run_key TEXT NOT NULL,
             run_id TEXT,
@@ -30,7 +29,6 @@ def migrate(db: Database) -> None:
         CREATE INDEX evidence_run_key ON evidence(run_key);
         CREATE INDEX evidence_stream ON evidence(stream);
         CREATE INDEX evidence_source ON evidence(source_file, line_offset);
-        CREATE INDEX evidence_task_type ON evidence(task_type, model_name);
 
         CREATE TABLE sources (
             path TEXT PRIMARY KEY,
