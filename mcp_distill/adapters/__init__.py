@@ -3,4 +3,13 @@
 Keep this a plain list of imports: one line per adapter module.
 """
 
-from . import lakehouse_audit, lakehouse_distilled, lakehouse_scrum, native  # noqa: F401
+from . import (  # noqa: F401
+    lakehouse_audit,
+    lakehouse_distilled,
+    lakehouse_scrum,
+    native,
+    traces_openhands,
+    traces_openhands_events,
+    traces_swe,
+    traces_swebench,
+)
