@@ -222,7 +222,7 @@ def path_of(token: str) -> str | None:
         return None
     if last.startswith("."):  # dotfile: .env, .gitignore -- but not ".ts" (an extension mentioned)
         name = last[1:].split(".", 1)[0]
-        return token if name[:1].islower() and len(name) >= 2 and name not in KNOWN_EXTENSIONS else None
+        return token if name[:1].islower() and len(name) >= 2 and (name == "env" or name not in KNOWN_EXTENSIONS) else None
     if not ext_ok:
         return None
     stem, ext = last.rsplit(".", 1)
