@@ -1,6 +1,6 @@
 """The main job, ``mcp-distill run``: every stage in order, each writing its own receipt.
 
-Stages: collect -> score. Later stages (playbooks, index, exports) join here as they land.
+Stages: collect -> score -> playbooks (extract + index). Exports join here as they land.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Any
 
 from .collect import collect_paths
 from .config import Settings
+from .embed import Embedder
+from .playbooks import extract_playbooks, index_playbooks
 from .score import ScoringRules, score_runs
 from .stats import store_stats
 from .store import Store
@@ -18,11 +20,13 @@ from .store import Store
 Progress = Callable[[int, int, str], None]
 
 
-def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, paths: list[str] | None = None,
-                 progress: Progress | None = None) -> dict[str, Any]:
+def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, embedder: Embedder,
+                 paths: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     collected = collect_paths(store, settings, paths, progress=progress, command="run:collect").as_dict()
     scored = score_runs(store, rules, progress=progress, command="run:score")
+    books = extract_playbooks(store, progress=progress, command="run:playbooks")
+    indexed = index_playbooks(store, embedder, progress=progress)
     stats = store_stats(store)
     summary: dict[str, Any] = {
         "store": str(store.path),
@@ -31,8 +35,11 @@ def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, paths: l
         "lines quarantined": collected["quarantined"],
         "runs": stats["runs"],
         "runs scored now": scored["scored"],
+        "playbooks": books["playbooks"],
+        "playbooks embedded": indexed["embedded"],
     }
     summary.update({f"runs {k}": v for k, v in sorted(stats["by_category"].items())})
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return {"collect": collected, "score": {k: v for k, v in scored.items() if k != "runs"}, "summary": summary,
-            "receipts": [collected["receipt_id"], scored["receipt_id"]]}
+            "playbooks": books, "index": indexed,
+            "receipts": [collected["receipt_id"], scored["receipt_id"], books["receipt_id"]]}

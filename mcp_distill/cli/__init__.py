@@ -8,12 +8,11 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from ..config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
 from ..errors import DistillError
-from . import core
+from . import core, knowledge
 from .common import CliState, err
 
 app = typer.Typer(
@@ -41,22 +40,18 @@ def _global(
 
 
 core.register(app)
+knowledge.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; usage errors are reported by typer (exit 2), core errors as one line (exit 1)."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="mcp-distill")
     except DistillError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 
 

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import Settings
+from ..embed import Embedder, embedder_from_env
 from ..score import ScoringRules, load_rules
 from ..store import Store, open_store
 
@@ -26,6 +27,7 @@ class CliState:
         self.settings = settings
         self.as_json = as_json
         self._store: Store | None = None
+        self._embedder: Embedder | None = None
 
     @property
     def store(self) -> Store:
@@ -35,6 +37,11 @@ class CliState:
 
     def rules(self) -> ScoringRules:
         return load_rules(self.settings.rules_path)
+
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = embedder_from_env()
+        return self._embedder
 
     def close(self) -> None:
         if self._store is not None:

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             example = Path("examples/lakehouse_kb")
             paths = [str(example)] if example.exists() else None
         with progress_bar("pipeline") as bar:
-            result = run_pipeline(state.store, state.settings, state.rules(), paths, progress=bar)
+            result = run_pipeline(state.store, state.settings, state.rules(), state.embedder(), paths, progress=bar)
         if state.as_json:
             emit(state, result)
             return

@@ -22,6 +22,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from .. import __version__
 from ..config import Settings
+from ..embed import Embedder, embedder_from_env
 from ..errors import DistillError, NotFoundError
 from ..score import ScoringRules, load_rules
 from ..store import Store, open_store
@@ -41,6 +42,13 @@ class AppState:
     store: Store
     settings: Settings
     rules: ScoringRules
+    _embedder: Embedder | None = None
+
+    def embedder(self) -> Embedder:
+        """The configured embedder, created on first use (the ONNX model loads lazily too)."""
+        if self._embedder is None:
+            self._embedder = embedder_from_env()
+        return self._embedder
 
 
 def state(ctx: Context) -> AppState:
@@ -116,9 +124,9 @@ def build_server(settings: Settings | None = None) -> MCPServer:
             store.close()
 
     mcp = MCPServer("mcp-distill", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    from . import core
+    from . import core, knowledge
 
-    for module in (core,):
+    for module in (core, knowledge):
         module.register(mcp, holder)
     return mcp
 
