@@ -65,7 +65,7 @@ from typing import Any
 import orjson
 
 from .config import Settings
-from .drift_check import check_claims, open_repo
+from .drift_check import GitRepo, check_claims, open_repo
 from .drift_parse import parse_markdown
 from .errors import DistillError, InvalidInputError, NotFoundError
 from .models.drift import (
@@ -94,13 +94,16 @@ Doc = tuple[str, Path, bytes]
 
 
 def _read_doc(path: Path) -> bytes:
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+        data = path.read_bytes() if size <= MAX_PRD_BYTES else b""
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}; check that it is a readable file") from exc
     if size > MAX_PRD_BYTES:
         raise InvalidInputError(
             f"{path} is {size} bytes, over the {MAX_PRD_BYTES}-byte limit for one PRD doc; "
             "point at the PRD or phase docs themselves, or split the file"
         )
-    data = path.read_bytes()
     try:
         if b"\0" in data[:8192]:
             raise UnicodeDecodeError("utf-8", data[:1], 0, 1, "NUL byte")
@@ -287,8 +290,7 @@ def compare_snapshots(store: Store, base_id: str, head_id: str) -> DriftComparis
 
 
 def _snapshot_at(
-    store: Store, repo_path: Path, repo_sha: str, rev: str, root: Path, docs: list[Doc],
-    builder: ReceiptBuilder,
+    store: Store, repo: GitRepo, repo_sha: str, rev: str, root: Path, docs: list[Doc], builder: ReceiptBuilder
 ) -> tuple[DriftSnapshot, bool]:
     prd_sha, digests = _digests(root, docs)
     snap_id = snapshot_id_for(prd_sha, [d.path for d in digests], repo_sha)
@@ -298,11 +300,11 @@ def _snapshot_at(
                             (now_utc().isoformat(), snap_id))
         return get_snapshot(store, snap_id), True
     claims = [c for name, _, data in docs for c in parse_markdown(data.decode("utf-8"), name)]
-    results, warnings = check_claims(open_repo(repo_path), repo_sha, claims)
+    results, warnings = check_claims(repo, repo_sha, claims)
     builder.warnings.extend(warnings)
     totals, phases = _summaries(results)
     snap = DriftSnapshot(
-        snapshot_id=snap_id, prd_path=str(root), prd_sha256=prd_sha, docs=digests, repo_path=str(repo_path),
+        snapshot_id=snap_id, prd_path=str(root), prd_sha256=prd_sha, docs=digests, repo_path=str(repo.path),
         rev=rev, repo_sha=repo_sha, checker_version=CHECKER_VERSION, created_at=now_utc(), totals=totals,
         phases=phases, claims=results,
     )
@@ -328,10 +330,10 @@ def run_drift(
         repo_dir = settings.check_path(repo_path)
         repo = open_repo(repo_dir)
         sha = repo.resolve(rev)
-        snap, cached = _snapshot_at(store, repo_dir, sha, rev, root, docs, builder)
+        snap, cached = _snapshot_at(store, repo, sha, rev, root, docs, builder)
         comparison = None
         if compare_to:
-            base = _base_snapshot(store, repo_dir, compare_to, root, docs, builder)
+            base = _base_snapshot(store, repo, compare_to, root, docs, builder)
             comparison = compare(base, snap)
         # The stored form must read back as the schema: that is this stage's validation.
         DriftSnapshot.model_validate_json(snap.model_dump_json())
@@ -360,7 +362,7 @@ def run_drift(
 
 
 def _base_snapshot(
-    store: Store, repo_dir: Path, compare_to: str, root: Path, docs: list[Doc], builder: ReceiptBuilder
+    store: Store, repo: GitRepo, compare_to: str, root: Path, docs: list[Doc], builder: ReceiptBuilder
 ) -> DriftSnapshot:
     """``compare_to`` as a stored snapshot id, else as a revision of the same repo (same PRD)."""
     if store.query_one("SELECT 1 AS x FROM drift_snapshots WHERE snapshot_id = ?", (compare_to,)):
@@ -368,11 +370,11 @@ def _base_snapshot(
     if compare_to.startswith("drift-"):
         raise NotFoundError(f"no drift snapshot {compare_to!r}; list the stored ones with list_snapshots")
     try:
-        sha = open_repo(repo_dir).resolve(compare_to)
+        sha = repo.resolve(compare_to)
     except NotFoundError as exc:
         raise NotFoundError(
-            f"compare_to {compare_to!r} is neither a stored snapshot id nor a revision of {repo_dir}; "
+            f"compare_to {compare_to!r} is neither a stored snapshot id nor a revision of {repo.path}; "
             "pass a snapshot id (drift-...) or a commit, branch or tag"
         ) from exc
-    snap, _ = _snapshot_at(store, repo_dir, sha, compare_to, root, docs, builder)
+    snap, _ = _snapshot_at(store, repo, sha, compare_to, root, docs, builder)
     return snap

@@ -189,7 +189,7 @@ class GitRepo:
             )
         if res.rc != 0:
             raise GitCommandError(f"git ls-tree failed in {self.path}: {res.err}; check the repository with git fsck")
-        return [p.decode("utf-8", "surrogateescape") for p in res.out.split(b"\0") if p]
+        return [p.decode("utf-8", "replace") for p in res.out.split(b"\0") if p]
 
     def grep(
         self, sha: str, patterns: list[str], *, fixed: bool, pathspecs: Iterable[str] = NON_CODE_PATHSPECS,
@@ -210,13 +210,13 @@ class GitRepo:
             out = res.out[: res.out.rfind(b"\0") + 1] if res.truncated else res.out
             for rec in out.split(b"\0"):
                 if rec:
-                    hits.append((rec.removeprefix(prefix).decode("utf-8", "surrogateescape"), 0, ""))
+                    hits.append((rec.removeprefix(prefix).decode("utf-8", "replace"), 0, ""))
             return hits, res.truncated
         out = res.out[: res.out.rfind(b"\n") + 1] if res.truncated else res.out
         for rec in out.split(b"\n"):
             parts = rec.split(b"\0", 2)
             if len(parts) == 3 and parts[1].isdigit():
-                path = parts[0].removeprefix(prefix).decode("utf-8", "surrogateescape")
+                path = parts[0].removeprefix(prefix).decode("utf-8", "replace")
                 hits.append((path, int(parts[1]), parts[2].decode("utf-8", "replace")))
         return hits, res.truncated
 
