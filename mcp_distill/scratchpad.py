@@ -69,7 +69,9 @@ _WORD_MARK = re.compile(
     r"^(?:\[(DONE|TODO|NEXT|FAILED|FAIL|BLOCKED|WIP)\]|(DONE|TODO|NEXT|FAILED|BLOCKED|WIP|FIXME|IN PROGRESS)\b"
     r"(?:\([^)\n]{0,40}\))?:?|(Done|Todo|To-?do|Next|Failed|Blocked|Fixme|In progress)[ \t]*:)[ \t]*(.*)$"
 )
-_TRAIL_MARK = re.compile(r"[ \t(\[:–—-](DONE|FAILED|BLOCKED|TODO|done|failed|blocked)[)\]]?\.?$")
+#: "x - DONE", "x (failed)", "x DONE"; never a bare lowercase word ("we are done" is prose)
+_TRAIL_MARK = re.compile(r"(?:[ \t]+[:–—-][ \t]*|[ \t]*[(\[]|[ \t]+(?=[A-Z]{4}))(DONE|FAILED|BLOCKED|TODO|done|failed|blocked)"
+                         r"[)\]]?\.?$")
 _WORD_STATE = {"DONE": "done", "TODO": "pending", "TO-DO": "pending", "TODO:": "pending", "NEXT": "next",
                "FAILED": "failed", "FAIL": "failed", "BLOCKED": "failed", "WIP": "pending", "FIXME": "pending",
                "IN PROGRESS": "pending"}
@@ -115,7 +117,7 @@ rails php composer sqlite3 psql mysql redis-cli aider claude codex tar unzip zip
 apt apt-get brew conda mamba jupyter alembic django-admin flask uvicorn gunicorn pre-commit tail head wc diff patch
 xargs time nohup systemctl journalctl lsof ps jq yq sqlite-utils mcp-distill turbo nx lerna deno bazel ninja meson
 swift xcodebuild
-""".split())  # noqa: SIM905 -- a word list reads best as words
+""".split())
 
 # --- failures ----------------------------------------------------------------------------------
 _EXIT = re.compile(
@@ -157,7 +159,7 @@ zsh fish ps1 bat rb go rs java kt kts scala swift m mm c h cc cpp cxx hpp hh cs 
 ml clj tf tfvars hcl dockerfile lock log diff patch png jpg jpeg gif svg webp ico pdf zip gz tgz tar whl so dylib
 dll exe wasm bin onnx pt pth safetensors parquet arrow pkl npy npz j2 jinja tmpl tpl pem crt gradle properties
 plist mk cmake nix el vim env example spec snap mod sum cabal gemspec podspec pbxproj xib storyboard tex bib ipynb
-""".split())  # noqa: SIM905 -- a word list reads best as words
+""".split())
 _BARE_DENY = frozenset({"node.js", "next.js", "vue.js", "nuxt.js", "react.js", "express.js", "three.js", "d3.js",
                         "chart.js", "angular.js", "ember.js", "backbone.js", "alpine.js", "solid.js", "console.log",
                         "nest.js", "p5.js", "ext.js", "deno.land"})
@@ -364,15 +366,15 @@ class _Parser:
             self._step(text, state)
             if state == "pending":
                 self._open_pending(indent, False, text)
-            if _QUESTION.search(text) and state == "pending":
-                self.questions.add(_clip(text))
+            if state == "pending":
+                self._question(text)  # an open "- [ ] should we ...?" is also an open question
             return
         listed = _LIST.match(line)
         content = listed.group(2) if listed else stripped
         if self._marked(content, indent):
             return
-        if _DECISION.match(content):
-            self.decisions.add(_clip(_DECISION.match(content).group(1)))  # type: ignore[union-attr]
+        if decision := _DECISION.match(content):
+            self.decisions.add(_clip(decision.group(1)))
         elif _DECIDED.match(content):
             self.decisions.add(_clip(content))
         objective = _OBJECTIVE.match(content)
@@ -437,8 +439,6 @@ class _Parser:
     def _section_item(self, kind: str, content: str, indent: int) -> None:
         if kind in ("done", "pending", "next", "failed"):
             self._step(content, kind)
-            if kind in ("pending", "next"):
-                self._inline_commands(content, next_=kind == "next")
         elif kind == "decisions":
             self.decisions.add(_clip(content))
         elif kind == "questions" and not _RESOLVED.search(content):
