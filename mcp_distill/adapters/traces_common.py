@@ -133,10 +133,11 @@ def finish(fields: Mapping[str, Any]) -> Fields:
         out["input_hash"] = text_hash(out["input_text"])
     if out.get("output_text") and "output_hash" not in out:
         out["output_hash"] = text_hash(out["output_text"])
-    if "signals" in out:
-        out["signals"] = compact(out["signals"])
-        if not out["signals"]:
-            del out["signals"]
+    for nested in ("signals", "extra"):
+        if nested in out:
+            out[nested] = compact(out[nested])
+            if not out[nested]:
+                del out[nested]
     return out
 
 
