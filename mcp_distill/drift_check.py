@@ -26,6 +26,8 @@ from .models.drift import Claim, ClaimResult, ClaimStatus, RefCheck, Reference
 GIT_TIMEOUT_S = 30.0
 #: Bytes of output read from one git call; grep output beyond it is dropped (and re-checked per name).
 MAX_GIT_OUTPUT_BYTES = 64 * 1024 * 1024
+#: Bytes read from the small answers (rev-parse, merge-base).
+SMALL_OUTPUT_BYTES = 1024 * 1024
 #: Hit locations kept per reference as evidence.
 MAX_LOCATIONS = 5
 #: Names per batched `git grep` (one regex alternation).
@@ -128,7 +130,7 @@ class GitRepo:
         )
         self.env = env
 
-    def run(self, args: list[str], max_bytes: int = MAX_GIT_OUTPUT_BYTES) -> GitResult:
+    def run(self, args: list[str], max_bytes: int = SMALL_OUTPUT_BYTES) -> GitResult:
         argv = ["git", "--no-pager", *SAFE_GIT_CONFIG, "-C", str(self.path), *args]
         timed_out = threading.Event()
         with tempfile.TemporaryFile() as err:
@@ -181,7 +183,7 @@ class GitRepo:
         )
 
     def list_tree(self, sha: str) -> list[str]:
-        res = self.run(["ls-tree", "-r", "-z", "--full-tree", "--name-only", sha])
+        res = self.run(["ls-tree", "-r", "-z", "--full-tree", "--name-only", sha], MAX_GIT_OUTPUT_BYTES)
         if res.truncated:
             raise GitCommandError(
                 f"the tree of {sha[:12]} in {self.path} lists more than {MAX_GIT_OUTPUT_BYTES} bytes of paths; "
@@ -201,7 +203,7 @@ class GitRepo:
         for pattern in patterns:
             args += ["-e", pattern]
         args += [sha, "--", *pathspecs]
-        res = self.run(args)
+        res = self.run(args, MAX_GIT_OUTPUT_BYTES)
         if res.rc not in (0, 1) and not res.truncated:
             raise GitCommandError(f"git grep failed in {self.path}: {res.err}; check the repository with git fsck")
         prefix = f"{sha}:".encode()

@@ -594,3 +594,24 @@ def test_self_check_docs(store: Store, tmp_path: Path) -> None:
     if not any(docs.glob("*.md")):
         pytest.skip("docs/ holds no markdown")
     _self_check(store, tmp_path, docs)
+
+
+def test_git_output_is_bounded(store: Store, settings: Settings, tmp_path: Path, monkeypatch) -> None:
+    """Grep output past the cap is dropped and the names it hid are re-checked one by one."""
+    from mcp_distill import drift_check
+
+    many = "".join(f"    common_name = {i}\n" for i in range(300))  # 300 definition-like lines
+    repo = tmp_path / "big"
+    make_repo(repo, {"a/many.py": many, "a/tail.py": "def zz_last_one():\n    pass\n"})
+    prd = tmp_path / "big.md"
+    prd.write_text("- [x] Helpers `common_name` and `zz_last_one` shipped\n")
+    monkeypatch.setattr(drift_check, "MAX_GIT_OUTPUT_BYTES", 400)
+    report = run_drift(store, settings, prd, repo)
+    (claim,) = report.snapshot.claims
+    assert claim.status == "verified", [(e.reference.target, e.found) for e in claim.evidence]
+    assert any("cut" in w for w in get_receipt(store, report.receipt_id).warnings)
+    # The tree listing has no partial answer: too large is an error that says so.
+    monkeypatch.setattr(drift_check, "MAX_GIT_OUTPUT_BYTES", 5)
+    prd.write_text("- [x] Tail `zz_last_one` landed\n")  # another PRD state: not cached
+    with pytest.raises(InvalidInputError, match="too large to check"):
+        run_drift(store, settings, prd, repo)
