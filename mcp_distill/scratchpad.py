@@ -89,6 +89,7 @@ _RESOLVED = re.compile(r"\b(?:resolved|answered|solved|beantwortet)\b|✅|已解
 _ANSWER = re.compile(r"^(?:\*\*)?(?:A|Answer|Antwort|答)(?:\*\*)?[:：]")
 _USER = re.compile(r"^(?:\*\*)?(?:User|Human)(?:\*\*)?[ \t]*[:：](?:\*\*)?[ \t]*(\S.*)$")
 _BANNER = re.compile(r"\b(?:chat|session|log|run)\b.{0,60}\bstarted\b|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", re.I)
+_QUOTE = re.compile(r"^(?:> ?){1,10}")
 _INLINE_CODE = re.compile(r"`([^`\n]{1,400})`")
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,15}://\S*|\bwww\.\S*")
 _TIMESTAMP = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?\]?[ \t]*")
@@ -283,6 +284,7 @@ class _Parser:
         self.current_cmd: str | None = None
         self.aider = False
         self.in_traceback = False
+        self.block_has_prompt = False
         self.chat_lines: list[str] = []
         # validation: group key -> summary (passed, failed, lines) / single results {test: (ok, line)}
         self.summaries: dict[str, tuple[int, int, list[tuple[int, str]]]] = {}
@@ -309,6 +311,7 @@ class _Parser:
                 continue
             if match:
                 fence, lang = match.group(1), match.group(2).lower()
+                self.block_has_prompt = False
                 continue
             self._text_line(line, number)
         self._flush_chat()
@@ -319,7 +322,9 @@ class _Parser:
         prompt = _PROMPT.match(line)
         if prompt:
             self._executed(prompt.group(1).strip())
-        elif lang in _SHELL_LANGS and lang not in _CONSOLE_LANGS and stripped and not stripped.startswith("#"):
+            self.block_has_prompt = True  # a transcript: the other lines are output, not commands
+        elif (lang in _SHELL_LANGS and lang not in _CONSOLE_LANGS and not self.block_has_prompt and stripped
+              and not stripped.startswith("#")):
             self._pending_command(stripped.rstrip("\\").strip())
             return
         self._log_line(line, number, loose=True)
@@ -343,10 +348,10 @@ class _Parser:
             return
         self._flush_chat()
         if stripped.startswith(">"):
-            content = stripped.lstrip(">").strip()
-            if content and _is_command(content):
-                self._executed(content)
-            elif content:
+            content = _QUOTE.sub("", stripped).rstrip()  # keep inner indentation: traceback frames
+            if content.strip() and _is_command(content.strip()):
+                self._executed(content.strip())
+            elif content.strip():
                 self._log_line(content, number, loose=True)
             return
         prompt = _PROMPT.match(line)
@@ -530,7 +535,7 @@ class _Parser:
         stripped = _TIMESTAMP.sub("", line.strip())
         if not stripped:
             return False
-        if self.in_traceback and not line[:1].isspace():
+        if self.in_traceback and not line[:1].isspace() and not stripped.startswith(('File "', "^")):
             self.in_traceback = False
             if not stripped.startswith("During handling"):
                 self._command_failed(stripped)

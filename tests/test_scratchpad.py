@@ -221,6 +221,25 @@ def test_next_command_prefers_next_then_todo_then_failed_run() -> None:
     assert normalize_text("## Next steps\n```bash\nuv sync\npytest -q\n```\n").next_command == "uv sync"
 
 
+def test_small_rules() -> None:
+    # a bash block holding a "$" transcript: the other lines are output, not commands
+    got = normalize_text("## Next steps\n```bash\n$ pytest -q\n2 failed, 1 passed in 0.1s\n```\n")
+    assert got.next_command == "pytest -q"
+    assert (got.validation_status.passed, got.validation_status.failed) == (1, 2)
+    # a quoted traceback keeps its frames' indentation: the exception line is the failure
+    assert normalize_text('> Traceback (most recent call last):\n>   File "a.py", line 1\n>     x()\n> NameError: x\n'
+                          ).failed_steps == ["NameError: x"]
+    # prose ending in a lowercase state word is no step; a separator or capitals make it one
+    assert normalize_text("I think we are done").completed_steps == []
+    assert normalize_text("write parser - done\ntests DONE").completed_steps == ["write parser", "tests"]
+    # an open checkbox asking something is a pending step and an open question
+    got = normalize_text("- [ ] should we cache?\n- [x] did we lint?")
+    assert got.unresolved_questions == ["should we cache?"]
+    # a heading naming a state covers its subsections; a top-level item only (sub-bullets are details)
+    got = normalize_text("## TODO\n### Backend\n- port the API\n  - keep v1\n### Frontend\n- new form\n")
+    assert got.pending_steps == ["port the API", "new form"]
+
+
 @pytest.mark.parametrize(
     ("line", "status", "passed", "failed"),
     [
