@@ -19,6 +19,7 @@ lines (compiled regexes, bounded quantifiers, lines clipped to :data:`MAX_LINE_C
   ``--- FAIL: TestX``, ``ok 1 - x``, ``test x ... ok``). Results are grouped by (kind, command that
   printed them); within a group the last summary wins (a re-run replaces the earlier run), or, with no
   summary, each test's last result counts once. Groups add up. ``mixed`` = some passed and some failed.
+  ``checks`` holds the lines counted, plus single failing results that name a test.
 * **current_objective**, by priority: the last ``Current objective:`` line; the last
   ``Objective:``/``Goal:``/``Task:`` line; the first line under the last ``## Objective``/``## Goal``/
   ``## Task`` heading; the first H1 that is not a session banner; the last user message of a chat
@@ -31,6 +32,11 @@ lines (compiled regexes, bounded quantifiers, lines clipped to :data:`MAX_LINE_C
   a known file extension (``config.py``) or to be a dotfile (``.env``); a name with a slash needs an
   extension unless it is absolute (``/dev/null``, ``~/x``, ``./x``). URLs, versions (``6.19.0``),
   e-mail and ``pkg@1.2`` forms, dotted identifiers (``os.path``) and ``:line`` suffixes are left out.
+  Path characters are ASCII and Latin letters, so a path glued to CJK prose is still found (and a
+  CJK file name is not).
+
+Steps, decisions, questions and objectives are read outside fenced code blocks only; errors, test
+results, prompts and paths are read everywhere.
 * **next_command** -- see :func:`_pick_next_command`.
 
 Same text -> byte-identical summary: every list keeps first-seen order, is de-duplicated and capped at
