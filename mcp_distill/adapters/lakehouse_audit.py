@@ -36,7 +36,7 @@ class Audits(LakehouseAdapter):
     def fields(self, p: Picker) -> Fields:
         pr = p.integer("pr_number")
         successes, failures = [], []
-        claims = p("claims")
+        claims = p.row.get("claims")  # summarised as markers, kept whole in extra
         for claim in claims if isinstance(claims, list) else []:
             if not isinstance(claim, Mapping):
                 continue

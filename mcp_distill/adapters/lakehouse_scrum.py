@@ -71,7 +71,9 @@ class ScrumReviews(LakehouseAdapter):
     })  # fmt: skip
 
     def fields(self, p: Picker) -> Fields:
-        attempts = p("attempts")
+        # attempts and findings stay in extra too: their structure (per-attempt model, finding line and
+        # severity) is what preference mining and playbooks read; the markers and text are summaries.
+        attempts = p.row.get("attempts")
         attempt_list = [a for a in attempts if isinstance(a, Mapping)] if isinstance(attempts, list) else []
         failures, successes = [], []
         for a in attempt_list:
@@ -81,7 +83,7 @@ class ScrumReviews(LakehouseAdapter):
                 successes.append(label)
             else:
                 failures.append(f"{label}: {a.get('reason')}" if a.get("reason") else label)
-        findings = p("findings")
+        findings = p.row.get("findings")
         finding_text = None
         if isinstance(findings, list):
             finding_text = joined(
