@@ -5,7 +5,7 @@
   launches within the same second). ``message_send`` is one LLM call: model, tokens, cost, and the
   latency since its ``message_send_starting``. The ``exit`` reason gives the outcome: ``Control-C``
   -> ``aborted``, ``Unknown edit format`` and other failures -> ``error``, ``Completed ...`` ->
-  ``completed``; other reasons (``/exit``, ``GUI session ended``) give none. Settings echoes
+  ``finished`` (a normal end, no verdict); other reasons (``/exit``, ``GUI session ended``) give none. Settings echoes
   (``repo``, ``auto_commits``, ``model warning``...) are skipped (``map`` returns ``{}``).
 * ``aider_leaderboard`` (a YAML list, one item per benchmark run): model, edit format, pass rates,
   cost, seconds per case. Aggregates with no per-exercise rows, so no outcome word: the pass rates
@@ -24,7 +24,7 @@ from .traces_common import TraceAdapter, cmd, dict_items, finish
 
 #: Events that only echo settings: nothing about the run.
 _QUIET_EVENTS = {"launched", "message_send_starting", "model warning", "repo", "no-repo", "auto_commits"}
-_ABORT_REASONS = ("control-c", "keyboardinterrupt", "interrupted")
+_ABORT_REASONS = ("control-c", "interrupt")
 _LEADERBOARD_STATS = ("pass_rate_1", "pass_rate_2", "pass_num_1", "pass_num_2", "test_cases", "total_tests",
                       "percent_cases_well_formed", "error_outputs", "num_malformed_responses",
                       "num_with_malformed_responses", "user_asks", "lazy_comments", "syntax_errors",
@@ -41,7 +41,7 @@ def exit_outcome(reason: Any) -> str | None:
     if any(word in text for word in _ABORT_REASONS):
         return "aborted"
     if text.startswith("completed"):
-        return "completed"
+        return "finished"  # aider's main loop ended normally: no verdict on the work
     if "unknown" in text or "error" in text or "exception" in text or "fail" in text:
         return "error"
     return None

@@ -66,6 +66,9 @@ class ClaudeCodeSessionAdapter(TraceAdapter):
     def begin_file(self, path: Path, offset: int = 0) -> None:
         # a session file is named by its session id: lines read from a resumed offset still join
         self._session = path.stem if _UUID.match(path.stem) else None
+        if offset == 0:  # a read from the start counts every message again
+            self._usage.clear()
+            self._tools.clear()
 
     def recognise(self, doc: Any) -> bool:
         if not isinstance(doc, Mapping):

@@ -66,6 +66,8 @@ class CodexRolloutAdapter(TraceAdapter):
         match = _ROLLOUT_NAME.search(path.name)
         self._session = match.group(1) if match else None
         self._model = None
+        if offset == 0:
+            self._calls.clear()
 
     def recognise(self, doc: Any) -> bool:
         return (isinstance(doc, Mapping) and doc.get("type") in _ROLLOUT_TYPES

@@ -224,7 +224,7 @@ def normalise_exit(status: Any) -> tuple[str | None, str | None]:
     if low in ("exit_cost", "exit_context", "limitsexceeded", "exit_total_execution_time") or "limit" in low:
         return "limits_exceeded", f"exit_status: {raw}"
     if low in ("completed", "finished", "success"):
-        return "completed", None
+        return "finished", None  # the agent's own word: it stopped normally, which is no verdict
     return "error", f"exit_status: {raw}"
 
 
