@@ -57,7 +57,9 @@ def neutral(path: Path) -> Path:
 
 
 def parse_document(raw: bytes, path: Path) -> Any:
-    return yaml.safe_load(raw) if path.suffix.lower() in (".yml", ".yaml") else orjson.loads(raw)
+    if path.suffix.lower() in (".yml", ".yaml"):
+        return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # C loader: 10x faster
+    return orjson.loads(raw)
 
 
 def sample_of(doc: Any) -> Any:
@@ -288,6 +290,29 @@ def test_claude_code_tokens_count_each_message_once():
     assert sum(r.tokens_in or 0 for r in records) == sum(expected_in.values())
     assert sum(r.tokens_out or 0 for r in records) == sum(expected_out.values())
     assert skipped > 1500  # progress ticks and snapshots carry nothing
+
+
+def test_claude_code_stream_json_result_line_labels_the_session():
+    # `claude -p --output-format stream-json`: no real sample in ../shared, so three lines of its shape
+    rows = [
+        {"type": "system", "subtype": "init", "session_id": "s-1", "model": "claude-sonnet-4-5", "tools": []},
+        {"type": "assistant", "session_id": "s-1", "message": {
+            "id": "msg_1", "model": "claude-sonnet-4-5", "role": "assistant",
+            "content": [{"type": "text", "text": "Done."}],
+            "usage": {"input_tokens": 10, "output_tokens": 3}}},
+        {"type": "result", "subtype": "success", "is_error": False, "session_id": "s-1", "result": "Done.",
+         "duration_ms": 2767, "num_turns": 1, "total_cost_usd": 0.0118,
+         "usage": {"input_tokens": 10, "cache_read_input_tokens": 5, "output_tokens": 3}},
+    ]
+    adapter = find_adapter(Path("data.jsonl"), rows[0])
+    assert adapter is not None and adapter.stream == "claude_code_session"
+    adapter.begin_file(Path("data.jsonl"))
+    mapped = [adapter.map(r) for r in rows if adapter.check(r) is None]
+    assert mapped[0] == {} and mapped[1]["output_text"] == "Done." and "tokens_in" not in mapped[1]
+    result = record(adapter, mapped[2], Path("data.jsonl"), 0)
+    assert (result.run_id, result.signals.outcome, result.cost_usd, result.tokens_in) == ("s-1", "success", 0.0118, 15)
+    failed = adapter.map({**rows[2], "subtype": "error_max_turns", "is_error": True})
+    assert failed["signals"]["outcome"] == "error" and failed["failure_markers"] == ["result: error_max_turns"]
 
 
 def test_codex_rollouts_exec_streams_and_claude_sessions():

@@ -74,8 +74,8 @@ class ClaudeCodeSessionAdapter(TraceAdapter):
         if not isinstance(doc, Mapping):
             return False
         kind = doc.get("type")
-        if kind in _LINE_TYPES:
-            return "sessionId" in doc and "uuid" in doc
+        if kind in _LINE_TYPES and "sessionId" in doc:
+            return "uuid" in doc
         if kind == "file-history-snapshot":
             return "snapshot" in doc and "messageId" in doc
         if kind == "summary":
@@ -85,6 +85,14 @@ class ClaudeCodeSessionAdapter(TraceAdapter):
         # `claude -p --output-format stream-json`: snake_case session_id
         return kind in ("system", "assistant", "user", "result") and "session_id" in doc and (
             "message" in doc or "subtype" in doc)
+
+    def check(self, row: Row) -> str | None:
+        # new line types appear with Claude Code releases: any typed line carrying a session/message id
+        # is of this stream (map skips what it does not know) rather than quarantined
+        if isinstance(row, Mapping) and isinstance(row.get("type"), str) and (
+                self.recognise(row) or any(k in row for k in ("sessionId", "session_id", "uuid", "leafUuid"))):
+            return None
+        return f"{self.stream}: a Claude Code line needs a type and a sessionId/uuid"
 
     def map(self, row: Row) -> Fields:
         session = row.get("sessionId") or row.get("session_id")
