@@ -1,0 +1,518 @@
+"""Dataset Builder: scored runs -> RAG, SFT and preference JSONL a trainer can read as it is.
+
+Files under ``out_dir`` (default ``exports/``): ``sft/train.jsonl``, ``sft/validation.jsonl``
+(TRL conversational ``{"messages": [...], "metadata": {...}}``, which OpenAI chat fine-tuning also
+reads), ``preference/train.jsonl``, ``preference/validation.jsonl`` (``{"prompt", "chosen",
+"rejected", "metadata"}``), ``rag/chunks.jsonl`` and ``receipt.json``. Row building and the mining
+rules are in :mod:`mcp_distill.export_mine`; the checks in :mod:`mcp_distill.export_validate`.
+
+Guarantees, and how they are kept:
+
+* Only accepted runs feed SFT and RAG; the validator re-reads every run's category from the store.
+* Redaction before anything is written: every content field goes through
+  :class:`mcp_distill.redact.Redactor`; the receipt counts placeholders by type.
+* Exact and near duplicates (:class:`mcp_distill.neardup.DedupIndex`) are dropped and counted. A
+  row is a duplicate when *each* of its texts (SFT: user, assistant; preference: prompt, chosen,
+  rejected; RAG: text) repeats the same earlier kept row's, so a long shared prompt cannot make
+  two different answers look alike.
+* Atomic: every file is written to a temporary file in its own folder; only when all are written
+  and validated are they moved into place with ``os.replace``, then ``receipt.json``. An
+  interrupted or invalid export leaves the previous export as it was.
+* Streaming: runs are read in pages of :data:`RUN_PAGE` by key, rows are written as they come;
+  cross-run pairs go through a scratch SQLite file sorted by task key. Memory grows only with the
+  dedup indexes (kept rows).
+* Deterministic: sorted iteration, split by hash of the task key, no clock in the data files, so
+  two exports of the same store are byte-identical (``receipt.json`` differs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from . import export_mine as mine
+from .errors import InvalidInputError, ValidationFailedError
+from .export_validate import ValidationReport, validate_export, validate_files
+from .models import PreferenceSample, RagSample, SftSample
+from .neardup import DedupIndex
+from .receipts import ReceiptBuilder, receipt_json
+from .redact import Redactor
+from .store import Store
+
+KINDS = ("rag", "sft", "preference", "all")
+DEFAULT_OUT_DIR = Path("exports")
+#: Relative file of each (kind, split); RAG chunks have no split.
+FILES: dict[str, tuple[str, ...]] = {
+    "sft": ("sft/train.jsonl", "sft/validation.jsonl"),
+    "preference": ("preference/train.jsonl", "preference/validation.jsonl"),
+    "rag": ("rag/chunks.jsonl",),
+}
+MODELS: dict[str, type[BaseModel]] = {"sft": SftSample, "preference": PreferenceSample, "rag": RagSample}
+#: Runs read per query (their evidence comes in one query per page).
+RUN_PAGE = 500
+#: Rows buffered per kind before dedup hashes them as one batch (DedupIndex.add_many is ~3x faster).
+SINK_BATCH = 512
+#: Source runs of a playbook whose provenance a playbook chunk carries.
+PLAYBOOK_PROVENANCE = 8
+
+Progress = Callable[[int, int, str], None]
+
+
+class AtomicFile:
+    """A file written under a temporary name in its own folder, moved into place by :meth:`commit`."""
+
+    def __init__(self, final: Path):
+        self.final = final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+        self._handle = open(self.tmp, "wb")  # noqa: SIM115 (closed by close/abort)
+        self.rows = 0
+
+    def write(self, line: bytes) -> None:
+        self._handle.write(line)
+        self.rows += 1
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+
+    def commit(self) -> None:
+        self.close()
+        os.replace(self.tmp, self.final)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    target = AtomicFile(path)
+    try:
+        target._handle.write(data)
+        target.commit()
+    except BaseException:
+        target.abort()
+        raise
+
+
+class RowDeduper:
+    """Duplicate rows across several text fields: each field maps to the id of its first kept look-alike.
+
+    A row is a duplicate when the tuple of those ids was seen before; it is ``near`` when any field
+    matched only approximately. Field texts of dropped rows were all matches, so nothing is stored
+    for them (first wins, no drift).
+    """
+
+    def __init__(self, fields: int):
+        self.indexes = [DedupIndex() for _ in range(fields)]
+        self.seen: set[tuple[str, ...]] = set()
+
+    def check(self, keys: list[str], texts: list[tuple[str, ...]]) -> list[str | None]:
+        """For each row: None (kept), ``exact`` or ``near`` (dropped)."""
+        ids: list[list[str]] = []
+        near: list[bool] = [False] * len(keys)
+        for f, index in enumerate(self.indexes):
+            results = index.add_many((f"{k}#{f}", t[f]) for k, t in zip(keys, texts, strict=True))
+            column = []
+            for i, (key, res) in enumerate(zip(keys, results, strict=True)):
+                column.append(f"{key}#{f}" if res is None else res.duplicate_of)
+                near[i] = near[i] or (res is not None and res.kind == "near")
+            ids.append(column)
+        out: list[str | None] = []
+        for i in range(len(keys)):
+            signature = tuple(column[i] for column in ids)
+            if signature in self.seen:
+                out.append("near" if near[i] else "exact")
+            else:
+                self.seen.add(signature)
+                out.append(None)
+        return out
+
+
+def _row_texts(kind: str, row: dict[str, Any]) -> tuple[str, ...]:
+    if kind == "sft":
+        msgs = row["messages"]
+        user = next(m["content"] for m in reversed(msgs) if m["role"] == "user")
+        return user, msgs[-1]["content"]
+    if kind == "preference":
+        return row["prompt"], row["chosen"], row["rejected"]
+    return (row["text"],)
+
+
+class Sink:
+    """Redact -> dedup (in batches) -> schema-validate -> write, for one dataset kind."""
+
+    def __init__(self, kind: str, targets: dict[str, AtomicFile], redactor: Redactor, stats: Counter[str],
+                 warnings: list[str]):
+        self.kind = kind
+        self.model = MODELS[kind]
+        self.targets = targets
+        self.redactor = redactor
+        self.stats = stats
+        self.warnings = warnings
+        self.dedup = RowDeduper(3 if kind == "preference" else 2 if kind == "sft" else 1)
+        self.buffer: list[mine.Candidate] = []
+
+    def add(self, cand: mine.Candidate) -> None:
+        self.stats[f"{self.kind}_candidates"] += 1
+        self._redact(cand.row)
+        if self.kind == "preference" and not mine.differ(cand.row["chosen"], cand.row["rejected"]):
+            self.stats["preference_equal_after_redaction"] += 1
+            return
+        self.buffer.append(cand)
+        if len(self.buffer) >= SINK_BATCH:
+            self.flush()
+
+    def _redact(self, row: dict[str, Any]) -> None:
+        r = self.redactor
+        if self.kind == "sft":
+            for msg in row["messages"]:
+                msg["content"] = r.redact(msg["content"])
+            meta = row["metadata"]
+            for name in ("model", "task_type"):
+                if isinstance(meta.get(name), str):
+                    meta[name] = r.redact(meta[name])
+        elif self.kind == "preference":
+            for name in ("prompt", "chosen", "rejected"):
+                row[name] = r.redact(row[name])
+        else:
+            row["text"] = r.redact(row["text"])
+            row["title"] = r.redact(row["title"])
+            row["tags"] = [r.redact(t) for t in row["tags"]]
+            if isinstance(row.get("task_type"), str):
+                row["task_type"] = r.redact(row["task_type"])
+            keep = {k: v for k, v in row["metadata"].items() if k in ("record_id", "playbook_id")}
+            row["metadata"] = r.redact_value({k: v for k, v in row["metadata"].items() if k not in keep}) | keep
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        verdicts = self.dedup.check([c.key for c in batch], [_row_texts(self.kind, c.row) for c in batch])
+        for cand, dup in zip(batch, verdicts, strict=True):
+            if dup is not None:
+                self.stats[f"{self.kind}_duplicates_{dup}"] += 1
+                continue
+            try:
+                model = self.model.model_validate(cand.row)
+            except ValidationError as exc:
+                self.stats[f"{self.kind}_schema_rejected"] += 1
+                if self.stats[f"{self.kind}_schema_rejected"] <= 5:
+                    first = exc.errors()[0]
+                    self.warnings.append(f"{self.kind} row {cand.key} dropped: "
+                                         f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+                continue
+            target = self.targets["train"] if self.kind == "rag" else self.targets[cand.split]
+            target.write(orjson.dumps(model.model_dump(mode="json")) + b"\n")
+            self.stats[f"{self.kind}_rows"] += 1
+
+
+def _kinds(kind: str) -> list[str]:
+    if kind not in KINDS:
+        raise InvalidInputError(f"unknown export kind {kind!r}; use one of {', '.join(KINDS)}")
+    return ["sft", "preference", "rag"] if kind == "all" else [kind]
+
+
+class Exporter:
+    """One export run; :func:`export_dataset` is the public face."""
+
+    def __init__(self, store: Store, kinds: list[str], out: Path, progress: Progress | None, command: str):
+        self.store = store
+        self.kinds = kinds
+        self.out = out
+        self.progress = progress
+        self.receipt = ReceiptBuilder("export", command)
+        self.redactor = Redactor()
+        self.stats: Counter[str] = Counter()
+        self.scorer_versions: set[str] = set()
+        self.source_files: set[str] = set()
+        self.targets: dict[str, AtomicFile] = {}
+        self.sinks: dict[str, Sink] = {}
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _categories(self) -> tuple[str, ...]:
+        if "preference" in self.kinds:
+            return ("accepted", "partially_accepted", "rejected")
+        return ("accepted",)
+
+    def iter_runs(self) -> Iterator[mine.RunView]:
+        """Scored runs of the needed categories, by run key, a page at a time, with their records."""
+        cats = self._categories()
+        marks = ",".join("?" * len(cats))
+        total = self.store.query_one(f"SELECT count(*) AS n FROM scores WHERE category IN ({marks})", cats)["n"]
+        done, last = 0, ""
+        while True:
+            page = self.store.query(
+                f"SELECT run_key, category, scorer_version FROM scores WHERE category IN ({marks}) AND run_key > ? "
+                "ORDER BY run_key LIMIT ?", (*cats, last, RUN_PAGE))
+            if not page:
+                break
+            last = page[-1]["run_key"]
+            by_run: dict[str, list[mine.Rec]] = {r["run_key"]: [] for r in page}
+            keys = list(by_run)
+            rows = self.store.conn.execute(
+                f"SELECT run_key, ts_epoch, data FROM evidence WHERE run_key IN ({','.join('?' * len(keys))}) "
+                "ORDER BY run_key, ts_epoch, id", keys).fetchall()
+            for run_key, epoch, data in rows:
+                rec = orjson.loads(data)
+                rec["_epoch"] = epoch
+                by_run[run_key].append(rec)
+            self.receipt.count_in += len(rows)
+            for r in page:
+                self.scorer_versions.add(r["scorer_version"])
+                yield mine.RunView(r["run_key"], r["category"], r["scorer_version"], by_run[r["run_key"]])
+            done += len(page)
+            if self.progress:
+                self.progress(done, total, "runs")
+
+    def _records_by_id(self, ids: list[str]) -> dict[str, mine.Rec]:
+        rows = self.store.conn.execute(
+            f"SELECT record_id, data FROM evidence WHERE record_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        return {rid: orjson.loads(data) for rid, data in rows}
+
+    # -- the passes ---------------------------------------------------------------------------
+
+    def emit(self, kind: str, cand: mine.Candidate) -> None:
+        for prov in cand.row.get("metadata", {}).get("provenance", cand.row.get("provenance", [])):
+            self.source_files.add(prov["source_file"])
+        self.sinks[kind].add(cand)
+
+    def scan(self, scratch: sqlite3.Connection) -> None:
+        """Pass 1: SFT rows, RAG chunks, within-run pairs; cross-run candidates into ``scratch``."""
+        pending: list[tuple[Any, ...]] = []
+        for view in self.iter_runs():
+            self.stats["runs_scanned"] += 1
+            if "sft" in self.kinds and view.category == "accepted":
+                cand, why = mine.sft_row(view)
+                if cand is not None:
+                    self.emit("sft", cand)
+                else:
+                    self.stats[f"sft_skipped_{why}"] += 1
+            if "rag" in self.kinds:
+                for cand in mine.evidence_chunks(view):
+                    self.emit("rag", cand)
+            if "preference" in self.kinds:
+                for cand in mine.attempt_pairs(view):
+                    self.stats["pairs_attempts_within_run"] += 1
+                    self.emit("preference", cand)
+                for cand, why in mine.consensus_pairs(view):
+                    if cand is None:
+                        self.stats[f"pairs_{why}"] += 1
+                    else:
+                        self.stats["pairs_consensus"] += 1
+                        self.emit("preference", cand)
+                key = view.task_key
+                if view.category in ("accepted", "rejected") and view.output is not None and key is not None:
+                    input_rec = view.input_record()
+                    pending.append((key, view.category, view.run_key, int(view.overridden),
+                                    view.output["record_id"], input_rec["record_id"] if input_rec else None,
+                                    view.scorer_version))
+                    if len(pending) >= RUN_PAGE:
+                        scratch.executemany("INSERT INTO cand VALUES (?, ?, ?, ?, ?, ?, ?)", pending)
+                        pending = []
+        if pending:
+            scratch.executemany("INSERT INTO cand VALUES (?, ?, ?, ?, ?, ?, ?)", pending)
+
+    def cross_runs(self, scratch: sqlite3.Connection) -> None:
+        """Pass 2: accepted vs rejected runs of one task (rule 2), a task at a time."""
+        cursor = scratch.execute("SELECT * FROM cand ORDER BY task_key, run_key")
+        for key, group in itertools.groupby(cursor, key=lambda row: row[0]):
+            rows = list(group)
+            if len(rows) > 4 * mine.MAX_PAIRS_PER_TASK:  # only the first runs of each side can be paired
+                acc = [r for r in rows if r[1] == "accepted"][:mine.MAX_PAIRS_PER_TASK]
+                rej = [r for r in rows if r[1] == "rejected"][:mine.MAX_PAIRS_PER_TASK]
+                rows = acc + rej
+            by_run = {r[2]: r for r in rows}
+            pairs = mine.cross_run_pairs([r[2] for r in rows if r[1] == "accepted"],
+                                         [r[2] for r in rows if r[1] == "rejected"])
+            if not pairs:
+                continue
+            ids = sorted({rid for a, b in pairs for rid in (by_run[a][4], by_run[a][5], by_run[b][4]) if rid})
+            recs = self._records_by_id(ids)
+            for a, b in pairs:
+                ra, rb = by_run[a], by_run[b]
+                chosen, rejected, input_rec = recs.get(ra[4]), recs.get(rb[4]), recs.get(ra[5] or "")
+                if chosen is None or rejected is None or input_rec is None:
+                    self.stats["pairs_missing_record"] += 1
+                    continue
+                if not mine.differ(chosen["output_text"], rejected["output_text"]):
+                    self.stats["pairs_identical"] += 1
+                    continue
+                source = "override" if ra[3] or rb[3] else "attempts"
+                extra = [mine.provenance(input_rec)] if input_rec["record_id"] != chosen["record_id"] else None
+                self.stats[f"pairs_{source}_across_runs"] += 1
+                self.emit("preference", mine.pref_row(mine.user_turn(input_rec, chosen), chosen, rejected, source,
+                                                      key, a, b, ra[6], extra_prov=extra))
+
+    def playbooks(self) -> None:
+        """Playbook chunks, when the playbooks table exists (only their accepted source runs count)."""
+        if not self.store.query_one("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'playbooks'"):
+            self.stats["playbooks_table_absent"] = 1
+            return
+        ids = []
+        for r in self.store.query("SELECT rowid AS rid, data FROM playbooks"):
+            try:
+                ids.append((str(orjson.loads(r["data"])["playbook_id"]), r["rid"]))
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                self.stats["playbooks_unreadable"] += 1
+        for _, rid in sorted(ids):
+            pb = orjson.loads(self.store.query_one("SELECT data FROM playbooks WHERE rowid = ?", (rid,))["data"])
+            runs, provs = [], []
+            for run in sorted(str(x) for x in pb.get("source_run_ids") or []):
+                for key in (run, f"run:{run}"):
+                    score = self.store.query_one("SELECT category, scorer_version FROM scores WHERE run_key = ?", (key,))
+                    if score and score["category"] == "accepted":
+                        runs.append(key)
+                        break
+            for key in runs[:PLAYBOOK_PROVENANCE]:
+                recs = [orjson.loads(r["data"]) | {"_epoch": r["ts_epoch"]} for r in self.store.query(
+                    "SELECT ts_epoch, data FROM evidence WHERE run_key = ? ORDER BY ts_epoch, id", (key,))]
+                if recs:
+                    view = mine.RunView(key, "accepted", "", recs)
+                    provs.append(mine.provenance(view.output or recs[0]))
+            if not runs or not provs:
+                self.stats["playbooks_without_accepted_runs"] += 1
+                continue
+            self.stats["playbooks"] += 1
+            for cand in mine.playbook_chunks(pb, runs, provs):
+                self.emit("rag", cand)
+
+    # -- orchestration ------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        if self.out.exists() and not self.out.is_dir():
+            raise InvalidInputError(f"{self.out} is a file; give a folder for the export")
+        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            for kind in self.kinds:
+                files = FILES[kind]
+                splits = ("train",) if kind == "rag" else ("train", "validation")
+                per_kind = {split: AtomicFile(self.out / rel) for split, rel in zip(splits, files, strict=True)}
+                self.targets.update({rel: per_kind[s] for s, rel in zip(splits, files, strict=True)})
+                self.sinks[kind] = Sink(kind, per_kind, self.redactor, self.stats, self.receipt.warnings)
+            with tempfile.TemporaryDirectory(prefix=".export-", dir=self.out) as tmp:
+                scratch = sqlite3.connect(Path(tmp) / "pairs.db")
+                try:
+                    scratch.execute("CREATE TABLE cand (task_key TEXT, category TEXT, run_key TEXT, overridden INT, "
+                                    "out_rid TEXT, in_rid TEXT, scorer_version TEXT)")
+                    self.scan(scratch)
+                    if "preference" in self.kinds:
+                        scratch.execute("CREATE INDEX cand_task ON cand(task_key, run_key)")
+                        self.cross_runs(scratch)
+                finally:
+                    scratch.close()
+            if "rag" in self.kinds:
+                self.playbooks()
+            for sink in self.sinks.values():
+                sink.flush()
+            for target in self.targets.values():
+                target.close()
+            report = validate_files(self.store, {rel: t.tmp for rel, t in self.targets.items()})
+            if not report.ok:
+                return self._fail(report)
+            for target in self.targets.values():
+                target.commit()
+        except BaseException:
+            for target in self.targets.values():
+                target.abort()
+            raise
+        return self._finish(report, started)
+
+    def _record_counts(self) -> None:
+        r = self.receipt
+        for rel, target in sorted(self.targets.items()):
+            r.count(rel, target.rows)
+        r.count_out = sum(t.rows for t in self.targets.values())
+        for key, n in sorted(self.stats.items()):
+            r.count(key, n)
+        for kind, n in sorted(self.redactor.counts.items()):
+            r.count(f"redacted_{kind}", n)
+        r.details.update({
+            "kinds": self.kinds, "out_dir": str(self.out.resolve()),
+            "validation_fraction": mine.VALIDATION_FRACTION,
+            "scorer_version": sorted(self.scorer_versions)[0] if len(self.scorer_versions) == 1 else None,
+            "scorer_versions": sorted(self.scorer_versions),
+            "redactions": dict(sorted(self.redactor.counts.items())),
+            "duplicates": {k: v for k, v in sorted(self.stats.items()) if "_duplicates_" in k},
+            "source_files": sorted(self.source_files),
+        })
+        if len(self.scorer_versions) > 1:
+            r.warnings.append(f"runs were scored by {len(self.scorer_versions)} rule versions; "
+                              "re-score with `mcp-distill score --rescore` for one consistent set")
+        unscored = self.store.query_one(
+            "SELECT count(*) AS n FROM runs r LEFT JOIN scores s ON s.run_key = r.run_key WHERE s.run_key IS NULL")["n"]
+        if unscored:
+            r.warnings.append(f"{unscored} run(s) are not scored and were left out; run `mcp-distill score` first")
+        if self.store.path.exists():
+            r.add_input(self.store.path)
+
+    def _fail(self, report: ValidationReport) -> dict[str, Any]:
+        for target in self.targets.values():
+            target.abort()
+        self._record_counts()
+        self.receipt.errors.extend(report.errors)
+        self.receipt.details["validation"] = report.summary()
+        receipt = self.receipt.finish(self.store, validation_pass=False)
+        raise ValidationFailedError(
+            f"the export failed its validator ({report.error_count} problem(s); first: {report.errors[0]}); "
+            f"nothing was replaced in {self.out}. Details in receipt {receipt.receipt_id} (distill://receipts/"
+            f"{receipt.receipt_id}); fix the store (re-collect or re-score) and export again")
+
+    def _finish(self, report: ValidationReport, started: float) -> dict[str, Any]:
+        self._record_counts()
+        for rel in sorted(self.targets):
+            self.receipt.add_output(self.out / rel)
+        self.receipt.details["validation"] = report.summary()
+        receipt = self.receipt.finish(self.store, validation_pass=report.ok)
+        write_atomic(self.out / "receipt.json", receipt_json(receipt))
+        digests = {rel: d.sha256 for rel, d in zip(sorted(self.targets), receipt.output_files, strict=True)}
+        return {
+            "kind": self.kinds[0] if len(self.kinds) == 1 else "all",
+            "out_dir": str(self.out),
+            "files": {rel: {"path": str(self.out / rel), "rows": t.rows, "sha256": digests.get(rel)}
+                      for rel, t in sorted(self.targets.items())},
+            "counts": {k: v for k, v in sorted(self.stats.items())},
+            "redactions": dict(sorted(self.redactor.counts.items())),
+            "records_read": self.receipt.count_in,
+            "rows_written": self.receipt.count_out,
+            "scorer_versions": sorted(self.scorer_versions),
+            "receipt_id": receipt.receipt_id,
+            "receipt_path": str(self.out / "receipt.json"),
+            "validation": report.summary(),
+            "warnings": list(self.receipt.warnings),
+            "duration_s": round(time.perf_counter() - started, 3),
+        }
+
+
+def export_dataset(store: Store, kind: str = "all", out_dir: str | os.PathLike[str] | None = None,
+                   progress: Progress | None = None, command: str = "export") -> dict[str, Any]:
+    """Export ``kind`` ("rag" | "sft" | "preference" | "all") under ``out_dir`` (default ``exports/``).
+
+    Returns counts per file, the files, the receipt id and the validation summary. Raises
+    InvalidInputError for a bad kind or folder, ValidationFailedError when the result fails its
+    validator (the previous export is then left in place).
+    """
+    kinds = _kinds(kind)
+    out = Path(out_dir) if out_dir is not None else DEFAULT_OUT_DIR
+    return Exporter(store, kinds, out, progress, command).run()
+
+
+__all__ = ["DEFAULT_OUT_DIR", "FILES", "KINDS", "ValidationReport", "export_dataset", "validate_export"]
