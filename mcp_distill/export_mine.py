@@ -393,6 +393,7 @@ def playbook_text(pb: dict[str, Any]) -> str:
              _section("Known failure modes", pb.get("known_failure_modes")),
              _section("Escalation threshold", pb.get("escalation_threshold")),
              _section("Acceptance criteria", pb.get("acceptance_criteria")),
+             _section("Examples", pb.get("examples")),
              f"Success: {pb.get('success_count', 0)} of {pb.get('attempt_count', 0)} attempts"]
     return "\n\n".join(p for p in parts if p)
 
