@@ -437,6 +437,20 @@ def test_storage_is_idempotent_and_retrievable(store, tmp_path: Path) -> None:
         get_scratchpad(store, "run-1", source_hash="0" * 64)
 
 
+def test_stored_normalisation_writes_a_receipt(store, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("- [x] a\n- [ ] b\n", encoding="utf-8")
+    got = normalize(store, path=notes, run_id="run-r", settings=Settings(roots=[tmp_path]), llm=False, command="test")
+    rows = store.query("SELECT * FROM receipts WHERE stage='scratchpad'")
+    assert len(rows) == 1 and rows[0]["validation_pass"] == 1
+    data = json.loads(rows[0]["data"])
+    assert data["command"] == "test"
+    assert [f["path"] for f in data["input_files"]] == [str(notes.resolve())]
+    assert (data["record_counts"]["in"], data["record_counts"]["out"]) == (1, 1)
+    assert data["details"]["run_id"] == "run-r"
+    assert data["details"]["source_scratchpad_hash"] == got.source_scratchpad_hash
+
+
 # --- LLM refinement against a real local HTTP server ----------------------------------------------
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
