@@ -118,6 +118,19 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: Accepted runs quoted in a playbook's examples, and how long a quote may be.
+MAX_EXAMPLES = 3
+EXAMPLE_CHARS = 280
+
+
+def example_of(run: RunView) -> str | None:
+    """How the run solved it, in a few words: a distilled procedure, else a finding, else its output."""
+    texts = [r.text for r in run.records if r.text and "procedure" in r.stream]
+    texts += [r.text for r in run.records if r.text and len(r.text) > 40]
+    texts += [r.output_text for r in run.records if r.output_text]
+    return _short(texts[0], EXAMPLE_CHARS) if texts else None
+
+
 def build_playbook(key: str, runs: list[RunView], created_at: datetime) -> Playbook | None:
     """One group's playbook, or None when no run of the group was accepted. Pure."""
     runs = sorted(runs, key=lambda r: r.run_key)
@@ -198,6 +211,7 @@ def build_playbook(key: str, runs: list[RunView], created_at: datetime) -> Playb
         known_failure_modes=_top(failures),
         escalation_threshold=threshold,
         acceptance_criteria=_top(criteria),
+        examples=list(dict.fromkeys(e for e in map(example_of, accepted) if e))[:MAX_EXAMPLES],
         source_run_ids=[r.run_key for r in accepted],
         tags=tags,
         success_count=len(accepted),
@@ -226,7 +240,7 @@ def _scored_runs(store: Store) -> Iterable[RunView]:
 
 def playbook_text(pb: Playbook) -> str:
     """What the keyword and vector legs index for a playbook."""
-    parts = [pb.problem_pattern, *pb.acceptance_criteria, *pb.commands_worked, *pb.validation_steps,
+    parts = [pb.problem_pattern, *pb.examples, *pb.acceptance_criteria, *pb.commands_worked, *pb.validation_steps,
              *pb.known_failure_modes, *pb.repo_files_touched, *pb.useful_context,
              pb.recovery_strategy or "", " ".join(pb.model_routing_path)]
     return "\n".join(p for p in parts if p)
@@ -349,6 +363,7 @@ def render_for_prompt(task: str, found: PlaybookSearch) -> str:
         pb = hit.playbook
         lines += ["", f"## {n}. {pb.title} ({pb.success_count}/{pb.attempt_count} accepted)",
                   f"Pattern: {pb.problem_pattern}"]
+        lines += [f"Example: {e}" for e in pb.examples]
         for label, items in (("Acceptance criteria", pb.acceptance_criteria), ("Commands that worked", pb.commands_worked),
                              ("Commands that failed", pb.commands_failed), ("Validate with", pb.validation_steps),
                              ("Known failure modes", pb.known_failure_modes), ("Files", pb.repo_files_touched),

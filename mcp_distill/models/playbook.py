@@ -24,6 +24,8 @@ class Playbook(StrictModel):
     known_failure_modes: list[str] = Field(default_factory=list)
     escalation_threshold: str | None = None
     acceptance_criteria: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(
+        default_factory=list, description="Short excerpts of how accepted runs solved it (procedures, findings).")
     source_run_ids: list[str] = Field(min_length=1, description="Accepted runs this playbook was built from.")
     tags: list[str] = Field(default_factory=list)
     success_count: int = Field(ge=0)

@@ -124,9 +124,9 @@ def build_server(settings: Settings | None = None) -> MCPServer:
             store.close()
 
     mcp = MCPServer("mcp-distill", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    from . import core, knowledge
+    from . import core, decisions, knowledge
 
-    for module in (core, knowledge):
+    for module in (core, knowledge, decisions):
         module.register(mcp, holder)
     return mcp
 

@@ -1,0 +1,74 @@
+"""Decisions and bearings: PRD drift against the repository, and scratchpad normalisation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from ..drift import get_snapshot, latest_snapshot, run_drift
+from ..models import ScratchpadSummary
+from ..models.drift import DriftReport
+from ..scratchpad import get_scratchpad, normalize
+from .app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+
+
+def register(mcp: MCPServer, holder: StateHolder) -> None:
+    @mcp.tool(annotations=WRITES)
+    @tool_errors
+    async def prd_drift(
+        ctx: Context,
+        prd_path: Annotated[str, Field(description="A PRD / phase-tracker markdown file, or a folder of .md files, "
+                                                   "inside the configured roots.")],
+        repo_path: Annotated[str, Field(description="Top folder of the git repository the claims are about.")],
+        rev: Annotated[str, Field(description="Git revision to check (branch, tag or sha).")] = "HEAD",
+        compare_to: Annotated[str | None, Field(
+            description="A stored snapshot id (drift-...) or another revision to compare with.")] = None,
+    ) -> DriftReport:
+        """Check each claim of the PRD (files, symbols, endpoints, tests) at a git revision without touching the
+        working tree: verified / partial / missing / unverifiable with evidence; a checked claim that is missing
+        is fake. Snapshots are stored per (PRD, repo sha); compare_to lists what newly broke or got verified."""
+        app = state(ctx)
+        return await run_with_progress(ctx, lambda progress=None: run_drift(
+            app.store, app.settings, prd_path, repo_path, rev=rev, compare_to=compare_to))
+
+    @mcp.resource("distill://drift/latest", mime_type="application/json",
+                  description="The most recent PRD drift snapshot.")
+    @resource_errors
+    def drift_latest() -> str:
+        return latest_snapshot(holder.get().store).model_dump_json()
+
+    @mcp.resource("distill://drift/{snapshot_id}", mime_type="application/json",
+                  description="One PRD drift snapshot: every claim with its status and evidence.")
+    @resource_errors
+    def drift_snapshot(snapshot_id: str, ctx: Context) -> str:
+        return get_snapshot(state(ctx).store, snapshot_id).model_dump_json()
+
+    @mcp.tool(annotations=WRITES)
+    @tool_errors
+    async def normalize_scratchpad(
+        ctx: Context,
+        text: Annotated[str | None, Field(description="The scratchpad text (markdown notes, checklist, log).")] = None,
+        path: Annotated[str | None, Field(description="Or a file inside the configured roots.")] = None,
+        run_id: Annotated[str | None, Field(description="Store the summary under this run.")] = None,
+        refine_with_llm: Annotated[bool | None, Field(
+            description="Refine with the OpenAI-compatible endpoint of MCP_DISTILL_LLM_URL/_MODEL. Default: only "
+                        "when both are set. A failed refinement returns the deterministic result flagged "
+                        "needs_human_review.")] = None,
+    ) -> ScratchpadSummary:
+        """Turn a free-text agent scratchpad into objective, completed / failed / pending steps, paths,
+        decisions, open questions, validation status and the next command. Deterministic."""
+        app = state(ctx)
+        return await run_with_progress(ctx, lambda progress=None: normalize(
+            app.store, text=text, path=path, run_id=run_id, settings=app.settings, llm=refine_with_llm,
+            command="mcp:normalize_scratchpad"))
+
+    @mcp.resource("distill://scratchpads/{run_id}", mime_type="application/json",
+                  description="The latest normalised scratchpad stored for a run.")
+    @resource_errors
+    def scratchpad_resource(run_id: str, ctx: Context) -> str:
+        return get_scratchpad(state(ctx).store, run_id).model_dump_json()
