@@ -335,8 +335,10 @@ class Collector:
             else:
                 try:
                     for offset, fields in adapter.map_document(doc, raw):
-                        # dedup on the mapped item: unchanged items of a changed document add nothing
-                        item_row = fields.pop("_source_row", None) or dict(fields)
+                        # Dedup key: the raw item when the adapter names it (unchanged items of a changed
+                        # document then add nothing), else the document's content and the item's offset
+                        # (two documents that map alike are never merged by mistake).
+                        item_row = fields.pop("_source_row", None) or {"_document_sha256": digest, "_offset": offset}
                         items.append(self._build(path, adapter, offset, raw[offset:offset + 4096], item_row,
                                                  fields=fields))
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
