@@ -42,14 +42,16 @@ import hashlib
 import math
 import os
 import re
+import threading
 import time
 import tomllib
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, Field, ValidationError
@@ -67,7 +69,7 @@ Z95 = 1.959963984540054
 BIN_RATIO = 1.02
 _LOG_RATIO = math.log(BIN_RATIO)
 #: Runs recomputed per write transaction.
-BATCH_RUNS = 2_000
+BATCH_RUNS = 5_000
 TOP_FAILURE_MODES = 3
 UNSPECIFIED = "unspecified"
 SEQUENCE_ROLES = ("primary", "escalation", "fallback")
@@ -200,10 +202,10 @@ def load_model_config(path: str | Path | None = None) -> ModelConfig:
 # ----------------------------------------------------------------------------- per-run contributions
 
 
-@dataclass(slots=True)
-class EvidenceRow:
-    """The fields of one model-bearing evidence record that the ledger reads."""
+class EvidenceRow(NamedTuple):
+    """The fields of one model-bearing evidence record that the ledger reads (one SQL row, as is)."""
 
+    run_key: str
     id: int
     record_id: str
     model: str
@@ -215,9 +217,13 @@ class EvidenceRow:
     cost: float | None
     role: str | None
     provider: str | None
-    errored: bool
+    errored: int
     accepted_on_attempt: int | None
-    markers: list[str]
+    markers_json: str | None
+
+    @property
+    def markers(self) -> list[str]:
+        return [str(m) for m in orjson.loads(self.markers_json)] if self.markers_json else []
 
 
 @dataclass(slots=True)
@@ -254,87 +260,98 @@ def _epoch_of(row: EvidenceRow) -> float:
         return 0.0
 
 
+def _seq_key(r: EvidenceRow) -> tuple[bool, float, int]:
+    return (r.epoch is None, r.epoch or 0.0, r.id)
+
+
+def _call_error(r: EvidenceRow) -> bool:
+    return bool(r.errored) or any(m.lower().startswith("call error") for m in r.markers)
+
+
 def run_contributions(run_key: str, rows: Iterable[EvidenceRow], category: str | None, reasons: list[str],
                       votes: list[dict[str, Any]], run_task_type: str | None,
                       judge_roles: frozenset[str]) -> list[Contribution]:
     """The contributions of one run. Pure: the same evidence and score give the same result."""
-    actors = sorted((r for r in rows if (r.role or "").lower() not in judge_roles),
-                    key=lambda r: (r.epoch is None, r.epoch or 0.0, r.id))
+    actors = [r for r in rows if not r.role or r.role.lower() not in judge_roles]
     if not actors:
         return []
-    order: list[str] = []
-    by_model: dict[str, list[EvidenceRow]] = {}
+    actors.sort(key=_seq_key)
+    by_model: dict[str, list[EvidenceRow]] = {}  # insertion order = order of first appearance
     last_index: dict[str, int] = {}
+    finisher = actors[-1].model
     for i, r in enumerate(actors):
-        if r.model not in by_model:
-            order.append(r.model)
-            by_model[r.model] = []
-        by_model[r.model].append(r)
+        by_model.setdefault(r.model, []).append(r)
         last_index[r.model] = i
-    named = [r for r in actors if r.accepted_on_attempt is not None]
-    finisher = named[-1].model if named else actors[-1].model
+    named = [r.model for r in actors if r.accepted_on_attempt is not None]
+    finisher = named[-1] if named else finisher
     run_outcome = DECISIVE.get(category or "")
     seq_epoch = next((r.epoch for r in actors if r.epoch is not None), None)
-    record_model = {r.record_id: r.model for r in actors}
-    attributed: dict[str, list[str]] = {}
-    for r in actors:
-        for marker in r.markers:
-            if (m := _ATTEMPT_MARKER.match(marker)) and m["model"] in by_model:
-                attributed.setdefault(m["model"], []).append(_mode(m["what"]))
+    task_id = next((r.task_id for r in actors if r.task_id), None)  # one partner unit for the whole run
+    unit_key = f"task\x1f{task_id}" if task_id else f"run\x1f{run_key}"
     out: list[Contribution] = []
-    for position, model in enumerate(order):
-        recs = by_model[model]
-        explicit = next((r.role.lower() for r in recs if r.role and r.role.lower() in SEQUENCE_ROLES), None)
+    previous: list[EvidenceRow] = []
+    for position, (model, recs) in enumerate(by_model.items()):
+        task_type = provider = explicit = None
+        latencies: list[float] = []
+        cost_nano: int | None = None
+        late, updated = 0, 0.0
+        for r in recs:  # one pass: the first non-empty value of each field, sums, maxima
+            task_type, provider = task_type or r.task_type, provider or r.provider
+            if explicit is None and r.role and r.role.lower() in SEQUENCE_ROLES:
+                explicit = r.role.lower()
+            if r.latency is not None:
+                latencies.append(r.latency)
+            if r.cost is not None:
+                cost_nano = (cost_nano or 0) + round(r.cost * 1e9)
+            late = max(late, r.accepted_on_attempt or 0)
+            updated = max(updated, _epoch_of(r))
         if explicit:
             role = explicit
         elif position == 0:
-            late = max((r.accepted_on_attempt or 0) for r in recs)
             role = "escalation" if model == finisher and late > 1 else "primary"
         else:
-            before = by_model[order[position - 1]]
-            errored = any(r.errored or any(m.lower().startswith("call error") for m in r.markers) for r in before)
-            role = "fallback" if errored else "escalation"
+            role = "fallback" if any(_call_error(r) for r in previous) else "escalation"
+        previous = recs
         if run_outcome is None:
             outcome = "undecided"
         elif model == finisher:
             outcome = run_outcome
         else:
             outcome = "failure" if last_index[model] < last_index[finisher] else "undecided"
-        why: list[str] = []
-        if outcome in ("failure", "partial"):
-            why = _failure_reasons(model, model == finisher, recs, reasons, votes, record_model, attributed)
-        costs = [r.cost for r in recs if r.cost is not None]
-        task_id = next((r.task_id for r in recs if r.task_id), None)
-        out.append(Contribution(
-            run_key=run_key,
-            task_type=next((r.task_type for r in recs if r.task_type), None) or run_task_type or UNSPECIFIED,
-            model_name=model,
-            unit_key=f"task\x1f{task_id}" if task_id else f"run\x1f{run_key}",
-            seq_epoch=seq_epoch,
-            position=position,
-            role=role,
-            outcome=outcome,
-            cost_nano=sum(round(c * 1e9) for c in costs) if costs else None,
-            latencies=[r.latency for r in recs if r.latency is not None],
-            reasons=why,
-            provider=next((r.provider for r in recs if r.provider), None),
-            updated_epoch=max(_epoch_of(r) for r in recs),
-        ))
+        why = _failure_reasons(model, model == finisher, actors, reasons, votes) if outcome in (
+            "failure", "partial") else []
+        out.append(Contribution(run_key, task_type or run_task_type or UNSPECIFIED, model, unit_key, seq_epoch,
+                                position, role, outcome, cost_nano, latencies, why, provider, updated))
     return out
 
 
-def _failure_reasons(model: str, is_finisher: bool, recs: list[EvidenceRow], reasons: list[str],
-                     votes: list[dict[str, Any]], record_model: dict[str, str],
-                     attributed: dict[str, list[str]]) -> list[str]:
-    own_votes = [_mode(f"{v.get('detail', '')} -> {v.get('vote')}") for v in votes
-                 if v.get("vote") in ("negative", "partial") and record_model.get(v.get("record_id") or "") == model]
-    run_level = [_mode(r) for r in reasons if r.endswith(("-> negative", "-> partial"))]
-    override = [_mode(r) for r in reasons if r.startswith("human override")]
-    markers = [_mode(m) for r in recs for m in r.markers if not _ATTEMPT_MARKER.match(m)]
-    markers += attributed.get(model, [])
-    candidates = [override, own_votes, run_level, markers] if is_finisher else [own_votes, markers]
-    for found in candidates:
-        if found:
+def _failure_reasons(model: str, is_finisher: bool, actors: list[EvidenceRow], reasons: list[str],
+                     votes: list[dict[str, Any]]) -> list[str]:
+    """Why ``model`` failed in this run: the first non-empty source, in the order the module doc gives."""
+    own_ids = {r.record_id for r in actors if r.model == model}
+
+    def own_votes() -> list[str]:
+        return [_mode(f"{v.get('detail', '')} -> {v.get('vote')}") for v in votes
+                if v.get("vote") in ("negative", "partial") and v.get("record_id") in own_ids]
+
+    def markers() -> list[str]:
+        found = []
+        for r in actors:
+            for marker in r.markers:
+                if (m := _ATTEMPT_MARKER.match(marker)) is not None:
+                    if m["model"] == model:  # "attempt 2 (model) rejected: ..." names the model it is about
+                        found.append(_mode(m["what"]))
+                elif r.model == model:
+                    found.append(_mode(marker))
+        return found
+
+    if is_finisher:
+        sources = [lambda: [_mode(r) for r in reasons if r.startswith("human override")], own_votes,
+                   lambda: [_mode(r) for r in reasons if r.endswith(("-> negative", "-> partial"))], markers]
+    else:
+        sources = [own_votes, markers]
+    for source in sources:
+        if found := source():
             return sorted(set(found))
     return ["no failure reason recorded" if is_finisher else "replaced by a later model"]
 
@@ -356,7 +373,9 @@ class _Delta:
         self.partners: Counter[tuple[str, str, str]] = Counter()
 
     def add(self, c: Contribution, sign: int) -> None:
-        e = self.entries.setdefault((c.task_type, c.model_name), _zero())
+        e = self.entries.get((c.task_type, c.model_name))
+        if e is None:
+            e = self.entries[(c.task_type, c.model_name)] = _zero()
         e["runs"] += sign
         if c.outcome != "undecided":
             e["sample_count"] += sign
@@ -407,7 +426,7 @@ def _contribution_pairs(contribs: list[Contribution]) -> set[tuple[str, str, str
 _EVIDENCE_SQL = (
     "SELECT run_key, id, record_id, model_name, task_type, task_id, ts_epoch, ingested_at, "
     "json_extract(data, '$.latency_ms'), json_extract(data, '$.cost_usd'), json_extract(data, '$.model_role'), "
-    "json_extract(data, '$.model_provider'), json_extract(data, '$.signals.error_count'), "
+    "json_extract(data, '$.model_provider'), coalesce(json_extract(data, '$.signals.error_count'), 0) > 0, "
     "json_extract(data, '$.signals.accepted_on_attempt'), json_extract(data, '$.failure_markers') "
     "FROM evidence WHERE model_name IS NOT NULL AND run_key IN ({marks})"
 )
@@ -422,15 +441,9 @@ def _marks(n: int) -> str:
 def _load_evidence(conn: Connection, keys: list[str]) -> tuple[dict[str, list[EvidenceRow]], int]:
     by_run: dict[str, list[EvidenceRow]] = {}
     n = 0
-    for (run_key, id_, record_id, model, task_type, task_id, epoch, ingested, latency, cost, role, provider,
-         errors, accepted_on, markers) in conn.execute(_EVIDENCE_SQL.format(marks=_marks(len(keys))), keys):
+    for row in conn.execute(_EVIDENCE_SQL.format(marks=_marks(len(keys))), keys):
         n += 1
-        by_run.setdefault(run_key, []).append(EvidenceRow(
-            id=id_, record_id=record_id, model=model, task_type=task_type, task_id=task_id, epoch=epoch,
-            ingested_at=ingested, latency=latency, cost=cost, role=role, provider=provider,
-            errored=bool(errors), accepted_on_attempt=accepted_on,
-            markers=[str(m) for m in orjson.loads(markers)] if markers else [],
-        ))
+        by_run.setdefault(row[0], []).append(EvidenceRow._make(row))
     return by_run, n
 
 
@@ -462,8 +475,13 @@ def _per_run_pairs(contribs: list[Contribution]) -> Counter[tuple[str, str, str]
     return total
 
 
-def _process_batch(conn: Connection, keys: list[str], judge_roles: frozenset[str], full: bool) -> tuple[int, int, set[Key]]:
-    """Recompute the runs ``keys`` inside the caller's transaction. Returns (rows read, contributions, keys)."""
+def _process_batch(conn: Connection, keys: list[str], judge_roles: frozenset[str], delta: _Delta,
+                   full: bool) -> tuple[int, int]:
+    """Recompute the runs ``keys`` inside the caller's transaction, adding the changes to ``delta``.
+
+    Incremental: the caller applies ``delta`` in the same transaction. Full rebuild (empty tables):
+    the caller applies one delta at the end. Returns (evidence rows read, contributions written).
+    """
     old = [] if full else _load_contributions(conn, keys)
     by_run, n_rows = _load_evidence(conn, keys)
     marks = _marks(len(keys))
@@ -481,7 +499,6 @@ def _process_batch(conn: Connection, keys: list[str], judge_roles: frozenset[str
         reasons = orjson.loads(reasons_raw) if needs_why and reasons_raw else []
         votes = orjson.loads(votes_raw) if needs_why and votes_raw else []
         new.extend(run_contributions(key, rows, category, reasons, votes, run_types.get(key), judge_roles))
-    delta = _Delta()
     for c in old:
         delta.add(c, -1)
     for c in new:
@@ -501,8 +518,7 @@ def _process_batch(conn: Connection, keys: list[str], judge_roles: frozenset[str
     )
     if task_units:
         delta.add_pairs(_unit_pairs_in_store(conn, task_units).elements(), +1)
-    _apply(conn, delta)
-    return n_rows, len(new), set(delta.entries)
+    return n_rows, len(new)
 
 
 def _merge_counter(stored: str | None, change: Counter[Any]) -> dict[str, int]:
@@ -551,6 +567,20 @@ def _state(store: Store) -> dict[str, str]:
     return {r["key"]: r["value"] for r in store.query("SELECT key, value FROM ledger_state")}
 
 
+_REFRESH_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+class _Superseded(Exception):
+    """Another refresh started a rebuild after this one began: stop and leave the ledger to it."""
+
+
+def _check_generation(conn: Connection, generation: str) -> None:
+    row = conn.execute("SELECT value FROM ledger_state WHERE key = 'generation'").fetchone()
+    if (row[0] if row else None) != generation:
+        raise _Superseded
+
+
 def refresh_ledger(store: Store, progress: Progress | None = None, *, rebuild: bool = False,
                    config_path: str | Path | None = None, command: str = "ledger refresh") -> dict[str, Any]:
     """Bring the ledger up to date with the evidence and scores; incremental unless ``rebuild``.
@@ -558,45 +588,70 @@ def refresh_ledger(store: Store, progress: Progress | None = None, *, rebuild: b
     Only runs with new evidence rows or a changed score / membership are recomputed, so the cost is
     in proportion to what changed. The first refresh, ``rebuild=True``, or a changed aggregation
     setting (``[ledger]`` of models.toml) rebuilds from scratch. A refresh that changes anything
-    writes a receipt (stage ``ledger``).
+    writes a receipt (stage ``ledger``). Refreshes of one store are serialised in this process; across
+    processes, a rebuild bumps a generation token and an older refresh stops at its next batch.
     """
-    started = time.perf_counter()
-    config = load_model_config(config_path)
+    with _LOCKS_GUARD:
+        lock = _REFRESH_LOCKS.setdefault(str(store.path.resolve()), threading.Lock())
+    with lock:
+        started = time.perf_counter()
+        try:
+            result = _refresh(store, progress, rebuild, load_model_config(config_path), command)
+        except _Superseded:
+            result = {"mode": "superseded", "runs_refreshed": 0, "receipt_id": None}
+        result["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return result
+
+
+def _refresh(store: Store, progress: Progress | None, rebuild: bool, config: ModelConfig,
+             command: str) -> dict[str, Any]:
     state = _state(store)
     full = rebuild or state.get("fingerprint") != config.fingerprint or "evidence_hwm" not in state
     hwm = 0 if full else int(state["evidence_hwm"])
     max_id = store.query_one("SELECT coalesce(max(id), 0) AS n FROM evidence")["n"]
     max_seq = store.query_one("SELECT coalesce(max(seq), 0) AS n FROM ledger_dirty")["n"]
-    dirty_rows = store.query_one("SELECT count(*) AS n FROM ledger_dirty WHERE seq <= ?", (max_seq,))["n"]
-    if not full and max_id == hwm and dirty_rows == 0:
-        return {"mode": "incremental", "runs_refreshed": 0, "new_evidence_rows": 0, "changed_runs": 0,
-                "evidence_rows_read": 0, "entries_touched": 0, "evidence_hwm": hwm,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3), "receipt_id": None}
+    result: dict[str, Any] = {"mode": "full" if full else "incremental", "runs_refreshed": 0,
+                              "new_evidence_rows": max_id - hwm, "changed_runs": 0, "evidence_rows_read": 0,
+                              "entries_touched": 0, "evidence_hwm": max_id, "receipt_id": None}
+    if not full and max_id == hwm and not store.query_one("SELECT 1 AS x FROM ledger_dirty LIMIT 1"):
+        return result
     receipt = ReceiptBuilder("ledger", command)
+    generation = state.get("generation", "")
     if full:
-        with store.write() as db:  # the high-water mark goes first: a crash mid-rebuild forces a rebuild
+        generation = uuid.uuid4().hex
+        with store.write() as db:  # the high-water mark goes with the rest: a crash mid-rebuild forces a rebuild
             for table in _TABLES:
                 db.conn.execute(f"DELETE FROM {table}")
+            db.conn.execute("INSERT INTO ledger_state(key, value) VALUES ('generation', ?)", (generation,))
         keys = [r["run_key"] for r in store.query("SELECT run_key FROM runs ORDER BY run_key")]
         dirty_keys: set[str] = set()
     else:
         dirty_keys = {r["run_key"] for r in store.query(
             "SELECT DISTINCT run_key FROM ledger_dirty WHERE seq <= ?", (max_seq,))}
-        new_keys = {r["run_key"] for r in store.query(
-            "SELECT DISTINCT run_key FROM evidence WHERE id > ? AND id <= ?", (hwm, max_id))}
-        keys = sorted(dirty_keys | new_keys)
+        keys = sorted(dirty_keys | {r["run_key"] for r in store.query(
+            "SELECT DISTINCT run_key FROM evidence WHERE id > ? AND id <= ?", (hwm, max_id))})
     rows_read = written = 0
     touched: set[Key] = set()
+    delta = _Delta()  # a rebuild sums one delta over all batches and applies it at the end
     for start in range(0, len(keys), BATCH_RUNS):
-        batch = keys[start:start + BATCH_RUNS]
         with store.write() as db:
-            n_rows, n_contrib, batch_keys = _process_batch(db.conn, batch, config.judge_roles, full)
+            _check_generation(db.conn, generation)
+            if not full:
+                delta = _Delta()
+            n_rows, n_contrib = _process_batch(db.conn, keys[start:start + BATCH_RUNS], config.judge_roles,
+                                               delta, full)
+            if not full:
+                _apply(db.conn, delta)
+                touched.update(delta.entries)
         rows_read += n_rows
         written += n_contrib
-        touched |= batch_keys
         if progress:
             progress(min(start + BATCH_RUNS, len(keys)), len(keys), "ledger runs")
     with store.write() as db:
+        _check_generation(db.conn, generation)
+        if full:
+            _apply(db.conn, delta)
+            touched.update(delta.entries)
         db.conn.execute("DELETE FROM ledger_dirty WHERE seq <= ?", (max_seq,))
         db.conn.executemany(
             "INSERT INTO ledger_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -606,26 +661,14 @@ def refresh_ledger(store: Store, progress: Progress | None = None, *, rebuild: b
         _entries_where(store, config, sorted(touched))
     except ValidationError as exc:
         receipt.errors.append(f"ledger entry failed its schema: {exc.errors()[0]}")
-    receipt.count_in = rows_read
-    receipt.count_out = written
+    receipt.count_in, receipt.count_out = rows_read, written
     receipt.count("runs_refreshed", len(keys))
     receipt.count("entries_touched", len(touched))
-    receipt.details.update({"mode": "full" if full else "incremental", "evidence_hwm": max_id,
-                            "previous_hwm": hwm, "changed_runs": len(dirty_keys), "config": config.path,
-                            "entries_total": entries_total})
-    receipt_id = receipt.finish(store, validation_pass=True).receipt_id
-    return {
-        "mode": "full" if full else "incremental",
-        "runs_refreshed": len(keys),
-        "new_evidence_rows": max_id - hwm,
-        "changed_runs": len(dirty_keys),
-        "evidence_rows_read": rows_read,
-        "entries_touched": len(touched),
-        "entries_total": entries_total,
-        "evidence_hwm": max_id,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-        "receipt_id": receipt_id,
-    }
+    result.update({"runs_refreshed": len(keys), "changed_runs": len(dirty_keys), "evidence_rows_read": rows_read,
+                   "entries_touched": len(touched), "entries_total": entries_total})
+    receipt.details.update({**result, "previous_hwm": hwm, "config": config.path})
+    result["receipt_id"] = receipt.finish(store, validation_pass=True).receipt_id
+    return result
 
 
 # ----------------------------------------------------------------------------- reading the ledger

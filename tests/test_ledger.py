@@ -288,6 +288,10 @@ def test_partner_across_runs_of_the_same_task(store, tmp_path):
     load(store, tmp_path, rows)
     assert by_model(store)["m1"].best_partner_model == "m2"
     assert by_model(store)["m1"].escalation_role == "primary" and by_model(store)["m2"].escalation_role == "primary"
+    # a run where only one record names the task keeps its in-run escalation pair
+    load(store, tmp_path, [call("third", "m3", 200, task_id="T2"), call("third", "m4", 210),
+                           verdict("third", "m4", "accept", 215)])
+    assert by_model(store)["m3"].best_partner_model == "m4"
 
 
 # ----------------------------------------------------------------------------- model config
@@ -321,3 +325,34 @@ def test_shipped_model_config_knows_the_seed_models():
     assert cfg.lookup("qwen2.5-coder:32b").context_window == 32768
     assert cfg.lookup("claude-sonnet-4-5-20250929").provider == "anthropic"
     assert "observer" in cfg.judge_roles
+
+
+def test_concurrent_refreshes_and_a_superseded_rebuild(store, tmp_path, monkeypatch):
+    import threading
+
+    from mcp_distill import ledger as ledger_mod
+
+    load(store, tmp_path, mixed_rows(3, 60, 0))
+    results: list[dict] = []
+    threads = [threading.Thread(target=lambda: results.append(refresh_ledger(store))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r["mode"] for r in results) == ["full", "incremental", "incremental"]
+    settled = snapshot(store)
+    original = ledger_mod._process_batch
+
+    def rebuilt_elsewhere(conn, *args, **kwargs):  # another process starts a rebuild mid-way
+        conn.execute("UPDATE ledger_state SET value = 'other' WHERE key = 'generation'")
+        return original(conn, *args, **kwargs)
+
+    monkeypatch.setattr(ledger_mod, "_process_batch", rebuilt_elsewhere)
+    load(store, tmp_path, mixed_rows(4, 5, 50_000))
+    assert refresh_ledger(store)["mode"] == "superseded"
+    monkeypatch.setattr(ledger_mod, "_process_batch", original)
+    assert refresh_ledger(store)["mode"] == "incremental"
+    incremental = snapshot(store)
+    assert incremental != settled
+    refresh_ledger(store, rebuild=True)
+    assert snapshot(store) == incremental
