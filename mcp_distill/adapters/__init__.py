@@ -8,8 +8,12 @@ from . import (  # noqa: F401
     lakehouse_distilled,
     lakehouse_scrum,
     native,
+    traces_aider,
+    traces_claude,
+    traces_codex,
     traces_openhands,
     traces_openhands_events,
+    traces_otel,
     traces_swe,
     traces_swebench,
 )
