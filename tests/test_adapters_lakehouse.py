@@ -175,6 +175,11 @@ def test_malformed_rows_fail_check_with_a_reason(stream: str, change: dict[str, 
         assert word in reason, reason
 
 
+def test_a_null_required_key_counts_as_missing() -> None:
+    reason = adapter_for("model_trust").check({**first_row("model_trust"), "run_id": None})
+    assert reason == "model_trust: missing required field(s) run_id"
+
+
 def test_a_row_that_is_not_an_object_fails_check() -> None:
     reason = adapter_for("scrum_reviews").check(["not", "an", "object"])  # type: ignore[arg-type]
     assert reason and "JSON object" in reason

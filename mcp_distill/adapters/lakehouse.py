@@ -117,9 +117,10 @@ class LakehouseAdapter(Adapter):
     def check(self, row: Row) -> str | None:
         if not isinstance(row, Mapping):
             return f"{self.stream}: a row must be a JSON object, got {type(row).__name__}"
-        reason = super().check(row)
-        if reason:
-            return reason
+        # a required key that is null is as good as absent (a null run_id or file cannot join anything)
+        missing = sorted(k for k in self.required_keys if row.get(k) is None)
+        if missing:
+            return f"{self.stream}: missing required field(s) {', '.join(missing)}"
         for key, kind in self.field_kinds.items():
             value = row.get(key)
             if value is None:
