@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -153,16 +154,16 @@ def bulk_build(store: Store, total_rows: int, gen: Gen) -> tuple[int, int]:
     return n_rows, n_runs
 
 
-def append_rows(path: Path, count: int, gen: Gen, existing_runs: int) -> None:
+def append_rows(path: Path, count: int, gen: Gen, existing_runs: int, prefix: str = "new", seed: int = 99) -> None:
     """``count`` native rows: new runs, rows joining existing runs, and human overrides."""
-    rng = random.Random(99)
+    rng = random.Random(seed)
     out: list[dict] = []
     fresh = 0
     while len(out) < count:
         pick = rng.random()
         t = (existing_runs + fresh) * 30.0
         if pick < 0.80:
-            out += gen.run(f"new{fresh:07d}", t)
+            out += gen.run(f"{prefix}{fresh:07d}", t)
             fresh += 1
         elif pick < 0.95:
             run_id = f"b{rng.randrange(existing_runs):07d}"
@@ -231,6 +232,13 @@ def main() -> None:
                          [str(src)])
     scored, score_s = timed("score append", score_runs, store, load_rules())
     inc, inc_s = timed("incremental refresh", refresh_ledger, store)
+    small = max(1, args.append // 10)  # a 10x smaller append: the refresh time should follow it
+    src_small = workdir / "small" / "evidence.jsonl"  # the native adapter recognises the name "evidence"
+    src_small.parent.mkdir(exist_ok=True)
+    append_rows(src_small, small, Gen(seed=7), runs, prefix="more", seed=7)
+    collect_paths(store, Settings(db_path=store.path, roots=[workdir]), [str(src_small)])
+    score_runs(store, load_rules())
+    inc_small, inc_small_s = timed("incremental refresh (small append)", refresh_ledger, store)
     figures = {
         "evidence_rows": rows + args.append, "runs": runs, "bulk_insert_s": round(build_s, 2),
         "full_refresh_s": round(full_s, 2), "full_rows_per_s": round(full["evidence_rows_read"] / full_s),
@@ -238,6 +246,8 @@ def main() -> None:
         "collect_append_s": round(collect_s, 2), "score_append_s": round(score_s, 2),
         "scored_runs": scored["scored"], "incremental_refresh_s": round(inc_s, 3),
         "incremental_runs": inc["runs_refreshed"], "incremental_changed_runs": inc["changed_runs"],
+        "small_append_rows": small, "small_incremental_refresh_s": round(inc_small_s, 3),
+        "small_incremental_runs": inc_small["runs_refreshed"],
         "entries": inc["entries_total"], "machine": machine(),
     }
     if args.verify:
@@ -246,6 +256,7 @@ def main() -> None:
         figures["rebuild_after_append_s"] = round(rebuild_s, 2)
         figures["incremental_equals_rebuild"] = before == [e.model_dump(mode="json")
                                                            for e in ledger_entries(store, refresh=False)]
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     db_mb = (workdir / "bench.db").stat().st_size / 1e6
     figures["store_mb"] = round(db_mb, 1)
     command = "python bench/ledger.py" + ("" if args.rows == 1_000_000 else f" --rows {args.rows}") + (
@@ -258,6 +269,9 @@ def main() -> None:
           f"({scored['scored']} runs)")
     print(f"incremental refresh  {inc_s:>10.3f} s  ({inc['runs_refreshed']} runs recomputed, "
           f"{inc['changed_runs']} with changed scores)")
+    print(f"incremental refresh  {inc_small_s:>10.3f} s  after a {small:,}-row append "
+          f"({inc_small['runs_refreshed']} runs recomputed)")
+    print(f"peak memory          {figures['peak_rss_mb']:>10.0f} MB")
     if args.verify:
         print(f"rebuild after append {figures['rebuild_after_append_s']:>10.2f} s  identical: "
               f"{figures['incremental_equals_rebuild']}")
@@ -285,10 +299,13 @@ overrides re-scoring existing runs).
 | collect {args.append:,} appended rows | {collect_s:.2f} s |
 | score the affected runs ({scored['scored']}) | {score_s:.2f} s |
 | **incremental refresh** after the append | **{inc_s:.3f} s** ({inc_detail}) |
+| incremental refresh after a further {small:,}-row append | {inc_small_s:.3f} s ({inc_small['runs_refreshed']} runs recomputed) |
 {verify_line}
-The incremental refresh reads only evidence above the high-water mark and the runs the score / run
+Peak memory of the whole benchmark process: {figures['peak_rss_mb']} MB. The incremental refresh reads
+only evidence above the high-water mark and the runs the score / run
 triggers marked dirty, subtracts their previous contribution and adds the new one, so its time follows
-the appended rows, not the {rows:,} already there.
+the appended rows (compare the two appends), not the {rows:,} already there. A full refresh is needed
+only for the first build, after `rebuild=True`, or when `[ledger]` of models.toml changes.
 """)
     print(json.dumps(figures))
 

@@ -4,7 +4,8 @@ The rules (deterministic; the same store always gives the same ledger):
 
 * **Who did a run.** The models named on a run's evidence records (``model_name``), except records
   whose ``model_role`` is a judge role (observer, verifier, extractor... see ``defaults/models.toml``).
-  Their records, ordered by time then evidence id, form the run's *attempt sequence*.
+  Their records, ordered by time then evidence id, form the run's *attempt sequence*. A model's task
+  type is the first one its records name, else the run's, else ``unspecified``.
 * **Roles.** An explicit ``model_role`` of primary / escalation / fallback on a model's records wins.
   Otherwise the first model of the sequence is *primary* (or *escalation* when it is the accepted
   model and ``signals.accepted_on_attempt`` > 1: its earlier attempts went unrecorded); a later
@@ -22,13 +23,14 @@ The rules (deterministic; the same store always gives the same ledger):
   the model's own records; for the finisher, a human override or the run's negative/partial scorer
   reasons first; else the model's failure markers (including ``attempt N (model) ...`` markers that
   name it); else "replaced by a later model". Counted once per run; the three most frequent are shown.
-* **Best partner.** In a *unit* (the runs sharing a task_id, else one run), ordered by run time and
-  failures before the success inside a run: B is a partner of A when B succeeded after A failed.
+* **Best partner.** In a *unit* (runs sharing the task_id their first record names, else one run), by time,
+  a run's failures before its success: B is a partner of A when B succeeded after A failed.
   Each (A, B) pair counts once per unit; the most frequent B is the best partner.
 * **Latency** p50/p95 are nearest-rank percentiles of per-call ``latency_ms`` samples, read from a
   histogram of log-spaced bins (ratio 1.02): the value reported is the bin's geometric centre, within
   1% of the exact percentile for latencies >= 1 ms (values < 1 ms report 0.5 ms). **Cost** is per run
   (the model's ``cost_usd`` summed over its records in the run): mean over runs with a cost, and total.
+  **last_updated** is the time of the newest evidence behind the entry (so it is deterministic).
 
 Incrementality: see ``migrations/m006_ledger.py``. A refresh recomputes only runs with new
 evidence (``evidence.id`` above the high-water mark) or a changed score/run membership

@@ -356,3 +356,14 @@ def test_concurrent_refreshes_and_a_superseded_rebuild(store, tmp_path, monkeypa
     assert incremental != settled
     refresh_ledger(store, rebuild=True)
     assert snapshot(store) == incremental
+
+
+def test_change_tracking_starts_with_the_first_build(store, tmp_path):
+    load(store, tmp_path, single_runs("a", "m", 3, 1))
+    assert store.query_one("SELECT count(*) AS n FROM ledger_dirty")["n"] == 0  # ledger never used: no cost
+    assert refresh_ledger(store)["mode"] == "full"
+    load(store, tmp_path, [{"run_id": "a-0", "timestamp": at(5_000),
+                            "human_override": {"category": "rejected", "reason": "regression"}}])
+    assert store.query_one("SELECT count(*) AS n FROM ledger_dirty")["n"] > 0
+    assert by_model(store)["m"].success_count == 2 and store.query_one(
+        "SELECT count(*) AS n FROM ledger_dirty")["n"] == 0

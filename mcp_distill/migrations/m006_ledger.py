@@ -9,7 +9,9 @@ Change tracking: new evidence is found by ``evidence.id`` above the high-water m
 ``ledger_state``. Changes that do not add evidence rows (a score written, re-written or deleted;
 evidence moved to another run when the collector adopts a file-window run) are recorded by the
 triggers below into ``ledger_dirty``: one cheap insert per changed score (a re-score that writes the
-same category, reasons and votes adds nothing), none per new evidence row.
+same category, reasons and votes adds nothing), none per new evidence row. Until a ledger has been
+built (``ledger_state.generation`` is set when a build starts and kept through rebuilds) nothing is
+recorded: the first refresh is a full build anyway, so a store that never uses the ledger pays nothing.
 """
 
 from sqlite_utils import Database
@@ -81,16 +83,21 @@ def migrate(db: Database) -> None:
         );
 
         CREATE TRIGGER ledger_score_insert AFTER INSERT ON scores
+        WHEN EXISTS (SELECT 1 FROM ledger_state WHERE key = 'generation')
         BEGIN INSERT INTO ledger_dirty(run_key) VALUES (new.run_key); END;
         CREATE TRIGGER ledger_score_update AFTER UPDATE ON scores
-        WHEN old.category IS NOT new.category OR old.reasons IS NOT new.reasons OR old.votes IS NOT new.votes
-        OR old.run_key IS NOT new.run_key
+        WHEN EXISTS (SELECT 1 FROM ledger_state WHERE key = 'generation')
+         AND (old.category IS NOT new.category OR old.reasons IS NOT new.reasons OR old.votes IS NOT new.votes
+              OR old.run_key IS NOT new.run_key)
         BEGIN INSERT INTO ledger_dirty(run_key) VALUES (new.run_key); END;
         CREATE TRIGGER ledger_score_delete AFTER DELETE ON scores
+        WHEN EXISTS (SELECT 1 FROM ledger_state WHERE key = 'generation')
         BEGIN INSERT INTO ledger_dirty(run_key) VALUES (old.run_key); END;
         CREATE TRIGGER ledger_evidence_move AFTER UPDATE OF run_key ON evidence
+        WHEN EXISTS (SELECT 1 FROM ledger_state WHERE key = 'generation')
         BEGIN INSERT INTO ledger_dirty(run_key) VALUES (old.run_key), (new.run_key); END;
         CREATE TRIGGER ledger_evidence_delete AFTER DELETE ON evidence
+        WHEN EXISTS (SELECT 1 FROM ledger_state WHERE key = 'generation')
         BEGIN INSERT INTO ledger_dirty(run_key) VALUES (old.run_key); END;
         """
     )
