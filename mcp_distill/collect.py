@@ -6,8 +6,8 @@ Guarantees, and how they are kept:
   head; a second run reads only appended bytes. A file that shrank, whose head changed or whose
   inode changed (truncated, rewritten, rotated) is read again from the start.
 - Idempotent and crash-safe: rows of a batch and the new offset commit in one transaction; every
-  record has a unique dedup key (stream + sha256 of the row's canonical JSON), inserted with
-  ``INSERT OR IGNORE``: a killed run re-reads its last batch and adds nothing twice.
+  record's id is derived from its dedup key (stream + run id + sha256 of the row's canonical JSON)
+  and a record already stored is skipped: a killed run re-reads its last batch and adds nothing twice.
 - Nothing lost: a bad line (invalid JSON, not an object, unknown shape, wrong types) goes to
   ``quarantine`` with file, offset, reason and an excerpt; the run continues.
 - An incomplete last line (no newline, invalid JSON) is held back until its writer finishes it.
@@ -15,6 +15,7 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -164,6 +165,11 @@ class Collector:
         summary = FileSummary(str(path), adapter.stream if adapter else None)
         start, summary.restarted = self._resume_offset(path)
         stat = path.stat()
+        if adapter is not None and hasattr(adapter, "begin_file"):
+            # Stateful line adapters (session ids carried across lines) get their own copy per file,
+            # so two collects at once never share state.
+            adapter = copy.copy(adapter)
+            adapter.begin_file(path, start)
         with open(path, "rb") as handle:
             handle.seek(start)
             offset = start
@@ -230,7 +236,7 @@ class Collector:
         return self._build(path, adapter, offset, raw, row)
 
     def _build(self, path: Path, adapter: Adapter, offset: int, raw: bytes, row: Any,
-               fields: dict[str, Any] | None = None) -> tuple:
+               fields: dict[str, Any] | None = None) -> tuple | None:
         if fields is None:
             reason = adapter.check(row)
             if reason:
@@ -239,11 +245,15 @@ class Collector:
                 fields = dict(adapter.map(row))
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 return ("quarantine", offset, raw, f"mapping failed in {adapter.stream}: {exc!r}")
+            if not fields:
+                return None  # a bookkeeping line of its format (progress tick, snapshot): nothing to record
         stream = fields.pop("stream", None) or adapter.stream
         content_hash = canonical_hash(row)
         own_sig = row.get("sig_hash") if isinstance(row, dict) else None
         sig_hash = own_sig if isinstance(own_sig, str) and len(own_sig) >= 8 else content_hash
-        dedup_key = f"{stream}:{content_hash}"
+        # The run id is part of the key: some formats name the run only in the file name, and two
+        # identical lines of two sessions are two events, not one.
+        dedup_key = f"{stream}:{fields.get('run_id') or ''}:{content_hash}"
         fields["record_id"] = hashlib.sha256(dedup_key.encode()).hexdigest()[:24]
         fields["stream"] = stream
         fields["provenance"] = {"source_file": str(path), "line_offset": offset, "sig_hash": sig_hash}
@@ -327,20 +337,24 @@ class Collector:
             doc = None
         if doc is not None:
             if adapter is None:
-                adapter = self._pick_adapter(path, doc if isinstance(doc, dict) else None, whole_file=True)
+                sample = doc if isinstance(doc, dict) else {"$list": doc} if isinstance(doc, list) else None
+                adapter = self._pick_adapter(path, sample, whole_file=True)
                 summary.stream = adapter.stream if adapter else None
             if adapter is None:
                 items.append(("quarantine", 0, raw[:4096],
                               "unknown shape: no adapter recognises this document; add an adapter or mapping"))
             else:
                 try:
-                    for offset, fields in adapter.map_document(doc, raw):
+                    mapped = (adapter.map_document(doc, raw, path=path) if getattr(adapter, "takes_path", False)
+                              else adapter.map_document(doc, raw))
+                    for offset, fields in mapped:
                         # Dedup key: the raw item when the adapter names it (unchanged items of a changed
                         # document then add nothing), else the document's content and the item's offset
                         # (two documents that map alike are never merged by mistake).
                         item_row = fields.pop("_source_row", None) or {"_document_sha256": digest, "_offset": offset}
-                        items.append(self._build(path, adapter, offset, raw[offset:offset + 4096], item_row,
-                                                 fields=fields))
+                        built = self._build(path, adapter, offset, raw[offset:offset + 4096], item_row, fields=fields)
+                        if built is not None:
+                            items.append(built)
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     items.append(("quarantine", 0, raw[:4096], f"mapping failed in {adapter.stream}: {exc!r}"))
         with self.store.write() as db:
