@@ -10,7 +10,7 @@ Guarantees, and how they are kept:
 
 * Only accepted runs feed SFT and RAG; the validator re-reads every run's category from the store.
 * Redaction before anything is written: every content field goes through
-  :class:`mcp_distill.redact.Redactor`; the receipt counts placeholders by type.
+  :func:`mcp_distill.redact.redact`; the receipt counts placeholders by type.
 * Exact and near duplicates (:class:`mcp_distill.neardup.DedupIndex`) are dropped and counted. A
   row is a duplicate when *each* of its texts (SFT: user, assistant; preference: prompt, chosen,
   rejected; RAG: text) repeats the same earlier kept row's, so a long shared prompt cannot make
@@ -34,7 +34,7 @@ import sqlite3
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,16 @@ from pydantic import BaseModel, ValidationError
 
 from . import export_mine as mine
 from .errors import InvalidInputError, ValidationFailedError
-from .export_validate import ValidationReport, validate_export, validate_files
+from .export_validate import (
+    CONTENT_METADATA,
+    BackgroundValidator,
+    StreamValidator,
+    ValidationReport,
+    validate_export,
+)
 from .models import PreferenceSample, RagSample, SftSample
-from .neardup import DedupIndex
-from .receipts import ReceiptBuilder, receipt_json
-from .redact import Redactor
+from .receipts import ReceiptBuilder, receipt_json, sha256_file
+from .redact import find_secrets, redact
 from .store import Store
 
 KINDS = ("rag", "sft", "preference", "all")
@@ -64,6 +69,10 @@ MODELS: dict[str, type[BaseModel]] = {"sft": SftSample, "preference": Preference
 RUN_PAGE = 500
 #: Rows buffered per kind before dedup hashes them as one batch (DedupIndex.add_many is ~3x faster).
 SINK_BATCH = 512
+#: Validate in a spawned process while the export is written (a second core); False: in this process.
+BACKGROUND_VALIDATION = True
+#: Redacted texts remembered (texts with a secret are rare; clean ones are remembered by digest only).
+REDACTED_MEMO = 10_000
 #: Source runs of a playbook whose provenance a playbook chunk carries.
 PLAYBOOK_PROVENANCE = 8
 
@@ -73,8 +82,9 @@ Progress = Callable[[int, int, str], None]
 class AtomicFile:
     """A file written under a temporary name in its own folder, moved into place by :meth:`commit`."""
 
-    def __init__(self, final: Path):
+    def __init__(self, final: Path, rel: str = ""):
         self.final = final
+        self.rel = rel
         final.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
         self._handle = open(self.tmp, "wb")  # noqa: SIM115 (closed by close/abort)
@@ -111,62 +121,50 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-class RowDeduper:
-    """Duplicate rows across several text fields: each field maps to the id of its first kept look-alike.
+class Scrubber:
+    """Redaction that scans each distinct text once: prompts and answers recur across the datasets.
 
-    A row is a duplicate when the tuple of those ids was seen before; it is ``near`` when any field
-    matched only approximately. Field texts of dropped rows were all matches, so nothing is stored
-    for them (first wins, no drift).
+    ``clean`` holds digests of texts in which find_secrets found nothing; the validator run by the
+    export skips re-scanning exactly those texts (the same deterministic check, memoised).
+    Placeholders are counted by type per occurrence written into a candidate row.
     """
 
-    def __init__(self, fields: int):
-        self.indexes = [DedupIndex() for _ in range(fields)]
-        self.seen: set[tuple[str, ...]] = set()
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.clean: set[bytes] = set()
+        self.fresh: list[bytes] = []  # clean digests not yet sent to a background validator
+        self._redacted: OrderedDict[bytes, tuple[str, Counter[str]]] = OrderedDict()
 
-    def check(self, keys: list[str], texts: list[tuple[str, ...]]) -> list[str | None]:
-        """For each row: None (kept), ``exact`` or ``near`` (dropped)."""
-        ids: list[list[str]] = []
-        near: list[bool] = [False] * len(keys)
-        for f, index in enumerate(self.indexes):
-            results = index.add_many((f"{k}#{f}", t[f]) for k, t in zip(keys, texts, strict=True))
-            column = []
-            for i, (key, res) in enumerate(zip(keys, results, strict=True)):
-                column.append(f"{key}#{f}" if res is None else res.duplicate_of)
-                near[i] = near[i] or (res is not None and res.kind == "near")
-            ids.append(column)
-        out: list[str | None] = []
-        for i in range(len(keys)):
-            signature = tuple(column[i] for column in ids)
-            if signature in self.seen:
-                out.append("near" if near[i] else "exact")
-            else:
-                self.seen.add(signature)
-                out.append(None)
-        return out
-
-
-def _row_texts(kind: str, row: dict[str, Any]) -> tuple[str, ...]:
-    if kind == "sft":
-        msgs = row["messages"]
-        user = next(m["content"] for m in reversed(msgs) if m["role"] == "user")
-        return user, msgs[-1]["content"]
-    if kind == "preference":
-        return row["prompt"], row["chosen"], row["rejected"]
-    return (row["text"],)
+    def __call__(self, text: str) -> str:
+        key = mine.text_digest(text)
+        if key in self.clean:
+            return text
+        hit = self._redacted.get(key)
+        if hit is None:
+            if not find_secrets(text):
+                self.clean.add(key)
+                self.fresh.append(key)
+                return text
+            hit = self._redacted[key] = redact(text)
+            if len(self._redacted) > REDACTED_MEMO:
+                self._redacted.popitem(last=False)
+        self.counts.update(hit[1])
+        return hit[0]
 
 
 class Sink:
     """Redact -> dedup (in batches) -> schema-validate -> write, for one dataset kind."""
 
-    def __init__(self, kind: str, targets: dict[str, AtomicFile], redactor: Redactor, stats: Counter[str],
-                 warnings: list[str]):
+    def __init__(self, kind: str, targets: dict[str, AtomicFile], scrub: Scrubber, canon: mine.TextCanon,
+                 stats: Counter[str], warnings: list[str], feed: Callable[[str, list[bytes]], None]):
         self.kind = kind
+        self.feed = feed
         self.model = MODELS[kind]
         self.targets = targets
-        self.redactor = redactor
+        self.scrub = scrub
         self.stats = stats
         self.warnings = warnings
-        self.dedup = RowDeduper(3 if kind == "preference" else 2 if kind == "sft" else 1)
+        self.dedup = mine.RowDeduper(canon)
         self.buffer: list[mine.Candidate] = []
 
     def add(self, cand: mine.Candidate) -> None:
@@ -180,37 +178,38 @@ class Sink:
             self.flush()
 
     def _redact(self, row: dict[str, Any]) -> None:
-        r = self.redactor
+        """Every string a trainer reads (export_validate.CONTENT_METADATA names the free-text metadata)."""
+        scrub = self.scrub
         if self.kind == "sft":
             for msg in row["messages"]:
-                msg["content"] = r.redact(msg["content"])
+                msg["content"] = scrub(msg["content"])
             meta = row["metadata"]
-            for name in ("model", "task_type"):
-                if isinstance(meta.get(name), str):
-                    meta[name] = r.redact(meta[name])
         elif self.kind == "preference":
             for name in ("prompt", "chosen", "rejected"):
-                row[name] = r.redact(row[name])
+                row[name] = scrub(row[name])
+            meta = row["metadata"]
         else:
-            row["text"] = r.redact(row["text"])
-            row["title"] = r.redact(row["title"])
-            row["tags"] = [r.redact(t) for t in row["tags"]]
+            row["text"], row["title"] = scrub(row["text"]), scrub(row["title"])
+            row["tags"] = [scrub(t) for t in row["tags"]]
             if isinstance(row.get("task_type"), str):
-                row["task_type"] = r.redact(row["task_type"])
-            keep = {k: v for k, v in row["metadata"].items() if k in ("record_id", "playbook_id")}
-            row["metadata"] = r.redact_value({k: v for k, v in row["metadata"].items() if k not in keep}) | keep
+                row["task_type"] = scrub(row["task_type"])
+            meta = row["metadata"]
+        for name in CONTENT_METADATA[self.kind]:
+            if isinstance(meta.get(name), str):
+                meta[name] = scrub(meta[name])
 
     def flush(self) -> None:
         if not self.buffer:
             return
         batch, self.buffer = self.buffer, []
-        verdicts = self.dedup.check([c.key for c in batch], [_row_texts(self.kind, c.row) for c in batch])
+        verdicts = self.dedup.check([mine.row_texts(self.kind, c.row) for c in batch])
+        written: dict[str, list[bytes]] = {}
         for cand, dup in zip(batch, verdicts, strict=True):
             if dup is not None:
                 self.stats[f"{self.kind}_duplicates_{dup}"] += 1
                 continue
             try:
-                model = self.model.model_validate(cand.row)
+                self.model.model_validate(cand.row)
             except ValidationError as exc:
                 self.stats[f"{self.kind}_schema_rejected"] += 1
                 if self.stats[f"{self.kind}_schema_rejected"] <= 5:
@@ -219,8 +218,13 @@ class Sink:
                                          f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
                 continue
             target = self.targets["train"] if self.kind == "rag" else self.targets[cand.split]
-            target.write(orjson.dumps(model.model_dump(mode="json")) + b"\n")
+            # the row dict holds exactly the schema's fields in its order, so it is dumped as validated
+            line = orjson.dumps(cand.row) + b"\n"
+            target.write(line)
+            written.setdefault(target.rel, []).append(line)
             self.stats[f"{self.kind}_rows"] += 1
+        for rel, lines in written.items():  # the validator checks the very bytes written, as they come
+            self.feed(rel, lines)
 
 
 def _kinds(kind: str) -> list[str]:
@@ -238,12 +242,21 @@ class Exporter:
         self.out = out
         self.progress = progress
         self.receipt = ReceiptBuilder("export", command)
-        self.redactor = Redactor()
+        self.scrub = Scrubber()
+        self.canon = mine.TextCanon()
         self.stats: Counter[str] = Counter()
         self.scorer_versions: set[str] = set()
         self.source_files: set[str] = set()
         self.targets: dict[str, AtomicFile] = {}
         self.sinks: dict[str, Sink] = {}
+        self.validator: StreamValidator | BackgroundValidator | None = None
+
+    def feed(self, rel: str, lines: list[bytes]) -> None:
+        if isinstance(self.validator, BackgroundValidator):
+            self.validator.add_clean(self.scrub.fresh)  # before the lines whose texts they cover
+        self.scrub.fresh = []
+        assert self.validator is not None
+        self.validator.feed(rel, lines)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -260,16 +273,18 @@ class Exporter:
         done, last = 0, ""
         while True:
             page = self.store.query(
-                f"SELECT run_key, category, scorer_version FROM scores WHERE category IN ({marks}) AND run_key > ? "
+                # "+category": walk the primary key in order instead of sorting the category index per page
+                f"SELECT run_key, category, scorer_version FROM scores WHERE +category IN ({marks}) AND run_key > ? "
                 "ORDER BY run_key LIMIT ?", (*cats, last, RUN_PAGE))
             if not page:
                 break
             last = page[-1]["run_key"]
             by_run: dict[str, list[mine.Rec]] = {r["run_key"]: [] for r in page}
             keys = list(by_run)
-            rows = self.store.conn.execute(
-                f"SELECT run_key, ts_epoch, data FROM evidence WHERE run_key IN ({','.join('?' * len(keys))}) "
-                "ORDER BY run_key, ts_epoch, id", keys).fetchall()
+            with self.store.lock:
+                rows = self.store.conn.execute(
+                    f"SELECT run_key, ts_epoch, data FROM evidence WHERE run_key IN ({','.join('?' * len(keys))}) "
+                    "ORDER BY run_key, ts_epoch, id", keys).fetchall()
             for run_key, epoch, data in rows:
                 rec = orjson.loads(data)
                 rec["_epoch"] = epoch
@@ -283,8 +298,9 @@ class Exporter:
                 self.progress(done, total, "runs")
 
     def _records_by_id(self, ids: list[str]) -> dict[str, mine.Rec]:
-        rows = self.store.conn.execute(
-            f"SELECT record_id, data FROM evidence WHERE record_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        with self.store.lock:
+            rows = self.store.conn.execute(
+                f"SELECT record_id, data FROM evidence WHERE record_id IN ({','.join('?' * len(ids))})", ids).fetchall()
         return {rid: orjson.loads(data) for rid, data in rows}
 
     # -- the passes ---------------------------------------------------------------------------
@@ -402,12 +418,16 @@ class Exporter:
             raise InvalidInputError(f"{self.out} is a file; give a folder for the export")
         self.out.mkdir(parents=True, exist_ok=True)
         try:
+            self.validator = self._start_validator()
             for kind in self.kinds:
                 files = FILES[kind]
                 splits = ("train",) if kind == "rag" else ("train", "validation")
-                per_kind = {split: AtomicFile(self.out / rel) for split, rel in zip(splits, files, strict=True)}
+                per_kind = {split: AtomicFile(self.out / rel, rel) for split, rel in zip(splits, files, strict=True)}
                 self.targets.update({rel: per_kind[s] for s, rel in zip(splits, files, strict=True)})
-                self.sinks[kind] = Sink(kind, per_kind, self.redactor, self.stats, self.receipt.warnings)
+                self.sinks[kind] = Sink(kind, per_kind, self.scrub, self.canon, self.stats, self.receipt.warnings,
+                                        self.feed)
+            for rel in sorted(self.targets):
+                self.feed(rel, [])
             with tempfile.TemporaryDirectory(prefix=".export-", dir=self.out) as tmp:
                 scratch = sqlite3.connect(Path(tmp) / "pairs.db")
                 try:
@@ -425,16 +445,27 @@ class Exporter:
                 sink.flush()
             for target in self.targets.values():
                 target.close()
-            report = validate_files(self.store, {rel: t.tmp for rel, t in self.targets.items()})
+            report, hashes = self.validator.finish()
+            for rel, target in sorted(self.targets.items()):
+                if hashes.get(rel) != sha256_file(target.tmp):
+                    report.error(f"{rel}: the bytes validated are not the bytes written")
             if not report.ok:
                 return self._fail(report)
             for target in self.targets.values():
                 target.commit()
         except BaseException:
+            if isinstance(self.validator, BackgroundValidator):
+                self.validator.close()
             for target in self.targets.values():
                 target.abort()
             raise
         return self._finish(report, started)
+
+    def _start_validator(self) -> StreamValidator | BackgroundValidator:
+        """In a second process when the store is a file (it overlaps with writing), else in this one."""
+        if BACKGROUND_VALIDATION and self.store.path.is_file():
+            return BackgroundValidator(self.store.path)
+        return StreamValidator(self.store, self.scrub.clean, str(self.out))
 
     def _record_counts(self) -> None:
         r = self.receipt
@@ -443,14 +474,14 @@ class Exporter:
         r.count_out = sum(t.rows for t in self.targets.values())
         for key, n in sorted(self.stats.items()):
             r.count(key, n)
-        for kind, n in sorted(self.redactor.counts.items()):
+        for kind, n in sorted(self.scrub.counts.items()):
             r.count(f"redacted_{kind}", n)
         r.details.update({
             "kinds": self.kinds, "out_dir": str(self.out.resolve()),
             "validation_fraction": mine.VALIDATION_FRACTION,
             "scorer_version": sorted(self.scorer_versions)[0] if len(self.scorer_versions) == 1 else None,
             "scorer_versions": sorted(self.scorer_versions),
-            "redactions": dict(sorted(self.redactor.counts.items())),
+            "redactions": dict(sorted(self.scrub.counts.items())),
             "duplicates": {k: v for k, v in sorted(self.stats.items()) if "_duplicates_" in k},
             "source_files": sorted(self.source_files),
         })
@@ -461,8 +492,11 @@ class Exporter:
             "SELECT count(*) AS n FROM runs r LEFT JOIN scores s ON s.run_key = r.run_key WHERE s.run_key IS NULL")["n"]
         if unscored:
             r.warnings.append(f"{unscored} run(s) are not scored and were left out; run `mcp-distill score` first")
-        if self.store.path.exists():
-            r.add_input(self.store.path)
+        # The inputs are the source files the rows trace to. Never the store file itself: opening and
+        # closing a second descriptor of a live SQLite file drops this process's POSIX locks on it.
+        for name in sorted(self.source_files):
+            if Path(name).is_file():
+                r.add_input(name)
 
     def _fail(self, report: ValidationReport) -> dict[str, Any]:
         for target in self.targets.values():
@@ -490,7 +524,7 @@ class Exporter:
             "files": {rel: {"path": str(self.out / rel), "rows": t.rows, "sha256": digests.get(rel)}
                       for rel, t in sorted(self.targets.items())},
             "counts": {k: v for k, v in sorted(self.stats.items())},
-            "redactions": dict(sorted(self.redactor.counts.items())),
+            "redactions": dict(sorted(self.scrub.counts.items())),
             "records_read": self.receipt.count_in,
             "rows_written": self.receipt.count_out,
             "scorer_versions": sorted(self.scorer_versions),

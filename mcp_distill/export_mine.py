@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .neardup import exact_key, normalize
+from .neardup import DedupIndex, exact_key, normalize
 
 Split = Literal["train", "validation"]
 Rec = dict[str, Any]
@@ -62,6 +62,11 @@ NON_OUTPUT_STREAMS = frozenset({"audit_discrepancies", "classifications"})
 RAG_SKIP_STREAMS = frozenset({"signatures", "classifications"})
 #: Categories whose accepted attempt may be the chosen side of a within-run attempt pair.
 ATTEMPT_CATEGORIES = frozenset({"accepted", "partially_accepted"})
+
+
+def text_digest(text: str) -> bytes:
+    """Identity of a text for memoised scans and dedup (blake2b-128 of its UTF-8)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def split_for(task_key: str) -> Split:
@@ -408,3 +413,79 @@ def playbook_chunks(pb: dict[str, Any], runs: list[str], provs: list[dict[str, A
             {"playbook_id": pb["playbook_id"], "chunk": i, "chunks": len(chunks),
              "success_rate": pb.get("success_rate"), "last_seen": pb.get("last_seen")},
             provs)
+
+
+# --- dedup --------------------------------------------------------------------------------------
+
+
+class TextCanon:
+    """Each text -> the id of its first kept look-alike (exact or near, MinHash J >= 0.85), for all kinds.
+
+    Exact repeats (same normalised text) are answered from a digest map, so each distinct text is
+    MinHashed once whichever dataset meets it first.
+    """
+
+    def __init__(self) -> None:
+        self.index = DedupIndex()
+        self.ids: dict[bytes, tuple[int, bool]] = {}  # digest of normalised text -> (canonical id, near)
+        self._norm: dict[bytes, bytes] = {}  # digest of the raw text -> digest of its normalised form
+
+    def _digest(self, text: str) -> bytes:
+        raw = text_digest(text)
+        norm = self._norm.get(raw)
+        if norm is None:  # normalising costs more than hashing: do it once per distinct text
+            norm = self._norm[raw] = hashlib.sha256(normalize(text).encode("utf-8")).digest()[:16]
+        return norm
+
+    def resolve(self, texts: list[str]) -> list[tuple[int, bool, bytes]]:
+        digests = [self._digest(t) for t in texts]
+        new: dict[bytes, str] = {}
+        for digest, text in zip(digests, texts, strict=True):
+            if digest not in self.ids and digest not in new:
+                new[digest] = text
+        if new:
+            start = len(self.ids)
+            results = self.index.add_many((str(start + i), text) for i, text in enumerate(new.values()))
+            for i, (digest, res) in enumerate(zip(new, results, strict=True)):
+                self.ids[digest] = (start + i, False) if res is None else (int(res.duplicate_of), True)
+        return [(*self.ids[d], d) for d in digests]
+
+
+class RowDeduper:
+    """A row is an exact duplicate when all its texts repeat a kept row's exactly, a near duplicate
+    when each maps to the same first look-alike; so a long shared prompt cannot make two different
+    answers look alike. First wins; dropped rows add nothing."""
+
+    def __init__(self, canon: TextCanon):
+        self.canon = canon
+        self.exact: set[bytes] = set()
+        self.near: set[tuple[int, ...]] = set()
+
+    def check(self, texts: list[tuple[str, ...]]) -> list[str | None]:
+        """For each row: None (kept), ``exact`` or ``near`` (dropped)."""
+        width = len(texts[0])
+        resolved = self.canon.resolve([t for row in texts for t in row])
+        out: list[str | None] = []
+        for i in range(len(texts)):
+            fields = resolved[i * width:(i + 1) * width]
+            exact = hashlib.sha256(b"".join(f[2] for f in fields)).digest()[:16]
+            signature = tuple(f[0] for f in fields)
+            if exact in self.exact:
+                out.append("exact")
+            elif signature in self.near:
+                out.append("near")
+            else:
+                self.exact.add(exact)
+                self.near.add(signature)
+                out.append(None)
+        return out
+
+
+def row_texts(kind: str, row: dict[str, Any]) -> tuple[str, ...]:
+    if kind == "sft":
+        msgs = row["messages"]
+        user = next(m["content"] for m in reversed(msgs) if m["role"] == "user")
+        return user, msgs[-1]["content"]
+    if kind == "preference":
+        return row["prompt"], row["chosen"], row["rejected"]
+    return (row["text"],)

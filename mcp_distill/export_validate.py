@@ -24,19 +24,28 @@ It trusts nothing the exporter decided; every fact is read again from the store 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import itertools
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import traceback
 from collections import Counter, OrderedDict
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import sqlean
 from pydantic import BaseModel, ValidationError
 
 from .adapters.base import canonical_hash
 from .collect import LINE_SUFFIXES, _looks_like_jsonl
-from .errors import InvalidInputError
-from .export_mine import differ, record_task_key, split_for
+from .errors import InvalidInputError, ValidationFailedError
+from .export_mine import differ, split_for, task_key, text_digest
 from .models import PreferenceSample, RagSample, Receipt, SftSample
 from .receipts import sha256_file
 from .redact import find_secrets
@@ -50,12 +59,19 @@ FILE_KINDS: dict[str, tuple[str, str | None]] = {
     "preference/validation.jsonl": ("preference", "validation"),
     "rag/chunks.jsonl": ("rag", None),
 }
+#: Free-text metadata a trainer may read, per kind: redacted by the export and scanned here.
+CONTENT_METADATA: dict[str, tuple[str, ...]] = {
+    "sft": ("model", "task_type"), "preference": (), "rag": ("model", "file_path", "task_id"),
+}
 _MODELS: dict[str, type[BaseModel]] = {"sft": SftSample, "preference": PreferenceSample, "rag": RagSample}
 #: Error messages kept in a report (all are counted).
 MAX_ERRORS = 50
 #: Entries per lookup cache before it forgets the oldest (keeps memory flat on big exports).
 CACHE_LIMIT = 50_000
 _OPEN_FILES = 16
+_IN_CHUNK = 500
+#: Rows read, parsed and checked together (their store lookups are batched).
+_ROW_BATCH = 1000
 
 
 @dataclass
@@ -104,7 +120,7 @@ class _Found:
 class _Checker:
     """Store and source lookups, cached so rows sharing runs and lines cost one read."""
 
-    def __init__(self, store: Store, report: ValidationReport):
+    def __init__(self, store: Store | _ReadOnlyStore, report: ValidationReport):
         self.store = store
         self.report = report
         self._categories = _Lru()
@@ -119,25 +135,46 @@ class _Checker:
         self._handles.clear()
 
     def category(self, run_key: str) -> str | None:
-        if run_key in self._categories:
-            return self._categories[run_key]
-        row = self.store.query_one("SELECT category FROM scores WHERE run_key = ?", (run_key,))
-        return self._categories.put(run_key, row["category"] if row else None)
+        if run_key not in self._categories:
+            self.prefetch({run_key}, set())
+        return self._categories[run_key]
 
     def records(self, prov: dict[str, Any]) -> list[_Found]:
         key = (prov["source_file"], prov["line_offset"], prov["sig_hash"])
-        if key in self._records:
-            return self._records[key]
-        rows = self.store.conn.execute(
-            "SELECT run_key, data FROM evidence WHERE source_file = ? AND line_offset = ? AND sig_hash = ? "
-            "ORDER BY id", key).fetchall()
-        found = []
-        for run_key, data in rows:
-            rec = orjson.loads(data)
-            signals = rec.get("signals") or {}
-            found.append(_Found(run_key, record_task_key(rec),
-                                bool(signals.get("votes_for")) and bool(signals.get("votes_against"))))
-        return self._records.put(key, found)
+        if key not in self._records:
+            self.prefetch(set(), {key})
+        return self._records[key]
+
+    def prefetch(self, runs: set[str], provs: set[tuple[str, int, str]]) -> None:
+        """Load the categories of ``runs`` and the records at ``provs`` in a few IN queries."""
+        conn = self.store.conn
+        missing = sorted(r for r in runs if r not in self._categories)
+        for i in range(0, len(missing), _IN_CHUNK):
+            chunk = missing[i:i + _IN_CHUNK]
+            with self.store.lock:
+                found = dict(conn.execute(f"SELECT run_key, category FROM scores WHERE run_key IN "
+                                          f"({','.join('?' * len(chunk))})", chunk).fetchall())
+            for run in chunk:
+                self._categories.put(run, found.get(run))
+        need = sorted(p for p in provs if p not in self._records)
+        for name, group in itertools.groupby(need, key=lambda p: p[0]):
+            items = list(group)
+            for i in range(0, len(items), _IN_CHUNK):
+                chunk = items[i:i + _IN_CHUNK]
+                offsets = sorted({p[1] for p in chunk})
+                got: dict[tuple[str, int, str], list[_Found]] = {}
+                with self.store.lock:
+                    rows = conn.execute(
+                        "SELECT line_offset, sig_hash, run_key, task_id, task_type, file_path, "
+                        "CASE WHEN task_id IS NULL AND file_path IS NULL THEN json_extract(data, '$.input_text') END, "
+                        "json_extract(data, '$.signals.votes_for'), json_extract(data, '$.signals.votes_against') "
+                        f"FROM evidence WHERE source_file = ? AND line_offset IN ({','.join('?' * len(offsets))}) "
+                        "ORDER BY id", [name, *offsets]).fetchall()
+                for offset, sig, run, task_id, task_type, file_path, text, votes_for, votes_against in rows:
+                    got.setdefault((name, offset, sig), []).append(
+                        _Found(run, task_key(task_id, task_type, file_path, text), bool(votes_for) and bool(votes_against)))
+                for p in chunk:
+                    self._records.put(p, got.get(p, []))
 
     def _file(self, name: str) -> tuple[int, bool] | None:
         """(size, is a line file) of a source, None when it does not exist."""
@@ -202,26 +239,42 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def _content(kind: str, row: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """The strings a trainer reads (ids, hashes and provenance paths excluded)."""
+    """The strings a trainer reads (ids, hashes, provenance and generated metadata excluded)."""
     if kind == "sft":
         yield from _strings(row["messages"], "messages")
-        for name in ("model", "task_type"):
-            yield from _strings(row["metadata"].get(name), f"metadata.{name}")
     elif kind == "preference":
         for name in ("prompt", "chosen", "rejected"):
             yield name, row[name]
     else:
         for name in ("text", "title", "tags", "task_type"):
             yield from _strings(row.get(name), name)
-        meta = {k: v for k, v in row["metadata"].items() if k not in ("record_id", "playbook_id")}
-        yield from _strings(meta, "metadata")
+    meta = row["metadata"]
+    for name in CONTENT_METADATA[kind]:
+        yield from _strings(meta.get(name), f"metadata.{name}")
 
 
 class _RowValidator:
-    def __init__(self, store: Store, report: ValidationReport):
+    def __init__(self, store: Store | _ReadOnlyStore, report: ValidationReport,
+                 known_clean: Container[bytes] | None = None):
         self.report = report
         self.check = _Checker(store, report)
         self.rag_ids: set[str] = set()
+        self.known_clean = known_clean
+
+    def prefetch(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        runs: set[str] = set()
+        provs: set[tuple[str, int, str]] = set()
+        for row in rows:
+            meta = row["metadata"]
+            if kind == "sft":
+                runs.add(meta["run_id"])
+            elif kind == "preference":
+                runs.update((meta["chosen_run_id"], meta["rejected_run_id"]))
+            else:
+                runs.update(row["source_run_ids"])
+            for p in meta.get("provenance") or row.get("provenance") or []:
+                provs.add((p["source_file"], p["line_offset"], p["sig_hash"]))
+        self.check.prefetch(runs, provs)
 
     def fail(self, where: str, message: str) -> None:
         self.report.error(f"{where}: {message}")
@@ -244,6 +297,9 @@ class _RowValidator:
             self.fail(where, f"split {row['metadata']['split']!r} in the {split} file")
         getattr(self, kind)(where, row, row["metadata"] if kind != "rag" else row)
         for field_name, text in _content(kind, row):
+            if self.known_clean is not None and text_digest(text) in self.known_clean:
+                self.report.checks["secret_scans_memoised"] += 1
+                continue
             found = find_secrets(text)
             self.report.checks["secret_scans"] += 1
             if found:
@@ -312,39 +368,178 @@ class _RowValidator:
                 self.fail(where, f"provenance[{i}]'s record belongs to none of the source runs")
 
 
-def validate_files(store: Store, files: dict[str, Path], out_dir: str | None = None) -> ValidationReport:
-    """Check export files given by relative name (``sft/train.jsonl``...) -> path; never raises on bad rows."""
-    report = ValidationReport(out_dir or "")
-    validator = _RowValidator(store, report)
+def _parse(report: ValidationReport, rel: str, model: type[BaseModel], n: int,
+           raw: bytes) -> tuple[str, dict[str, Any]] | None:
+    """(where, row) of a line that parses and passes its schema; else the error is reported."""
+    where = f"{rel} line {n}"
+    if not raw.strip():
+        report.error(f"{where}: empty line")
+        return None
+    try:
+        row = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        report.error(f"{where}: not JSON ({exc})")
+        return None
+    try:
+        model.model_validate(row)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "row"
+        report.error(f"{where}: schema {model.__name__}: {loc}: {first['msg']}")
+        return None
+    return where, row
+
+
+class StreamValidator:
+    """Validates export lines as they are fed, file by file, in order; :meth:`finish` gives the report
+    and the sha256 of the bytes validated per file (to prove they are the bytes on disk)."""
+
+    def __init__(self, store: Store | _ReadOnlyStore, known_clean: set[bytes] | None = None, out_dir: str = ""):
+        self.report = ValidationReport(out_dir)
+        self.known_clean = known_clean
+        self.rows = _RowValidator(store, self.report, known_clean)
+        self._lines: dict[str, int] = {}
+        self._hashes: dict[str, Any] = {}
+
+    def add_clean(self, digests: list[bytes]) -> None:
+        if self.known_clean is not None:
+            self.known_clean.update(digests)
+
+    def feed(self, rel: str, lines: list[bytes]) -> None:
+        if rel not in FILE_KINDS:
+            raise InvalidInputError(f"{rel} is not an export file; expected one of {', '.join(FILE_KINDS)}")
+        if rel not in self._hashes:
+            self._hashes[rel], self._lines[rel], self.report.files[rel] = hashlib.sha256(), 0, 0
+        kind, split = FILE_KINDS[rel]
+        model = _MODELS[kind]
+        for i in range(0, len(lines), _ROW_BATCH):
+            parsed = []
+            for raw in lines[i:i + _ROW_BATCH]:
+                self._hashes[rel].update(raw)
+                self._lines[rel] += 1
+                self.report.files[rel] += 1 if raw.strip() else 0
+                if (row := _parse(self.report, rel, model, self._lines[rel], raw)) is not None:
+                    parsed.append(row)
+            self.rows.prefetch(kind, [row for _, row in parsed])
+            for where, row in parsed:
+                self.rows.row(kind, split, where, row)
+
+    def finish(self) -> tuple[ValidationReport, dict[str, str]]:
+        self.rows.check.close()
+        return self.report, {rel: h.hexdigest() for rel, h in self._hashes.items()}
+
+
+class _ReadOnlyStore:
+    """What the validator reads of a Store, over a read-only connection. Read-only on purpose: a
+    read-write connection that believes it is the last one checkpoints and deletes the WAL when it
+    closes, which would strand the writes of a parent whose POSIX locks were dropped (any close() of
+    another descriptor of the database file in that process drops them)."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self.conn = sqlean.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                   isolation_level=None)
+        self.conn.execute("PRAGMA busy_timeout = 60000")
+        self.lock = threading.RLock()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _child_main() -> None:
+    """``python -m mcp_distill.export_validate DB``: the process behind :class:`BackgroundValidator`.
+
+    Reads pickled messages from stdin, writes one pickled result to stdout. A plain subprocess (not
+    multiprocessing) so a caller's ``__main__`` is never re-imported and no SQLite handle is inherited.
+    """
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        store = _ReadOnlyStore(sys.argv[1])
+        validator = StreamValidator(store, set())
+        while (msg := pickle.load(source))[0] != "done":  # EOFError: the parent gave up (its export failed)
+            if msg[0] == "clean":
+                validator.add_clean(msg[1])
+            else:
+                validator.feed(msg[1], msg[2])
+        result: tuple[Any, ...] = ("ok", *validator.finish())
+        store.close()
+    except (EOFError, BrokenPipeError):
+        return
+    except BaseException:
+        result = ("error", traceback.format_exc())
+        with contextlib.suppress(EOFError, OSError, pickle.UnpicklingError):
+            while pickle.load(source)[0] != "done":  # drain, so the parent never blocks on a full pipe
+                pass
+    pickle.dump(result, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    sink.flush()
+
+
+class BackgroundValidator:
+    """A :class:`StreamValidator` in a child process with its own store connection, fed through a
+    pipe, so checking an export overlaps with writing it (a second core)."""
+
+    def __init__(self, db_path: str | Path):
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+        self._proc = subprocess.Popen([sys.executable, "-m", "mcp_distill.export_validate", str(db_path)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        assert self._proc.stdin is not None
+        try:
+            pickle.dump(msg, self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        except BrokenPipeError as exc:
+            raise ValidationFailedError("the validator process died; run `mcp-distill validate DIR` to see why") from exc
+
+    def add_clean(self, digests: list[bytes]) -> None:
+        if digests:
+            self._send(("clean", digests))
+
+    def feed(self, rel: str, lines: list[bytes]) -> None:
+        self._send(("lines", rel, lines))
+
+    def finish(self) -> tuple[ValidationReport, dict[str, str]]:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            self._send(("done",))
+            self._proc.stdin.close()
+            msg = pickle.load(self._proc.stdout)
+        except (EOFError, pickle.UnpicklingError) as exc:
+            raise ValidationFailedError("the validator process died; run `mcp-distill validate DIR` to see why") from exc
+        finally:
+            self.close()
+        if msg[0] == "error":
+            raise ValidationFailedError(f"the validator process failed:\n{msg[1]}")
+        return msg[1], msg[2]
+
+    def close(self) -> None:
+        for stream in (self._proc.stdin, self._proc.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def validate_files(store: Store, files: dict[str, Path], out_dir: str | None = None,
+                   known_clean: set[bytes] | None = None) -> ValidationReport:
+    """Check export files given by relative name (``sft/train.jsonl``...) -> path; never raises on bad rows.
+
+    ``known_clean``: digests (:func:`text_digest`) of texts already scanned clean by the caller's
+    redaction pass; those are not scanned twice.
+    """
+    validator = StreamValidator(store, known_clean, out_dir or "")
     try:
         for rel in sorted(files):
-            if rel not in FILE_KINDS:
-                raise InvalidInputError(f"{rel} is not an export file; expected one of {', '.join(FILE_KINDS)}")
-            kind, split = FILE_KINDS[rel]
-            model = _MODELS[kind]
-            report.files[rel] = 0
+            validator.feed(rel, [])
             with open(files[rel], "rb") as handle:
-                for n, raw in enumerate(handle, 1):
-                    where = f"{rel} line {n}"
-                    if not raw.strip():
-                        report.error(f"{where}: empty line")
-                        continue
-                    report.files[rel] += 1
-                    try:
-                        row = orjson.loads(raw)
-                    except orjson.JSONDecodeError as exc:
-                        report.error(f"{where}: not JSON ({exc})")
-                        continue
-                    try:
-                        model.model_validate(row)
-                    except ValidationError as exc:
-                        first = exc.errors()[0]
-                        loc = ".".join(str(p) for p in first["loc"]) or "row"
-                        report.error(f"{where}: schema {model.__name__}: {loc}: {first['msg']}")
-                        continue
-                    validator.row(kind, split, where, row)
+                while batch := list(itertools.islice(handle, _ROW_BATCH)):
+                    validator.feed(rel, batch)
     finally:
-        validator.check.close()
+        report, _ = validator.finish()
     return report
 
 
@@ -373,3 +568,9 @@ def validate_export(store: Store, out_dir: str | Path) -> ValidationReport:
                     if sha256_file(files[rel]) != digest.sha256:
                         report.error(f"{rel}: its sha256 differs from receipt.json: the file changed after the export")
     return report
+
+
+if __name__ == "__main__":  # run through the imported module, so pickled classes resolve in the parent
+    from mcp_distill.export_validate import _child_main as main
+
+    main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from conftest import EXAMPLES, PROJECT
 
 from mcp_distill import export as export_mod
+from mcp_distill import export_validate
 from mcp_distill.collect import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
@@ -185,6 +187,25 @@ def test_two_exports_are_byte_identical(mixed, tmp_path):
     export_dataset(mixed, "all", second)
     for rel in DATA_FILES:
         assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+
+
+def test_in_process_validation_gives_the_same_export(mixed, tmp_path, monkeypatch):
+    background = export_dataset(mixed, "all", tmp_path / "bg")
+    monkeypatch.setattr(export_mod, "BACKGROUND_VALIDATION", False)
+    inline = export_dataset(mixed, "all", tmp_path / "fg")
+    for rel in DATA_FILES:
+        assert (tmp_path / "bg" / rel).read_bytes() == (tmp_path / "fg" / rel).read_bytes(), rel
+    assert background["validation"]["rows"] == inline["validation"]["rows"] and inline["validation"]["ok"]
+
+
+def test_a_dead_validator_process_fails_the_export(mixed, tmp_path, monkeypatch):
+    out = tmp_path / "exports"
+    export_dataset(mixed, "all", out)
+    before = snapshot(out)
+    monkeypatch.setattr(export_validate.sys, "executable", shutil.which("false"))
+    with pytest.raises(ValidationFailedError, match="validator process died"):
+        export_dataset(mixed, "all", out)
+    assert snapshot(out) == before and leftovers(out) == []
 
 
 def test_paging_does_not_change_the_result(mixed, tmp_path, monkeypatch):
