@@ -1,0 +1,458 @@
+"""Redaction of secrets and e-mail addresses before anything leaves the store.
+
+Why: agent-loop output is full of pasted env files, curl commands and config snippets. A key that
+reaches a training set is published with every copy of the model or dataset, so every export runs
+through :func:`redact` and every validator re-checks with :func:`find_secrets`.
+
+Each secret becomes a typed placeholder ``[REDACTED:<type>]``; only the secret part is replaced, so
+``password = "hunter2!x"`` becomes ``password = "[REDACTED:password]"`` and
+``postgres://app:pw@db`` becomes ``postgres://app:[REDACTED:url_password]@db`` (the surrounding
+code keeps its shape, which matters for training on it).
+
+Types, most specific first (:data:`SECRET_TYPES`; a span claimed by an earlier type is never
+re-typed by a later, more generic one, e.g. an OpenAI key assigned to ``api_key`` is ``openai_key``):
+
+* ``private_key``: PEM blocks ``-----BEGIN ... PRIVATE KEY-----`` to the matching END line, across
+  lines; a block without END is cut to the end of its base64 body.
+* ``jwt``: ``eyJ<header>.eyJ<payload>.<signature>``.
+* ``anthropic_key`` ``sk-ant-...``; ``openai_key`` ``sk-...``, ``sk-proj-...`` (must contain a digit,
+  so ``sk-some-kebab-case-name`` is left alone); ``stripe_key`` ``sk_live_``/``rk_live_`` (and
+  ``_test_``); ``github_token`` ``ghp_/gho_/ghu_/ghs_/ghr_``, ``github_pat_``; ``gitlab_token``
+  ``glpat-``; ``slack_webhook`` ``https://hooks.slack.com/services/...``; ``slack_token``
+  ``xox[abprs]-``; ``huggingface_token`` ``hf_``; ``npm_token`` ``npm_``; ``google_api_key``
+  ``AIza`` + 35; ``aws_access_key_id`` ``AKIA``/``ASIA`` (and the other AWS id prefixes) + 16.
+* ``aws_secret_key``: 40 base64 characters assigned to ``aws_secret_access_key``,
+  ``SecretAccessKey`` and friends (a bare 40-character string is too common to flag alone).
+* ``azure_key``: ``AccountKey=``/``SharedAccessKey=`` in connection strings, values of 20+ key
+  characters assigned to ``azure...key/secret/password/token`` names, and Entra client secrets
+  (``xxx8Q~...``).
+* ``url_password``: ``scheme://user:PASSWORD@host``; user and host are kept.
+* ``bearer_token`` ``Bearer <token>`` and ``basic_auth`` ``Authorization: Basic <b64>``.
+* ``password`` / ``secret``: ``name = value`` assignments (see below).
+* ``email``.
+
+Assignment heuristics (the generic rule that must not mangle ordinary code):
+
+* The name must *end* with password, passwd, passphrase, secret, token, api_key/apikey,
+  access_key, secret_key, private_key or auth (``auth`` only as a separate word), in snake, kebab,
+  dotted or camel case: ``DB_PASSWORD``, ``githubToken``, ``client_secret``, ``X-Api-Key``.
+  ``max_tokens``, ``token_url`` and ``password_hash`` do not qualify.
+* The operator is ``=``, ``:``, ``:=`` or ``=>`` (not ``==``), so code, env files, JSON, YAML,
+  TOML, kwargs and CLI flags (``--password=...``) are covered.
+* The value must be a literal of at least 8 characters, without whitespace, with some entropy
+  (Shannon >= 2.5 bits per character, so ``xxxxxxxx`` is a placeholder, not a secret), and must not
+  be a reference (``${X}``, ``{{ x }}``, ``%(x)s``, ``<your-key>``), a URL, a path, a version
+  range or an ``UPPER_SNAKE`` env-var name.
+* A bare (unquoted) value must not be an identifier or expression: ``token = None``,
+  ``password: str``, ``self.secret_key = secret_key``, ``api_key=os.environ["X"]``,
+  ``secret = get_secret()`` stay. A bare value needs a digit or a symbol other than ``_`` and
+  ``.``, and a lowercase slug (``my-tls-secret``) is taken for a name. The price: an all-letters bare
+  password in YAML (``password: hunter``) is missed; quoted it is caught.
+
+Git SHAs, UUIDs and lockfile hashes are not flagged by themselves: only the keyed rules above look
+at long random strings, and ``sha``, ``integrity``, ``hash``, ``checksum`` are not secret names.
+
+Linear time: every pattern starts with a literal or a look-behind that only lets a match start at
+the beginning of a run of its own characters, and runs are consumed with possessive quantifiers
+(Python 3.11+), so no input makes the engine backtrack over the same text twice; the PEM scanner
+searches each END marker at most once. 1 MB of adversarial text is part of the test suite.
+
+Idempotent: placeholders match no pattern, and :func:`redact` repeats until :func:`find_secrets`
+finds nothing, so ``redact(redact(x)[0])[0] == redact(x)[0]`` and no secret survives.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+PLACEHOLDER = "[REDACTED:{}]"
+_PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z_]+\]")
+
+SECRET_TYPES = (
+    "private_key",
+    "jwt",
+    "anthropic_key",
+    "openai_key",
+    "stripe_key",
+    "github_token",
+    "gitlab_token",
+    "slack_webhook",
+    "slack_token",
+    "huggingface_token",
+    "npm_token",
+    "google_api_key",
+    "aws_access_key_id",
+    "aws_secret_key",
+    "azure_key",
+    "url_password",
+    "bearer_token",
+    "basic_auth",
+    "password",
+    "secret",
+    "email",
+)
+"""Every placeholder type, in priority order (earlier wins an overlap)."""
+
+_PRIORITY = {name: i for i, name in enumerate(SECRET_TYPES)}
+_MAX_PASSES = 4
+
+
+class SecretSpan(NamedTuple):
+    """One secret found in a text: its type and the ``(start, end)`` span to replace."""
+
+    type: str
+    span: tuple[int, int]
+
+
+# --------------------------------------------------------------------------------------------------
+# Value heuristics (used by the keyed rules and by redact_value's dict keys)
+
+_SECRET_NAME = re.compile(
+    r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key"
+    r"|private[_-]?key|auth)$",
+    re.IGNORECASE,
+)
+_PASSWORD_NAME = re.compile(r"(?:password|passwd|passphrase)$", re.IGNORECASE)
+_NON_SECRET_WORDS = frozenset(
+    ["none", "null", "nil", "true", "false", "undefined", "nothing", "optional", "required", "string", "secretstr", "password"]
+)
+_REFERENCE = re.compile(r"\$\{|\{\{|%\(|^\$|^<.*>$|^\{.*\}$|\(|\)")
+_URL_OR_PATH = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|/|\./|\.\./|~/)")
+_VERSION = re.compile(r"^[\^~<>=v]*\d+(?:\.\d+)+")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_]\w*)*$|^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_SLUG = re.compile(r"^[a-z]+(?:[-_][a-z0-9]+)+$")
+
+
+def _entropy(value: str) -> float:
+    """Shannon entropy in bits per character: low for placeholders like ``xxxxxxxx``."""
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a key/variable name says its value is a credential (see module doc)."""
+    name = name.strip("\"'`[]$-")
+    m = _SECRET_NAME.search(name)
+    if m is None:
+        return False
+    if m.group().lower() == "auth":  # "oauth", "unauth" are not credentials; "auth", "basic_auth" are
+        before = name[: m.start()]
+        return not before or before[-1] in "_-." or (before[-1].islower() and m.group()[0].isupper())
+    return True
+
+
+def looks_like_secret_value(value: str, quoted: bool) -> bool:
+    """True when a value assigned to a secret-looking name is a literal worth redacting."""
+    if len(value) < 8 or any(ch.isspace() for ch in value) or "[REDACTED:" in value:
+        return False
+    if value.lower() in _NON_SECRET_WORDS or _REFERENCE.search(value):
+        return False
+    if _URL_OR_PATH.match(value) or _VERSION.match(value) or _ENV_NAME.match(value):
+        return False
+    if _entropy(value) < 2.5:
+        return False
+    if not quoted:
+        if _IDENTIFIER.match(value) or _SLUG.match(value):
+            return False
+        if value.isalpha():
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# Detectors
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One detector. ``hints``: substrings of which one must occur (in the lowercased text when
+    ``fold``) for the regex to run at all; a cheap ``in`` test that skips most texts."""
+
+    type: str
+    pattern: re.Pattern[str]
+    group: str | int = 0
+    check: Callable[[re.Match[str]], bool] | None = None
+    hints: tuple[str, ...] = ()
+    fold: bool = False
+
+
+def _has_digit(m: re.Match[str]) -> bool:
+    return any(ch.isdigit() for ch in m.group())
+
+
+def _prefixed(prefix: str, body: str, boundary: str = r"[\w-]") -> re.Pattern[str]:
+    r"""``prefix`` + ``body``, where the prefix must not continue a run of ``boundary`` characters.
+
+    The boundary look-behind is placed *after* the literal prefix (``sk-(?<![\w-]sk-)``) rather than
+    before it: the same language, but a pattern that starts with a literal lets ``re`` jump from one
+    occurrence of the prefix to the next instead of trying every position (~50x faster on text
+    without keys).
+    """
+    lit = re.escape(prefix)
+    return re.compile(f"{lit}(?<!{boundary}{lit}){body}")
+
+
+_ASSIGN_OP = r"""["'`]?\]?[ \t]*+(?::=|=>|=(?!=)|:(?!:))[ \t]*+"""
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule("jwt", _prefixed("eyJ", r"[\w-]{4,}+\.eyJ[\w-]{4,}+\.[\w-]*+")),
+    _Rule("anthropic_key", _prefixed("sk-ant-", r"[\w-]{20,}+")),
+    _Rule("openai_key", _prefixed("sk-", r"[\w-]{20,}+"), check=_has_digit),
+    _Rule("stripe_key", _prefixed("sk_", r"(?:live|test)_[A-Za-z0-9]{16,}+")),
+    _Rule("stripe_key", _prefixed("rk_", r"(?:live|test)_[A-Za-z0-9]{16,}+")),
+    _Rule("github_token", _prefixed("gh", r"[pousr]_[A-Za-z0-9]{30,}+")),
+    _Rule("github_token", _prefixed("github_pat_", r"\w{22,}+")),
+    _Rule("gitlab_token", _prefixed("glpat-", r"[\w-]{20,}+")),
+    _Rule(
+        "slack_webhook",
+        re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{8,}+"),
+    ),
+    _Rule("slack_token", _prefixed("xox", r"[abprs]-[A-Za-z0-9-]{10,}+")),
+    _Rule("huggingface_token", _prefixed("hf_", r"[A-Za-z0-9]{30,}+")),
+    _Rule("npm_token", _prefixed("npm_", r"[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
+    _Rule("google_api_key", _prefixed("AIza", r"[\w-]{35}(?![\w-])")),
+    _Rule(
+        "aws_access_key_id",
+        _prefixed("A", r"(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA|3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])", "[A-Za-z0-9]"),
+    ),
+    _Rule(
+        "aws_secret_key",
+        re.compile(
+            r"(?i:(?<![A-Za-z0-9])(?:aws_?secret_?(?:access_?)?key|secret_?access_?key))"
+            + _ASSIGN_OP
+            + r"""["'`]?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"""
+        ),
+        group="v",
+        hints=("secret",),
+        fold=True,
+    ),
+    _Rule(
+        "azure_key",
+        re.compile(
+            r"(?i:(?<![A-Za-z0-9])(?:account_?key|shared_?access_?key"
+            r"|azure[\w.-]{0,40}?(?:key|secret|password|token)(?![\w.-])))"
+            + _ASSIGN_OP
+            + r"""["'`]?(?P<v>[A-Za-z0-9+/_~.-]{20,}+={0,2})"""
+        ),
+        group="v",
+        check=lambda m: any(c.isdigit() for c in m.group("v")) and not _IDENTIFIER.match(m.group("v")),
+        hints=("azure", "accountkey", "account_key", "sharedaccesskey", "shared_access_key"),
+        fold=True,
+    ),
+    _Rule(
+        "azure_key",
+        re.compile(r"(?<![\w~.-])[\w~.-]{3}\dQ~[\w~.-]{31,34}+(?![\w~.-])"),
+        hints=("Q~",),
+    ),
+    _Rule(
+        "url_password",
+        re.compile(
+            r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}+://[^\s:/?#@\[\]\"'<>]{0,256}+:"
+            r"(?P<v>[^\s/?#@\[\]\"'<>]{1,256}+)@(?=[\w\[.-])"
+        ),
+        group="v",
+        check=lambda m: not m.group("v").startswith(("$", "{", "%")),
+        hints=("://",),
+    ),
+    _Rule(
+        "bearer_token",
+        re.compile(r"earer(?<![\w-][Bb]earer)(?<=[Bb]earer)[ \t]++(?P<v>[A-Za-z0-9._~+/-]{8,}+=*+)"),
+        group="v",
+        check=lambda m: len(m.group("v")) >= 24 or (_has_digit(m) and len(m.group("v")) >= 12),
+    ),
+    _Rule(
+        "basic_auth",
+        re.compile(r"(?i:authorization)[\"']?[ \t]*+[:=][ \t]*+[\"']?Basic[ \t]++(?P<v>[A-Za-z0-9+/]{8,}+=*+)"),
+        group="v",
+        hints=("Basic",),
+    ),
+)
+
+# The generic keyed rule: name (ends with a secret word), operator, quoted or bare value.
+_KEYED = re.compile(
+    r"(?<![\w.-])(?<!\[REDACTED:)(?P<name>[\w.-]{0,60}?(?i:password|passwd|passphrase|secret|token"
+    r"|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|auth))(?![\w.-])"
+    + _ASSIGN_OP
+    + r"""(?:(?P<q>["'`])(?P<qv>[^"'`\s\\]{1,512}+)(?P=q)"""
+    r"""|(?P<bv>[^\s"'`,;#{}\])(<>\[]{1,512}+)(?=[\s,;#}\]"'`)]|$))"""
+)
+
+_KEYED_HINTS = ("pass", "secret", "token", "key", "auth")
+
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}+@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])")
+_FILE_EXT_TLDS = frozenset(
+    ["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "js", "mjs", "ts", "css", "map", "json", "txt", "lock"]
+)
+
+_PEM_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9]{0,40}?PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = re.compile(r"-----END[ A-Z0-9]{0,40}?PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s]|\\[nr])*+")
+
+
+def _private_keys(text: str) -> Iterator[SecretSpan]:
+    """PEM private key blocks; each END marker is searched once, so the scan stays linear."""
+    pos = 0
+    no_end_after = len(text) + 1  # once an END search fails, every later BEGIN would fail too
+    while (begin := _PEM_BEGIN.search(text, pos)) is not None:
+        end = None if begin.end() >= no_end_after else _PEM_END.search(text, begin.end())
+        if end is not None:
+            stop = end.end()
+        else:
+            no_end_after = min(no_end_after, begin.end())
+            stop = _PEM_BODY.match(text, begin.end()).end()  # type: ignore[union-attr]
+        yield SecretSpan("private_key", (begin.start(), stop))
+        pos = stop
+
+
+def _keyed(text: str) -> Iterator[SecretSpan]:
+    for m in _KEYED.finditer(text):
+        name = m.group("name")
+        if not is_secret_name(name):
+            continue
+        group = "qv" if m.group("q") else "bv"
+        if looks_like_secret_value(m.group(group), quoted=group == "qv"):
+            kind = "password" if _PASSWORD_NAME.search(name) else "secret"
+            yield SecretSpan(kind, m.span(group))
+
+
+def _emails(text: str) -> Iterator[SecretSpan]:
+    for m in _EMAIL.finditer(text):
+        local, domain = m.group().split("@", 1)
+        if local == "git" or domain.rsplit(".", 1)[1].lower() in _FILE_EXT_TLDS:
+            continue  # git@github.com remotes and icon@2x.png assets are not addresses
+        if text.endswith("://", 0, m.start()):
+            continue  # scheme://user@host: a URL user name, kept like the user of url_password
+        yield SecretSpan("email", m.span())
+
+
+def _candidates(text: str) -> Iterator[SecretSpan]:
+    if "PRIVATE KEY" in text:
+        yield from _private_keys(text)
+    lowered = text.lower()
+    for rule in _RULES:
+        if rule.hints and not any(h in (lowered if rule.fold else text) for h in rule.hints):
+            continue
+        for m in rule.pattern.finditer(text):
+            if rule.check is None or rule.check(m):
+                yield SecretSpan(rule.type, m.span(rule.group))
+    if any(h in lowered for h in _KEYED_HINTS):
+        yield from _keyed(text)
+    if "@" in text:
+        yield from _emails(text)
+
+
+def find_secrets(text: str) -> list[SecretSpan]:
+    """Every secret in ``text`` as ``(type, (start, end))``, sorted by position, non-overlapping.
+
+    Overlaps are resolved by :data:`SECRET_TYPES` order, so the most specific type claims a span.
+    Validators call this on exported text and fail when it returns anything.
+    """
+    found = sorted(_candidates(text), key=lambda s: (_PRIORITY[s.type], s.span[0]))
+    if len(found) < 2:
+        return [s for s in found if s.span[0] < s.span[1]]
+    # One byte per character marks claimed text: checking and marking cost the span's length, and
+    # one rule's matches never overlap each other, so the total stays linear in the text.
+    claimed = bytearray(len(text))
+    kept: list[SecretSpan] = []
+    for cand in found:
+        start, end = cand.span
+        if start >= end or claimed.find(1, start, end) != -1:
+            continue
+        claimed[start:end] = b"\x01" * (end - start)
+        kept.append(cand)
+    return sorted(kept, key=lambda s: s.span)
+
+
+def _replace(text: str, spans: list[SecretSpan]) -> str:
+    out: list[str] = []
+    last = 0
+    for kind, (start, end) in spans:
+        out.append(text[last:start])
+        out.append(PLACEHOLDER.format(kind))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def redact(text: str) -> tuple[str, Counter[str]]:
+    """Replace every secret with ``[REDACTED:<type>]``; returns the text and counts by type.
+
+    Repeats until nothing is found (normally one pass; a second one only when a replacement exposes
+    a shorter secret that an overlapping, more specific match had hidden).
+    """
+    counts: Counter[str] = Counter()
+    for _ in range(_MAX_PASSES):
+        spans = find_secrets(text)
+        if not spans:
+            break
+        counts.update(s.type for s in spans)
+        text = _replace(text, spans)
+    return text, counts
+
+
+def redact_value(obj: Any) -> tuple[Any, Counter[str]]:
+    """Redact every string inside dicts, lists and tuples (a new object; the input is untouched).
+
+    A dict entry whose key is a secret name (``{"password": "hunter2!x"}``) is judged by the same
+    value heuristics as a quoted assignment, because the key/value context is lost once the value
+    is looked at alone. Dict keys themselves are left as they are: they are schema, not content.
+    """
+    counts: Counter[str] = Counter()
+    return _redact_obj(obj, counts, None), counts
+
+
+def _keyed_kind(key: str | None, value: str) -> str | None:
+    """The placeholder type for a whole dict value under a secret-named key, else None."""
+    if key is None or not is_secret_name(key) or not looks_like_secret_value(value, quoted=True):
+        return None
+    if find_secrets(value):  # a typed secret inside (sk-..., a URL password) wins over the name rule
+        return None
+    return "password" if _PASSWORD_NAME.search(key.strip("\"'`[]$-")) else "secret"
+
+
+def _redact_obj(obj: Any, counts: Counter[str], key: str | None) -> Any:
+    if isinstance(obj, str):
+        kind = _keyed_kind(key, obj)
+        if kind is not None:
+            counts[kind] += 1
+            return PLACEHOLDER.format(kind)
+        text, found = redact(obj)
+        counts.update(found)
+        return text
+    if isinstance(obj, dict):
+        return {k: _redact_obj(v, counts, k if isinstance(k, str) else None) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_redact_obj(v, counts, None) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_redact_obj(v, counts, None) for v in obj)
+    return obj
+
+
+class Redactor:
+    """Redacts many texts and values, accumulating counts by type for the stage's receipt."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def redact(self, text: str) -> str:
+        """Redacted text; the counts of this call are added to :attr:`counts`."""
+        out, found = redact(text)
+        self.counts.update(found)
+        return out
+
+    def redact_value(self, obj: Any) -> Any:
+        """Redacted copy of a JSON-like value; counts accumulate in :attr:`counts`."""
+        out, found = redact_value(obj)
+        self.counts.update(found)
+        return out
+
+    @property
+    def total(self) -> int:
+        """Number of secrets redacted so far, all types together."""
+        return sum(self.counts.values())
