@@ -1,6 +1,6 @@
 """The main job, ``mcp-distill run``: every stage in order, each writing its own receipt.
 
-Stages: collect -> score -> playbooks (extract + index). Exports join here as they land.
+Stages: collect -> score -> playbooks (extract + index) -> ledger. Exports join here as they land.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from .collect import collect_paths
 from .config import Settings
 from .embed import Embedder
+from .ledger import refresh_ledger
 from .playbooks import extract_playbooks, index_playbooks
 from .score import ScoringRules, score_runs
 from .stats import store_stats
@@ -27,6 +28,7 @@ def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, embedder
     scored = score_runs(store, rules, progress=progress, command="run:score")
     books = extract_playbooks(store, progress=progress, command="run:playbooks")
     indexed = index_playbooks(store, embedder, progress=progress)
+    ledger = refresh_ledger(store, progress=progress, command="run:ledger")
     stats = store_stats(store)
     summary: dict[str, Any] = {
         "store": str(store.path),
@@ -37,9 +39,10 @@ def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, embedder
         "runs scored now": scored["scored"],
         "playbooks": books["playbooks"],
         "playbooks embedded": indexed["embedded"],
+        "ledger entries": ledger.get("entries_total", 0),
     }
     summary.update({f"runs {k}": v for k, v in sorted(stats["by_category"].items())})
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return {"collect": collected, "score": {k: v for k, v in scored.items() if k != "runs"}, "summary": summary,
-            "playbooks": books, "index": indexed,
+            "playbooks": books, "index": indexed, "ledger": ledger,
             "receipts": [collected["receipt_id"], scored["receipt_id"], books["receipt_id"]]}

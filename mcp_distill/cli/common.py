@@ -18,8 +18,9 @@ from ..embed import Embedder, embedder_from_env
 from ..score import ScoringRules, load_rules
 from ..store import Store, open_store
 
-out = Console()
-err = Console(stderr=True)
+# Piped output is not cut to 80 columns: tables stay readable in logs and CI.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class CliState:

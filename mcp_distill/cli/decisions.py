@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ..drift import get_snapshot, latest_snapshot, list_snapshots, run_drift
+from ..ledger import ledger_entries, recommend, refresh_ledger
 from ..scratchpad import get_scratchpad, normalize
 from .common import cli_state, emit, kv_table, out
 
@@ -80,5 +81,47 @@ def register(app: typer.Typer) -> None:
         state = cli_state(ctx)
         out.print_json(get_scratchpad(state.store, run_id).model_dump_json())
 
+    register_ledger(app)
     app.add_typer(drift_app, name="drift")
     app.add_typer(scratchpad_app, name="scratchpad")
+
+
+def register_ledger(app: typer.Typer) -> None:
+    @app.command()
+    def ledger(
+        ctx: typer.Context,
+        task_type: Annotated[str | None, typer.Option(help="Only this task type (and recommend a model for it).")] = None,
+        model: Annotated[str | None, typer.Option(help="Only this model (exact name or glob).")] = None,
+        max_cost: Annotated[float | None, typer.Option(help="Recommendation budget: mean USD per run.")] = None,
+        max_latency_ms: Annotated[float | None, typer.Option(help="Recommendation budget: p95 latency in ms.")] = None,
+        rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch instead of an incremental refresh.")] = False,
+    ) -> None:
+        """The model routing ledger, sorted by the 95% Wilson lower bound of success; with --task-type, a
+        recommendation and why."""
+        state = cli_state(ctx)
+        refresh_ledger(state.store, rebuild=rebuild, command="cli:ledger")
+        entries = ledger_entries(state.store, task_type=task_type, model=model, refresh=False)
+        rec = None
+        if task_type:
+            rec = recommend(state.store, task_type, max_cost=max_cost, max_latency_ms=max_latency_ms, refresh=False)
+        if state.as_json:
+            emit(state, {"entries": [e.model_dump(mode="json") for e in entries],
+                         "recommendation": rec.model_dump(mode="json") if rec else None})
+            return
+        table = Table(title="routing ledger (best first by Wilson lower bound)")
+        for col in ("task_type", "model", "runs", "ok", "rate", "bound", "role", "p50 ms", "p95 ms", "cost/run",
+                    "partner"):
+            table.add_column(col)
+        for e in entries:
+            table.add_row(e.task_type, e.model_name, str(e.sample_count), str(e.success_count),
+                          "-" if e.success_rate is None else f"{e.success_rate:.2f}",
+                          "-" if e.success_lower_bound is None else f"{e.success_lower_bound:.2f}",
+                          e.escalation_role, _num(e.latency_p50), _num(e.latency_p95),
+                          "-" if e.cost_mean is None else f"${e.cost_mean:.4f}", e.best_partner_model or "-")
+        out.print(table)
+        if rec:
+            out.print(f"[bold]recommend {rec.model_name}[/] for {rec.task_type}: {rec.reason}")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"

@@ -1,15 +1,18 @@
-"""Decisions and bearings: PRD drift against the repository, and scratchpad normalisation."""
+"""Decisions and bearings: the model routing ledger, PRD drift against the repository, scratchpads."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from ..drift import get_snapshot, latest_snapshot, run_drift
-from ..models import ScratchpadSummary
+from ..errors import NotFoundError
+from ..ledger import Recommendation, ledger_entries, recommend
+from ..models import ModelLedgerEntry, ScratchpadSummary
 from ..models.drift import DriftReport
 from ..scratchpad import get_scratchpad, normalize
 from .app import StateHolder, resource_errors, run_with_progress, state, tool_errors
@@ -18,6 +21,8 @@ WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHi
 
 
 def register(mcp: MCPServer, holder: StateHolder) -> None:
+    register_ledger(mcp, holder)
+
     @mcp.tool(annotations=WRITES)
     @tool_errors
     async def prd_drift(
@@ -72,3 +77,56 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
     @resource_errors
     def scratchpad_resource(run_id: str, ctx: Context) -> str:
         return get_scratchpad(state(ctx).store, run_id).model_dump_json()
+
+
+class LedgerResult(BaseModel):
+    entries: list[ModelLedgerEntry] = Field(description="task_type x model, best first by the 95% Wilson lower bound.")
+    recommendation: Recommendation | None = Field(
+        None, description="The model to route this task type to, and why (only when task_type is given).")
+    recommendation_error: str | None = Field(None, description="Why no model could be recommended.")
+
+
+def register_ledger(mcp: MCPServer, holder: StateHolder) -> None:
+    @mcp.tool(annotations=WRITES)
+    @tool_errors
+    async def routing_ledger(
+        ctx: Context,
+        task_type: Annotated[str | None, Field(description="Only this task type; also asks for a recommendation.")]
+        = None,
+        model: Annotated[str | None, Field(description="Only this model (exact name or a glob like 'qwen*').")] = None,
+        max_cost: Annotated[float | None, Field(ge=0, description="Budget: mean cost per run in USD.")] = None,
+        max_latency_ms: Annotated[float | None, Field(ge=0, description="Budget: p95 latency in ms.")] = None,
+    ) -> LedgerResult:
+        """Which model for this task type? Per task type x model: runs, success rate and its Wilson lower bound
+        (small samples rank low), failure modes, best partner, escalation role, cost, latency p50/p95, context
+        window. The ledger refreshes incrementally from new evidence first."""
+        app = state(ctx)
+
+        def work(progress=None) -> LedgerResult:
+            entries = ledger_entries(app.store, task_type=task_type, model=model)
+            result = LedgerResult(entries=entries)
+            if task_type:
+                try:
+                    result.recommendation = recommend(app.store, task_type, max_cost=max_cost,
+                                                      max_latency_ms=max_latency_ms, refresh=False)
+                except NotFoundError as exc:
+                    result.recommendation_error = str(exc)
+            return result
+
+        return await run_with_progress(ctx, work)
+
+    @mcp.resource("distill://ledger", mime_type="application/json",
+                  description="The whole model routing ledger, best first per task type.")
+    def ledger_resource() -> str:
+        entries = ledger_entries(holder.get().store)
+        return orjson.dumps([e.model_dump(mode="json") for e in entries]).decode()
+
+    @mcp.resource("distill://ledger/{task_type}", mime_type="application/json",
+                  description="The ledger of one task type with the recommended model.")
+    @resource_errors
+    def ledger_task_resource(task_type: str, ctx: Context) -> str:
+        store = state(ctx).store
+        entries = ledger_entries(store, task_type=task_type)
+        rec = recommend(store, task_type, refresh=False)
+        return orjson.dumps({"entries": [e.model_dump(mode="json") for e in entries],
+                             "recommendation": rec.model_dump(mode="json")}).decode()
