@@ -19,8 +19,8 @@ How
      Jaccard above 0.85, so short texts use character 3-grams (:data:`SHINGLE_CHARS`) instead: one
      inserted or changed character touches only 3 of them, so a one-typo variant of a sentence of 40+
      characters stays above 0.85 (with 5-grams it would need 60+). A text shorter than 3 characters
-     is one shingle. The two kinds are salted apart, so a short and a long
-     text never match near (they can still match exactly).
+     is one shingle. The two kinds are salted apart, so a short and a long text never match near
+     (they can still match exactly).
    * What 0.85 means with word 5-grams: a text of N words with k consecutive words replaced keeps a
      Jaccard of about (N-k-8)/(N+k), so it is a near dup while N >= 12.3 k + 53: about one rewritten
      15-word sentence in 240 words, or one changed word in 66.
@@ -35,7 +35,7 @@ How
 
      ====  =====  =====  =====  =====  =====  =====
      s     0.50   0.60   0.70   0.80   0.85   0.90
-     P     0.06   0.23   0.61   0.95   0.994  0.9998
+     P     0.06   0.24   0.61   0.95   0.994  0.9999
      ====  =====  =====  =====  =====  =====  =====
 
      Its midpoint (1/16)**(1/8) ~= 0.71 sits well below 0.85 on purpose: LSH only proposes, the
@@ -46,14 +46,15 @@ Determinism: every constant comes from splitmix64 over :data:`SEED` (not numpy's
 may change between numpy versions, and not Python's ``hash``, which is salted per process), so the
 same rows in the same order give the same answers in every run and on every machine.
 
-Memory per kept row: the 128 x uint32 signature (512 B), 16 band-table entries (~1.2 KB of Python
-dict and int objects), the sha256 key and the row key: roughly 2 KB, independent of the text length.
-Rows reported as duplicates are not stored.
+Memory per kept row: the 128 x uint32 signature (512 B, in an array grown by doubling), 16
+band-table entries (~1.2 KB of Python dict and int objects), the sha256 key and the row key: about
+2.6 KB measured (tracemalloc, 90k kept rows), independent of the text length. Rows reported as
+duplicates are not stored.
 
-Throughput (measured on the project's 2-core machine, one core used): :meth:`DedupIndex.add_many`
-hashes rows in vectorised batches, ~3.5 s for 100k rows of ~1.1 KB (~30k rows/s);
+Throughput (``bench/redact.py``, 2-core dev machine, one core used): :meth:`DedupIndex.add_many`
+hashes rows in vectorised batches, ~3.5-3.9 s for 100k rows of ~1.1 KB (~25-30k rows/s);
 :meth:`DedupIndex.add` is the same code with a batch of one, where per-call numpy overhead dominates
-(~90 us per row, ~11k rows/s). Feed exports through ``add_many`` in chunks.
+(~11k rows/s). Feed exports through ``add_many``.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ SHORT_TEXT_WORDS = 30
 """Texts with fewer normalised words than this are shingled by characters (see module doc)."""
 SEED = 0x6D63702D64697374  # "mcp-dist": fixed so results never depend on the run
 BATCH_ROWS = 512
-"""Rows hashed together by :meth:`DedupIndex.add_many` (bounds the temporary arrays)."""
+BATCH_CHARS = 2_000_000
+"""A batch of :meth:`DedupIndex.add_many` closes at BATCH_ROWS rows or BATCH_CHARS characters,
+whichever comes first, so a few huge rows cannot make the temporaries (~30 B per character) balloon."""
 
 assert BANDS * ROWS == NUM_PERM
 
@@ -316,11 +319,13 @@ class DedupIndex:
         """
         out: list[DupResult | None] = []
         batch: list[tuple[str, str]] = []
+        chars = 0
         for item in items:
             batch.append(item)
-            if len(batch) >= BATCH_ROWS:
+            chars += len(item[1])
+            if len(batch) >= BATCH_ROWS or chars >= BATCH_CHARS:
                 out.extend(self._add_batch(batch))
-                batch = []
+                batch, chars = [], 0
         if batch:
             out.extend(self._add_batch(batch))
         return out
