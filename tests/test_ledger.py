@@ -330,7 +330,7 @@ def test_shipped_model_config_knows_the_seed_models():
 def test_concurrent_refreshes_and_a_superseded_rebuild(store, tmp_path, monkeypatch):
     import threading
 
-    from mcp_distill import ledger as ledger_mod
+    from mcp_distill import ledger_store as ledger_mod  # _refresh looks _process_batch up there
 
     load(store, tmp_path, mixed_rows(3, 60, 0))
     results: list[dict] = []
