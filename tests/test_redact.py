@@ -87,6 +87,7 @@ SAMPLES: list[tuple[str, str, str]] = [
     ("secret", "X-Api-Key: {s}", _tok(32, string.hexdigits.lower())),
     ("secret", "session_token := `{s}`", _tok(30)),
     ("secret", "settings['auth'] = '{s}'", _tok(16)),
+    ("secret", "AWS_SESSION_TOKEN={s}", "IQoJb3JpZ2luX2Vj" + _tok(60, _ALNUM + "/+") + "=="),
     ("email", "contact jane.doe+build@example.co.uk for access", "jane.doe+build@example.co.uk"),
     ("email", "From: <ops@mcp-distill.dev>", "ops@mcp-distill.dev"),
 ]
@@ -194,12 +195,27 @@ x = a == b; y = c != d; z := compute()
 for token in tokenize(source): yield token
 def authenticate(self, password: str, token: str | None = None) -> bool:
 PWD=/home/agent/work
+const apiKey = process.env.API_KEY;
+export GITHUB_TOKEN=$(gh auth token)
+token: ${{ secrets.GITHUB_TOKEN }}
+self.token = self._make_token(user)
+"password": "correct horse battery staple"
+https://user@example.com/path
 """
 
 
 def test_false_positive_corpus_is_left_unchanged() -> None:
     assert find_secrets(FALSE_POSITIVES) == []
     assert redact(FALSE_POSITIVES) == (FALSE_POSITIVES, Counter())
+
+
+def test_offsets_survive_unicode_whose_lowercase_is_longer() -> None:
+    # "İ".lower() is two code points: the keyword scan must not drift off the original offsets.
+    pw = _tok(12)
+    text = f'İstanbul İİ password = "{pw}" and x@example.com'
+    out, counts = redact(text)
+    assert out == 'İstanbul İİ password = "[REDACTED:password]" and [REDACTED:email]'
+    assert counts == Counter(password=1, email=1)
 
 
 def test_context_around_a_secret_is_kept() -> None:
