@@ -29,7 +29,8 @@ re-typed by a later, more generic one, e.g. an OpenAI key assigned to ``api_key`
 * ``url_password``: ``scheme://user:PASSWORD@host``; user and host are kept.
 * ``bearer_token`` ``Bearer <token>`` and ``basic_auth`` ``Authorization: Basic <b64>``.
 * ``password`` / ``secret``: ``name = value`` assignments (see below).
-* ``email``.
+* ``email``: except ``git@host:`` remotes, ``name@2x.png``-style asset names and the user of
+  ``scheme://user@host`` (a URL user is kept, as with ``url_password``).
 
 Assignment heuristics (the generic rule that must not mangle ordinary code):
 
@@ -47,15 +48,16 @@ Assignment heuristics (the generic rule that must not mangle ordinary code):
   ``password: str``, ``self.secret_key = secret_key``, ``api_key=os.environ["X"]``,
   ``secret = get_secret()`` stay. A bare value needs a digit or a symbol other than ``_`` and
   ``.``, and a lowercase slug (``my-tls-secret``) is taken for a name. The price: an all-letters bare
-  password in YAML (``password: hunter``) is missed; quoted it is caught.
+  password in YAML (``password: hunterhunter``) is missed; quoted it is caught. Values with spaces
+  (passphrases) and multi-line YAML values are not caught by this rule either.
 
 Git SHAs, UUIDs and lockfile hashes are not flagged by themselves: only the keyed rules above look
 at long random strings, and ``sha``, ``integrity``, ``hash``, ``checksum`` are not secret names.
 
 Linear time: every pattern starts with a literal (``sk-``, ``eyJ``, ``://``; the boundary
 look-behind comes after it) or a look-behind that only lets a match start at the beginning of a run
-of its own characters, runs are consumed with possessive quantifiers (Python 3.11+) and repeats are
-bounded, so no input makes the engine backtrack over the same text twice. The keyed rule finds the
+of its own characters, runs are consumed with possessive quantifiers (Python 3.11+) and the other
+repeats are bounded, so the work per start position is bounded by a constant. The keyed rule finds the
 secret word first and matches the value anchored after it; the PEM scanner searches each END marker
 at most once; overlaps are resolved with a claimed-bytes map, not pairwise. 1 MB of each adversarial
 input (``password=password=...``, ``a@a@...``, repeated BEGIN lines, ...) takes at most ~1 s and
@@ -76,7 +78,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 PLACEHOLDER = "[REDACTED:{}]"
-_PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z_]+\]")
+PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z_]+\]")
+"""Matches any placeholder, e.g. to count what an exported file had redacted."""
 
 SECRET_TYPES = (
     "private_key",
