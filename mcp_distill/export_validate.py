@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -70,6 +71,8 @@ MAX_ERRORS = 50
 CACHE_LIMIT = 50_000
 _OPEN_FILES = 16
 _IN_CHUNK = 500
+#: Batches of lines that may wait for the background validator (bounded memory, no stalls).
+_QUEUED_BATCHES = 32
 #: Rows read, parsed and checked together (their store lookups are batched).
 _ROW_BATCH = 1000
 
@@ -475,21 +478,41 @@ def _child_main() -> None:
 
 
 class BackgroundValidator:
-    """A :class:`StreamValidator` in a child process with its own store connection, fed through a
-    pipe, so checking an export overlaps with writing it (a second core)."""
+    """A :class:`StreamValidator` in a child process with its own (read-only) store connection, fed
+    through a pipe by a pump thread, so checking an export overlaps with writing it (a second core)
+    and the exporter never waits on the pipe (at most :data:`_QUEUED_BATCHES` batches wait in memory)."""
 
     def __init__(self, db_path: str | Path):
         package_root = str(Path(__file__).resolve().parent.parent)
         env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
         self._proc = subprocess.Popen([sys.executable, "-m", "mcp_distill.export_validate", str(db_path)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=_QUEUED_BATCHES)
+        self._broken = False
+        self._pump_thread = threading.Thread(target=self._pump, name="export-validator-pipe", daemon=True)
+        self._pump_thread.start()
+
+    def _pump(self) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        while (msg := self._queue.get()) is not None:
+            if self._broken:
+                continue  # keep draining so the exporter never blocks on a full queue
+            try:
+                pickle.dump(msg, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                stdin.flush()
+            except (OSError, ValueError):  # the child is gone (broken pipe) or its pipe was closed
+                self._broken = True
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+    def _died(self) -> ValidationFailedError:
+        return ValidationFailedError("the validator process died; run `mcp-distill validate DIR` to see why")
 
     def _send(self, msg: tuple[Any, ...]) -> None:
-        assert self._proc.stdin is not None
-        try:
-            pickle.dump(msg, self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        except BrokenPipeError as exc:
-            raise ValidationFailedError("the validator process died; run `mcp-distill validate DIR` to see why") from exc
+        if self._broken:
+            raise self._died()
+        self._queue.put(msg)
 
     def add_clean(self, digests: list[bytes]) -> None:
         if digests:
@@ -499,13 +522,16 @@ class BackgroundValidator:
         self._send(("lines", rel, lines))
 
     def finish(self) -> tuple[ValidationReport, dict[str, str]]:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
+        assert self._proc.stdout is not None
         try:
             self._send(("done",))
-            self._proc.stdin.close()
+            self._queue.put(None)
+            self._pump_thread.join()
+            if self._broken:
+                raise self._died()
             msg = pickle.load(self._proc.stdout)
         except (EOFError, pickle.UnpicklingError) as exc:
-            raise ValidationFailedError("the validator process died; run `mcp-distill validate DIR` to see why") from exc
+            raise self._died() from exc
         finally:
             self.close()
         if msg[0] == "error":
@@ -513,10 +539,14 @@ class BackgroundValidator:
         return msg[1], msg[2]
 
     def close(self) -> None:
-        for stream in (self._proc.stdin, self._proc.stdout):
-            with contextlib.suppress(OSError):
-                if stream is not None:
-                    stream.close()
+        if self._pump_thread.is_alive():  # an export that failed: the child's answer is not wanted
+            self._proc.kill()  # unblocks a pump waiting on the pipe
+            self._broken = True
+            self._queue.put(None)
+            self._pump_thread.join()
+        with contextlib.suppress(OSError):
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
         try:
             self._proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
