@@ -10,11 +10,16 @@ Guarantees, and how they are kept:
 
 * Only accepted runs feed SFT and RAG; the validator re-reads every run's category from the store.
 * Redaction before anything is written: every content field goes through
-  :func:`mcp_distill.redact.redact`; the receipt counts placeholders by type.
+  :func:`mcp_distill.redact.redact` (each distinct text is scanned once); the receipt counts
+  placeholders by type.
 * Exact and near duplicates (:class:`mcp_distill.neardup.DedupIndex`) are dropped and counted. A
   row is a duplicate when *each* of its texts (SFT: user, assistant; preference: prompt, chosen,
   rejected; RAG: text) repeats the same earlier kept row's, so a long shared prompt cannot make
   two different answers look alike.
+* Validated: every line written is also fed to the validator (:mod:`mcp_distill.export_validate`),
+  in a second process with a read-only store connection when the store is a file, so checking
+  overlaps with writing; the sha256 of the bytes it checked must equal the file's. Any error fails
+  the export.
 * Atomic: every file is written to a temporary file in its own folder; only when all are written
   and validated are they moved into place with ``os.replace``, then ``receipt.json``. An
   interrupted or invalid export leaves the previous export as it was.
@@ -69,7 +74,7 @@ MODELS: dict[str, type[BaseModel]] = {"sft": SftSample, "preference": Preference
 RUN_PAGE = 500
 #: Rows buffered per kind before dedup hashes them as one batch (DedupIndex.add_many is ~3x faster).
 SINK_BATCH = 512
-#: Validate in a spawned process while the export is written (a second core); False: in this process.
+#: Validate in a child process while the export is written (a second core); False: in this process.
 BACKGROUND_VALIDATION = True
 #: Redacted texts remembered (texts with a secret are rare; clean ones are remembered by digest only).
 REDACTED_MEMO = 10_000
@@ -366,7 +371,7 @@ class Exporter:
                 ra, rb = by_run[a], by_run[b]
                 chosen, rejected, input_rec = recs.get(ra[4]), recs.get(rb[4]), recs.get(ra[5] or "")
                 if chosen is None or rejected is None or input_rec is None:
-                    self.stats["pairs_missing_record"] += 1
+                    self.stats["pairs_no_prompt" if ra[5] is None else "pairs_missing_record"] += 1
                     continue
                 if not mine.differ(chosen["output_text"], rejected["output_text"]):
                     self.stats["pairs_identical"] += 1

@@ -358,6 +358,9 @@ def evidence_chunks(view: RunView) -> Iterator[Candidate]:
     for rec in view.records:
         if rec.get("stream") in RAG_SKIP_STREAMS:
             continue
+        attempt = attempt_of(rec)
+        if attempt is not None and view.accepted_attempt is not None and attempt < view.accepted_attempt:
+            continue  # an attempt the run itself rejected
         fields = [("output_text", rec.get("output_text"))] if rec is view.output else []
         fields += [("text", rec.get("text")), ("observer_notes", rec.get("observer_notes"))]
         for name, value in fields:
