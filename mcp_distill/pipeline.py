@@ -1,6 +1,6 @@
 """The main job, ``mcp-distill run``: every stage in order, each writing its own receipt.
 
-Stages: collect -> score -> playbooks (extract + index) -> ledger. Exports join here as they land.
+Stages: collect -> score -> playbooks (extract + index) -> ledger -> exports.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from .collect import collect_paths
 from .config import Settings
 from .embed import Embedder
+from .export import export_dataset
 from .ledger import refresh_ledger
 from .playbooks import extract_playbooks, index_playbooks
 from .score import ScoringRules, score_runs
@@ -22,13 +23,16 @@ Progress = Callable[[int, int, str], None]
 
 
 def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, embedder: Embedder,
-                 paths: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+                 paths: list[str] | None = None, progress: Progress | None = None,
+                 out_dir: str = "exports") -> dict[str, Any]:
     t0 = time.perf_counter()
     collected = collect_paths(store, settings, paths, progress=progress, command="run:collect").as_dict()
     scored = score_runs(store, rules, progress=progress, command="run:score")
     books = extract_playbooks(store, progress=progress, command="run:playbooks")
     indexed = index_playbooks(store, embedder, progress=progress)
     ledger = refresh_ledger(store, progress=progress, command="run:ledger")
+    exported = export_dataset(store, kind="all", out_dir=settings.check_path(out_dir), progress=progress,
+                              command="run:export")
     stats = store_stats(store)
     summary: dict[str, Any] = {
         "store": str(store.path),
@@ -40,9 +44,11 @@ def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, embedder
         "playbooks": books["playbooks"],
         "playbooks embedded": indexed["embedded"],
         "ledger entries": ledger.get("entries_total", 0),
+        "exported rows": exported["rows_written"],
+        "exports": exported["out_dir"],
     }
     summary.update({f"runs {k}": v for k, v in sorted(stats["by_category"].items())})
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return {"collect": collected, "score": {k: v for k, v in scored.items() if k != "runs"}, "summary": summary,
-            "playbooks": books, "index": indexed, "ledger": ledger,
-            "receipts": [collected["receipt_id"], scored["receipt_id"], books["receipt_id"]]}
+            "playbooks": books, "index": indexed, "ledger": ledger, "export": exported,
+            "receipts": [collected["receipt_id"], scored["receipt_id"], books["receipt_id"], exported["receipt_id"]]}

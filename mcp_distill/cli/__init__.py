@@ -12,7 +12,7 @@ import typer
 
 from ..config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
 from ..errors import DistillError
-from . import core, decisions, knowledge
+from . import core, datasets, decisions, knowledge
 from .common import CliState, err
 
 app = typer.Typer(
@@ -41,6 +41,7 @@ def _global(
 
 core.register(app)
 knowledge.register(app)
+datasets.register(app)
 decisions.register(app)
 
 

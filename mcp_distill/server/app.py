@@ -124,9 +124,9 @@ def build_server(settings: Settings | None = None) -> MCPServer:
             store.close()
 
     mcp = MCPServer("mcp-distill", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    from . import core, decisions, knowledge
+    from . import core, datasets, decisions, knowledge
 
-    for module in (core, knowledge, decisions):
+    for module in (core, knowledge, datasets, decisions):
         module.register(mcp, holder)
     return mcp
 
