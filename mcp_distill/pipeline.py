@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .collect import collect_paths
@@ -24,15 +25,16 @@ Progress = Callable[[int, int, str], None]
 
 def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, embedder: Embedder,
                  paths: list[str] | None = None, progress: Progress | None = None,
-                 out_dir: str = "exports") -> dict[str, Any]:
+                 out_dir: str | Path = "exports") -> dict[str, Any]:
     t0 = time.perf_counter()
     collected = collect_paths(store, settings, paths, progress=progress, command="run:collect").as_dict()
     scored = score_runs(store, rules, progress=progress, command="run:score")
     books = extract_playbooks(store, progress=progress, command="run:playbooks")
     indexed = index_playbooks(store, embedder, progress=progress)
     ledger = refresh_ledger(store, progress=progress, command="run:ledger")
-    exported = export_dataset(store, kind="all", out_dir=settings.check_path(out_dir), progress=progress,
-                              command="run:export")
+    # The exports folder is the caller's choice: the CLI lets a person write anywhere; the MCP face
+    # checks its out_dir against the roots before it calls anything.
+    exported = export_dataset(store, kind="all", out_dir=out_dir, progress=progress, command="run:export")
     stats = store_stats(store)
     summary: dict[str, Any] = {
         "store": str(store.path),

@@ -42,14 +42,16 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         paths: Annotated[list[str] | None, typer.Argument(help="Sources to collect (default: examples/lakehouse_kb "
                                                                "when present, else the roots).")] = None,
+        out_dir: Annotated[str, typer.Option("--out", help="Where the datasets are exported.")] = "exports",
     ) -> None:
-        """The whole pipeline: collect, then score (later stages join as they land), with a summary."""
+        """The main job: collect, score, extract and index playbooks, refresh the ledger, export datasets."""
         state = cli_state(ctx)
         if not paths:
             example = Path("examples/lakehouse_kb")
             paths = [str(example)] if example.exists() else None
         with progress_bar("pipeline") as bar:
-            result = run_pipeline(state.store, state.settings, state.rules(), state.embedder(), paths, progress=bar)
+            result = run_pipeline(state.store, state.settings, state.rules(), state.embedder(), paths, progress=bar,
+                                  out_dir=out_dir)
         if state.as_json:
             emit(state, result)
             return

@@ -26,11 +26,11 @@ def register(app: typer.Typer) -> None:
     def export(
         ctx: typer.Context,
         kind: Annotated[str, typer.Option(help="rag, sft, preference or all.")] = "all",
-        out_dir: Annotated[str, typer.Option("--out", help="Output folder (inside the roots).")] = "exports",
+        out_dir: Annotated[str, typer.Option("--out", help="Output folder.")] = "exports",
     ) -> None:
         """Write RAG / SFT / preference JSONL with receipt.json; redacted, deduplicated, validated."""
         state = cli_state(ctx)
-        target = state.settings.check_path(out_dir)
+        target = out_dir  # a person at the shell may write anywhere; the MCP tool checks its out_dir against the roots
         with progress_bar("export") as bar:
             result = export_dataset(state.store, kind=kind, out_dir=target, progress=bar, command="cli:export")
         emit(state, result, files_table(result))
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check an export against the store: accepted-only SFT, one-task pairs, provenance, schemas, no secrets."""
         state = cli_state(ctx)
-        report = validate_export(state.store, state.settings.check_path(directory))
+        report = validate_export(state.store, directory)
         emit(state, report.summary())
         if not report.ok:
             for message in report.errors[:20]:
