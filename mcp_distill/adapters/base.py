@@ -110,10 +110,13 @@ def text_hash(text: str | None) -> str | None:
 def first(row: Row, *keys: str) -> Any:
     """The first present, non-empty value among ``keys`` (dotted keys reach into nested objects)."""
     for key in keys:
-        value: Any = row
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if value not in (None, "", [], {}):
+        if "." not in key:  # the common case, on the collector's hot path
+            value: Any = row.get(key) if type(row) is dict or isinstance(row, Mapping) else None
+        else:
+            value = row
+            for part in key.split("."):
+                value = value.get(part) if type(value) is dict or isinstance(value, Mapping) else None
+        if value is not None and value != "" and value != [] and value != {}:
             return value
     return None
 

@@ -83,7 +83,9 @@ class Picker:
         self.used: set[str] = set()
 
     def __call__(self, *keys: str) -> Any:
-        self.used.update(k.split(".", 1)[0] for k in keys)
+        used = self.used
+        for key in keys:
+            used.add(key.partition(".")[0])
         return first(self.row, *keys)
 
     def num(self, *keys: str) -> float | None:
