@@ -25,6 +25,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -104,19 +105,38 @@ def generate(path: Path, runs: int) -> int:
     return records
 
 
+def _children_peak_rss(stop: threading.Event, peak: list[float]) -> None:
+    """Peak RSS (VmHWM) of this process's children, i.e. the validator, sampled from /proc."""
+    me = os.getpid()
+    while not stop.wait(0.2):
+        try:
+            kids = open(f"/proc/{me}/task/{me}/children").read().split()  # noqa: SIM115
+            for pid in kids:
+                with open(f"/proc/{pid}/status") as status:
+                    for line in status:
+                        if line.startswith("VmHWM:"):
+                            peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+
+
 def export_child(db: str, out: str) -> None:
     """Run in a child process: one export, its figures as JSON on stdout."""
     from mcp_distill.export import export_dataset
 
     store = open_store(db)
     load_before = os.getloadavg()[0]
+    stop, peak = threading.Event(), [0.0]
+    sampler = threading.Thread(target=_children_peak_rss, args=(stop, peak), daemon=True)
+    sampler.start()
     started, cpu = time.perf_counter(), time.process_time()
     result = export_dataset(store, "all", out, command="bench/export.py")
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    stop.set()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN)  # the validator process, waited for by the export
     print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "validator_cpu_seconds": child.ru_utime + child.ru_stime,
-                      "validator_peak_rss_mb": child.ru_maxrss / 1024, "peak_rss_mb": peak_mb,
+                      "validator_peak_rss_mb": peak[0], "peak_rss_mb": peak_mb,
                       "load": [round(load_before, 2), round(os.getloadavg()[0], 2)], "result": result}))
 
 
@@ -203,10 +223,11 @@ def main() -> int:
     }
     command = "`.venv/bin/python bench/export.py" + (f" --runs {args.runs}`" if args.runs != 100_000 else "`")
     rows = "\n".join(f"| `{rel}` | {n:,} |" for rel, n in figures["rows"].items())
+    cats = ", ".join(f"{k} {v:,}" for k, v in sorted(scored["by_category"].items()))
     body = f"""Reproduce: {command} ({figures['cpus']} cores, Python {figures['python']}). Target: all three
 exports of 100k scored runs in under 30 s on 2 cores.
 
-{args.runs:,} runs ({records:,} native evidence records; categories {scored['by_category']}) built through
+{args.runs:,} runs ({records:,} native evidence records; {cats}) built through
 `collect_paths` ({t_collect:.1f} s) and `score_runs` ({t_score:.1f} s), then `export_dataset(kind="all")` in a
 fresh process, twice:
 
