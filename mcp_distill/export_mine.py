@@ -153,12 +153,18 @@ class RunView:
     def task_key(self) -> str | None:
         return record_task_key(self.output) if self.output else None
 
-    def input_record(self) -> Rec | None:
-        """The record holding the task input: the output record when it has one, else the latest."""
-        if self.output is not None and _text(self.output.get("input_text")):
-            return self.output
+    def input_record(self, of: Rec | None = None) -> Rec | None:
+        """The record holding the input of ``of`` (default: the output record): itself when it has
+        one, else the latest other record of the same task key; a prompt of another task never
+        joins an answer, whatever the run join did."""
+        of = of if of is not None else self.output
+        if of is None:
+            return None
+        if _text(of.get("input_text")):
+            return of
+        key = record_task_key(of)
         found = [r for r in self.records if _text(r.get("input_text")) and r.get("stream") not in NON_OUTPUT_STREAMS
-                 and str(r.get("model_role") or "").lower() not in AUXILIARY_ROLES]
+                 and str(r.get("model_role") or "").lower() not in AUXILIARY_ROLES and record_task_key(r) == key]
         return max(found, key=_order) if found else None
 
 
@@ -252,7 +258,7 @@ def attempt_pairs(view: RunView) -> Iterator[Candidate]:
     if chosen is None or attempt_of(chosen) != view.accepted_attempt:
         return
     key = record_task_key(chosen)
-    input_rec = chosen if _text(chosen.get("input_text")) else view.input_record()
+    input_rec = view.input_record(chosen)
     if key is None or input_rec is None:
         return
     prompt = user_turn(input_rec, chosen)

@@ -324,6 +324,10 @@ class _RowValidator:
         keys = {f.task_key for f in own if f.task_key}
         if own and not any(split_for(k) == meta["split"] for k in keys):
             self.fail(where, f"split {meta['split']!r} is not the split of the run's task {sorted(keys)}")
+        for i, prov in enumerate(meta["provenance"][1:], 1):  # the prompt's record: the answer's task
+            found = self._of_run(prov, {run})
+            if own and found and not keys & {f.task_key for f in found}:
+                self.fail(where, f"provenance[{i}] (the prompt) is of another task than the answer {sorted(keys)}")
 
     def preference(self, where: str, row: dict[str, Any], meta: dict[str, Any]) -> None:
         self.report.checks["preference_pairs"] += 1
@@ -342,6 +346,12 @@ class _RowValidator:
             self.fail(where, f"chosen and rejected are not of one task {key!r}")
         if split_for(key) != meta["split"]:
             self.fail(where, f"split {meta['split']!r} is not the split of task {key!r}")
+        for i, prov in enumerate(provs[2:], 2):  # the prompt's record: the chosen run's, same task
+            found = self._of_run(prov, {chosen_run})
+            if not found:
+                self.fail(where, f"provenance[{i}] (the prompt) is not a record of run {chosen_run}")
+            elif key not in {f.task_key for f in found}:
+                self.fail(where, f"provenance[{i}] (the prompt) is of another task than {key!r}")
         c_cat, r_cat = self.check.category(chosen_run), self.check.category(rejected_run)
         if chosen_run != rejected_run:
             if c_cat != "accepted" or r_cat != "rejected":

@@ -234,6 +234,21 @@ def test_default_folder_is_exports(mixed, tmp_path, monkeypatch):
     assert (tmp_path / "exports" / "rag" / "chunks.jsonl").stat().st_size > 0
 
 
+def test_a_prompt_of_another_task_never_joins_an_answer(store, tmp_path):
+    """A wrong join put a prompt about src/other.py into the run of an answer about src/j.py."""
+    load(store, tmp_path, [
+        ev("j1", 1, file_path="src/j.py", output_text=prose("answer j"), signals=ACCEPT),
+        ev("j1", 2, file_path="src/other.py", input_text=prose("prompt other")),
+        ev("j2", 3, file_path="src/k.py", output_text=prose("answer k"), signals=ACCEPT),
+        ev("j2", 4, file_path="src/k.py", input_text=prose("prompt k")),
+    ])
+    result = export_dataset(store, "sft", tmp_path / "out")
+    sft = all_rows(tmp_path / "out", "sft/")
+    assert [r["metadata"]["run_id"] for r in sft] == ["run:j2"]
+    assert sft[0]["messages"][0]["content"].endswith(prose("prompt k")) and len(sft[0]["metadata"]["provenance"]) == 2
+    assert result["counts"]["sft_skipped_no_input"] == 1
+
+
 # --- splits ----------------------------------------------------------------------------------------
 
 
@@ -583,6 +598,8 @@ def test_example_data_exports_cleanly(store, tmp_path):
     assert {r["metadata"]["source"] for r in all_rows(out, "preference/")} == {"attempts", "consensus", "override"}
     texts = "".join((out / rel).read_text() for rel in DATA_FILES)
     assert find_secrets(texts) == []
+    export_dataset(store, "all", tmp_path / "again")
+    assert all((out / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes() for rel in DATA_FILES)
     if manifest:
         for value in manifest["secrets"].values():
             for v in value if isinstance(value, list) else [value]:
