@@ -4,13 +4,13 @@ It trusts nothing the exporter decided; every fact is read again from the store 
 
 * **schema**: each row validates against SftSample / PreferenceSample / RagSample, and its
   ``split`` is the split of the file it is in; RAG ids are unique.
-* **SFT**: the row's run is ``accepted`` in the store, and the records its provenance points at
-  belong to that run.
+* **SFT**: the row's run is ``accepted`` in the store, the records its provenance points at
+  belong to that run, and the prompt's record has the answer's task key.
 * **preference**: chosen and rejected differ after normalisation; the records behind
   ``provenance[0]`` (chosen) and ``provenance[1]`` (rejected) belong to the named runs and both
   have the row's task key; across runs the chosen run is accepted and the rejected run rejected,
   within one run (attempts) the run is accepted or partially accepted, a consensus row's record
-  carries a split vote.
+  carries a split vote; the prompt's record (``provenance[2:]``) is the chosen run's, same task.
 * **RAG**: every source run is accepted and the chunk's records belong to one of them.
 * **split**: ``split == split_for(task key)``, so one task is never in both splits.
 * **provenance**: the source file exists; for line files the line at ``line_offset`` starts a
@@ -19,6 +19,10 @@ It trusts nothing the exporter decided; every fact is read again from the store 
   lies inside the file. The store holds an evidence record for that (file, offset, sig_hash).
 * **secrets**: no content string contains anything :func:`mcp_distill.redact.find_secrets` finds.
 * **receipt** (``validate_export`` only): files listed in ``receipt.json`` still have its sha256.
+
+During an export the same checks run in a child process (:class:`BackgroundValidator`, read-only
+store connection) fed with every line as it is written; texts the redaction pass already scanned
+clean are not scanned twice.
 """
 
 from __future__ import annotations
