@@ -16,8 +16,9 @@ of each case. ``--manifest`` prints the intended category of every run as JSON.
 
     python examples/generate.py [--out DIR] [--runs N] [--manifest]
 
-Same arguments, same bytes: one fixed seed, no clock, no set iteration. The file is long because
-it holds the text catalogue too (one file, so the sample stays reproducible from one script).
+Same arguments, same bytes: one fixed seed, no clock, no set iteration. This file holds the
+generation logic; the static texts (files, patterns, prompts, PRs, plans) are in catalogue.py and
+catalogue_loops.py next to it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import hashlib
 import json
 import random
 import string
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,325 +36,20 @@ from typing import Any
 SEED = 19814
 BASE = datetime(2026, 4, 12, 6, 0, tzinfo=UTC)
 OUT = Path(__file__).resolve().parent / "lakehouse_kb"
-WEAK, STRONG = "qwen2.5-coder:32b", ("gpt-oss:120b", "deepseek-v3.1", "kimi-k2:1t")
-CLASSIFIER, EXTRACTOR, VERIFIER = "llama3.1:8b", "qwen2.5-coder:32b", "gpt-oss:120b"
-USD_PER_1K = {WEAK: 0.0, "gpt-oss:120b": 0.0006, "deepseek-v3.1": 0.0009, "kimi-k2:1t": 0.0015}
-BRANCH = "scrum/auto-apply-19814"
-REVIEWERS = ("j.alvarez@devop.live", "profit", "priya.n@devop.live")
 ALNUM = string.ascii_letters + string.digits
 
-# --- text catalogue ----------------------------------------------------------------------------
-
-FILES = [
-    ("crates/gateway/src/v1/mode.rs", "gateway", "resolve_mode", "unwrap_panic", 212, 3,
-     "v1::mode::tests::unknown_task_class_is_400"),
-    ("crates/gateway/src/v1/chat.rs", "gateway", "chat_handler", "unwrap_panic", 88, 2,
-     "v1::chat::tests::missing_model_header_is_400"),
-    ("crates/gateway/src/v1/langfuse_trace.rs", "gateway", "emit_trace", "unbounded_retry", 141, 1,
-     "v1::langfuse_trace::tests::gives_up_after_budget"),
-    ("crates/vectord/src/pathway_memory.rs", "vectord", "load_traces", "blocking_io", 377, 4,
-     "pathway_memory::tests::load_does_not_block_runtime"),
-    ("crates/vectord/src/hnsw.rs", "vectord", "persist_index", "blocking_io", 264, 3,
-     "hnsw::tests::persist_roundtrip"),
-    ("crates/catalogd/src/manifest.rs", "catalogd", "cached_manifest", "stale_cache", 59, 2,
-     "manifest::tests::reload_sees_new_columns"),
-    ("crates/truth/src/rules.rs", "truth", "load_rules", "unvalidated_input", 133, 2,
-     "rules::tests::rejects_unbounded_limit"),
-    ("crates/validator/src/staffing.rs", "validator", "validate_fill", "unvalidated_input", 301, 3,
-     "staffing::tests::rejects_negative_headcount"),
-    ("crates/shared/src/secrets.rs", "shared", "resolve_secret", "secret_in_logs", 47, 1,
-     "secrets::tests::debug_output_is_redacted"),
-    ("crates/shared/src/model_matrix.rs", "shared", "weak_model_set", "stale_cache", 96, 2,
-     "model_matrix::tests::matrix_reload_updates_weak_set"),
-    ("auditor/gitea.ts", "auditor", "pollPullRequests", "unbounded_retry", 58, 1,
-     "gitea > stops polling after the retry budget"),
-    ("auditor/fact_extractor.ts", "auditor", "extractFacts", "unbounded_retry", 112, 2,
-     "fact_extractor > surfaces LLM Team 5xx"),
-    ("auditor/checks/inference.ts", "auditor", "treeSplitDiff", "context_overflow", 203, 3,
-     "inference > keeps shards under the token budget"),
-    ("mcp-server/observer.ts", "mcp-server", "handleEvent", "secret_in_logs", 171, 2,
-     "observer > redacts authorization headers"),
-    ("mcp-server/relevance.ts", "mcp-server", "filterAdjacency", "context_overflow", 84, 1,
-     "relevance > caps the preamble"),
-    ("tests/real-world/scrum_applier.ts", "tests/real-world", "applyPatch", "unvalidated_input", 236, 2,
-     "scrum_applier > refuses paths outside the repo"),
-]  # fmt: skip
-FILES = [dict(zip(("path", "crate", "fn", "pattern", "line", "shards", "test"), f, strict=True),
-              lang="rust" if f[0].endswith(".rs") else "ts") for f in FILES]  # type: ignore[misc]  # fmt: skip
-
-PATTERNS: dict[str, dict[str, Any]] = {
-    "unwrap_panic": {
-        "title": "unwrap()/expect() on request data panics the handler", "area": "error-handling",
-        "issue": "`{fn}` calls unwrap()/expect() on client-supplied data; a missing header panics the "
-                 "handler and drops the connection",
-        "second": "the error body leaks the internal mode table in its Debug output",
-        "fix": "return ApiError::BadRequest through `?` and `ok_or_else` instead of unwrap/expect",
-        "wrong": ("fall back to the default mode with unwrap_or_default()",
-                  '+    let task_class = headers.get("x-task-class").map(|v| v.to_str().unwrap_or_default())'
-                  '.unwrap_or_default();'),
-        "code": {"rust": 'pub async fn {fn}(State(state): State<AppState>, headers: HeaderMap,\n'
-                         '    Json(req): Json<ModeRequest>) -> Json<ModeResponse> {{\n'
-                         '    let task_class = headers.get("x-task-class").unwrap().to_str().unwrap();\n'
-                         '    let mode = state.modes.get(task_class).expect("unknown task class");\n'
-                         '    let plan = mode.compose(&req, &state.matrix).await.unwrap();\n'
-                         '    Json(plan.into())\n}}'},
-        "patch": {"rust": '-    let task_class = headers.get("x-task-class").unwrap().to_str().unwrap();\n'
-                          '+    let task_class = headers.get("x-task-class").and_then(|v| v.to_str().ok())\n'
-                          '+        .ok_or_else(|| ApiError::BadRequest("missing x-task-class".into()))?;\n'
-                          '-    let mode = state.modes.get(task_class).expect("unknown task class");\n'
-                          '+    let mode = state.modes.get(task_class)\n'
-                          '+        .ok_or_else(|| ApiError::BadRequest(format!("unknown task class {task_class}")))?;'},
-        "ghost": "AppState::reload_modes_blocking",
-        "arch": "gateway handlers return ApiError; never panic on client input (ADR-014)",
-        "answer": "prior accepted review replaced header unwraps with ApiError::BadRequest in v1/respond.rs",
-        "fact": "`{fn}` in {path} resolves the task class from the x-task-class header before composing the "
-                "mode plan.",
-        "procedure": "Fix a panicking gateway handler: 1) grep the handler for unwrap()/expect() on request "
-                     "data; 2) make it return Result<Json<_>, ApiError>; 3) replace each unwrap with "
-                     "ok_or_else(ApiError::BadRequest); 4) add a test that omits the header; 5) cargo test -p "
-                     "{crate}.",
-        "hint": None,
-    },
-    "unbounded_retry": {
-        "title": "upstream call retried without bound or backoff; errors swallowed", "area": "resilience",
-        "issue": "`{fn}` retries the upstream call in a tight loop with no budget or backoff and swallows "
-                 "the error, so a 5xx outage pins a core",
-        "second": "the retry loop does not honour the request's cancellation",
-        "fix": "bounded retries (3) with exponential backoff and jitter; surface the last error to the caller",
-        "wrong": ("sleep one second between retries", "+    sleep(Duration::from_secs(1)).await;"),
-        "code": {"rust": "pub fn {fn}(client: &Client, trace: Trace) {{\n    tokio::spawn(async move {{\n"
-                         "        loop {{\n            if client.post(LANGFUSE_URL).json(&trace).send().await.is_ok() "
-                         "{{ break; }}\n        }}\n    }});\n}}",
-                 "ts": "export async function {fn}(url: string): Promise<Response> {{\n  while (true) {{\n"
-                       "    try {{\n      return await fetch(url, {{ headers: giteaHeaders() }});\n    }} catch (_) {{\n"
-                       "      // retry\n    }}\n  }}\n}}"},
-        "patch": {"rust": "-        loop {\n+        for attempt in 0..3u32 {\n"
-                          "             if client.post(LANGFUSE_URL).json(&trace).send().await.is_ok() { break; }\n"
-                          "+            sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;",
-                  "ts": "-  while (true) {\n+  for (let attempt = 0; attempt < 3; attempt++) {\n"
-                        "-    } catch (_) {\n+    } catch (err) {\n+      lastError = err;\n"
-                        "+      await Bun.sleep(200 * 2 ** attempt + Math.random() * 100);"},
-        "ghost": "RetryPolicy::from_env",
-        "arch": "outbound calls use a bounded retry budget with backoff (ADR-017)",
-        "answer": "prior accepted review bounded the LLM Team client retries to 3 with jittered backoff",
-        "fact": "`{fn}` in {path} calls an upstream HTTP service (Langfuse, Gitea or LLM Team) and retries on "
-                "failure.",
-        "procedure": "Bound an upstream retry loop: 1) replace the infinite loop with 3 attempts; 2) add "
-                     "exponential backoff with jitter; 3) keep the last error and return it; 4) add a test "
-                     "against a stub server that always returns 500; 5) run the {crate} tests.",
-        "hint": "Set LH_UPSTREAM_RETRIES=3 and LH_UPSTREAM_BACKOFF_MS=200 for gateway and auditor; the "
-                "defaults retried forever.",
-    },
-    "blocking_io": {
-        "title": "blocking filesystem I/O inside async fn stalls the tokio runtime", "area": "async",
-        "issue": "`{fn}` reads and parses the file with std::fs inside an async fn; a 200 MB trace file "
-                 "blocks a runtime worker for seconds",
-        "second": "the parsed traces are cloned for every query instead of shared behind an Arc",
-        "fix": "use tokio::fs or move the read+parse into spawn_blocking",
-        "wrong": ("increase the runtime worker count", "+#[tokio::main(worker_threads = 32)]"),
-        "code": {"rust": "pub async fn {fn}(path: &Path) -> Result<Vec<Trace>> {{\n"
-                         "    let raw = std::fs::read_to_string(path)?;\n"
-                         "    let traces: Vec<Trace> = serde_json::from_str(&raw)?;\n    Ok(traces)\n}}"},
-        "patch": {"rust": "-    let raw = std::fs::read_to_string(path)?;\n-    let traces: Vec<Trace> = "
-                          "serde_json::from_str(&raw)?;\n+    let path = path.to_owned();\n"
-                          "+    let traces = tokio::task::spawn_blocking(move || -> Result<Vec<Trace>> {\n"
-                          "+        Ok(serde_json::from_reader(BufReader::new(File::open(path)?))?)\n"
-                          "+    }).await??;"},
-        "ghost": "HnswIndex::persist_async_unchecked",
-        "arch": "vectord never blocks the runtime: file I/O goes through spawn_blocking (ADR-009)",
-        "answer": "prior accepted review moved HNSW load into spawn_blocking and cut p95 by 4x",
-        "fact": "`{fn}` in {path} loads pathway traces or HNSW data from disk for the vector daemon.",
-        "procedure": "Unblock an async loader: 1) find std::fs calls inside async fns; 2) wrap read+parse in "
-                     "tokio::task::spawn_blocking; 3) stream with BufReader instead of read_to_string; 4) add "
-                     "a test that loads while another task ticks; 5) cargo test -p {crate}.",
-        "hint": None,
-    },
-    "stale_cache": {
-        "title": "cache not invalidated when the manifest or matrix changes", "area": "caching",
-        "issue": "`{fn}` caches the parsed value in a OnceLock forever, so a changed manifest/matrix is "
-                 "never seen until restart",
-        "second": "the cache key ignores the profile name",
-        "fix": "key the cache by file mtime+len and reload when either changes (ArcSwap)",
-        "wrong": ("clear the cache on every call", "+    CACHE.take();"),
-        "code": {"rust": "static CACHE: OnceLock<Manifest> = OnceLock::new();\n\n"
-                         "pub fn {fn}(dir: &Path) -> &'static Manifest {{\n"
-                         "    CACHE.get_or_init(|| Manifest::load(dir).unwrap())\n}}"},
-        "patch": {"rust": "-static CACHE: OnceLock<Manifest> = OnceLock::new();\n"
-                          "+static CACHE: Lazy<ArcSwap<Cached>> = Lazy::new(Default::default);\n"
-                          "-    CACHE.get_or_init(|| Manifest::load(dir).unwrap())\n"
-                          "+    let stamp = Stamp::of(dir)?;\n+    if CACHE.load().stamp != stamp { "
-                          "CACHE.store(Arc::new(Cached::load(dir, stamp)?)); }\n+    Ok(CACHE.load().manifest.clone())"},
-        "ghost": "Manifest::watch_inotify",
-        "arch": "catalog and matrix caches are keyed by file stamp (mtime, len) (ADR-012)",
-        "answer": "prior accepted review replaced the matrix OnceLock with an ArcSwap keyed by mtime",
-        "fact": "`{fn}` in {path} returns a process-wide cached copy of a manifest or model matrix.",
-        "procedure": "Make a cache reload-safe: 1) replace OnceLock with ArcSwap; 2) key entries by (mtime, "
-                     "len); 3) reload on a changed stamp; 4) add a test that rewrites the file and reads "
-                     "again; 5) cargo test -p {crate}.",
-        "hint": "Set LH_MATRIX_RELOAD_SECS=30 so the gateway re-reads config/model_matrix.toml without a "
-                "restart.",
-    },
-    "unvalidated_input": {
-        "title": "untrusted input not validated before use", "area": "validation",
-        "issue": "`{fn}` uses request/patch fields without validating them: unbounded limits, negative "
-                 "counts and paths outside the repo all pass",
-        "second": "the validation error message does not name the field",
-        "fix": "validate at the boundary: bounded ranges, non-negative counts, canonical paths under the repo "
-               "root; reject with a 400 naming the field",
-        "wrong": ("clamp the value silently", "+    let limit = limit.min(1000);"),
-        "code": {"rust": "pub fn {fn}(req: &FillRequest) -> Result<Plan> {{\n"
-                         "    let limit: usize = req.params[\"limit\"].parse().unwrap_or(usize::MAX);\n"
-                         "    let headcount = req.headcount as usize;\n    plan(req, limit, headcount)\n}}",
-                 "ts": "export function {fn}(body: string): void {{\n  const patch = JSON.parse(body) as Patch;\n"
-                       "  fs.writeFileSync(patch.path, patch.content);\n}}"},
-        "patch": {"rust": "-    let limit: usize = req.params[\"limit\"].parse().unwrap_or(usize::MAX);\n"
-                          "+    let limit: usize = req.params.get(\"limit\").map(|v| v.parse()).transpose()?\n"
-                          "+        .filter(|l| (1..=500).contains(l)).ok_or(ValidationError::field(\"limit\"))?;\n"
-                          "+    if req.headcount < 0 { return Err(ValidationError::field(\"headcount\").into()); }",
-                  "ts": "-  fs.writeFileSync(patch.path, patch.content);\n"
-                        "+  const target = path.resolve(REPO_ROOT, patch.path);\n"
-                        "+  if (!target.startsWith(REPO_ROOT + path.sep)) throw new Error(`path outside repo: "
-                        "${patch.path}`);\n+  fs.writeFileSync(target, patch.content);"},
-        "ghost": "Validator::assert_sane_defaults",
-        "arch": "validators reject at the boundary and name the field (Phase 43)",
-        "answer": "prior accepted review added ValidationError::field for staffing headcount",
-        "fact": "`{fn}` in {path} takes a request or patch from outside the process and acts on its fields.",
-        "procedure": "Validate untrusted input: 1) list every field the function reads; 2) add range / sign / "
-                     "path checks at the boundary; 3) return an error naming the field; 4) add one negative "
-                     "test per field; 5) run the {crate} tests.",
-        "hint": None,
-    },
-    "secret_in_logs": {
-        "title": "secrets written to logs", "area": "security",
-        "issue": "`{fn}` logs the resolved secret / request headers verbatim, and a fallback key is "
-                 "hard-coded",
-        "second": "the Debug impl of SecretRef prints the value",
-        "fix": "log only the secret's name; redact Authorization headers; remove the hard-coded fallback",
-        "wrong": ("lower the log level to debug", '+    tracing::debug!("resolved secret {} = {}", name, value);'),
-        "code": {"rust": 'const FALLBACK_OPENAI_KEY: &str = "{key}";\n\n'
-                         "pub fn {fn}(name: &str) -> String {{\n"
-                         "    let value = std::env::var(name).unwrap_or_else(|_| FALLBACK_OPENAI_KEY.into());\n"
-                         '    tracing::info!("resolved secret {{}} = {{}}", name, value);\n    value\n}}',
-                 "ts": "export function {fn}(req: Request, body: ObserverEvent): void {{\n"
-                       "  // sample line from prod: Authorization: token {token}\n"
-                       '  console.log("event", JSON.stringify(Object.fromEntries(req.headers)), body.kind);\n'
-                       "  queue.push(body);\n}}"},
-        "patch": {"rust": '-const FALLBACK_OPENAI_KEY: &str = "…";\n'
-                          "-    let value = std::env::var(name).unwrap_or_else(|_| FALLBACK_OPENAI_KEY.into());\n"
-                          "-    tracing::info!(\"resolved secret {} = {}\", name, value);\n"
-                          "+    let value = std::env::var(name).map_err(|_| SecretError::Missing(name.into()))?;\n"
-                          "+    tracing::info!(secret = name, \"resolved secret\");",
-                  "ts": '-  console.log("event", JSON.stringify(Object.fromEntries(req.headers)), body.kind);\n'
-                        '+  console.log("event", redactHeaders(req.headers), body.kind);'},
-        "ghost": "SecretStore::scrub_all",
-        "arch": "secrets never reach logs; only names are logged (ADR-019)",
-        "answer": "prior accepted review added redactHeaders() to the UI server",
-        "fact": "`{fn}` in {path} handles credentials or request headers that may carry tokens.",
-        "procedure": "Stop a secret leak: 1) grep for logging of values/headers; 2) log names only; 3) redact "
-                     "Authorization; 4) delete hard-coded fallbacks and rotate the leaked key; 5) add a test "
-                     "that captures logs and asserts no secret; 6) run the {crate} tests.",
-        "hint": "Set LH_LOG_REDACT=authorization,x-api-key,cookie for mcp-server and gateway logs.",
-    },
-    "context_overflow": {
-        "title": "prompt/context budget overflow when splitting large inputs", "area": "prompting",
-        "issue": "`{fn}` splits by characters with no token budget, so a shard plus the KB preamble exceeds the "
-                 "model's context and the tail is silently truncated",
-        "second": "shards cut through the middle of a hunk header",
-        "fix": "split on hunk/paragraph boundaries and budget tokens (preamble + shard <= 0.8 x context window)",
-        "wrong": ("truncate the diff to 8000 characters", "+  diff = diff.slice(0, 8000);"),
-        "code": {"ts": "export function {fn}(diff: string, preamble: string): string[] {{\n"
-                       "  const shards = diff.match(/[\\s\\S]{{1,12000}}/g) ?? [];\n"
-                       "  return shards.map((s) => preamble + s);\n}}"},
-        "patch": {"ts": "-  const shards = diff.match(/[\\s\\S]{1,12000}/g) ?? [];\n"
-                        "+  const budget = Math.floor(contextWindow(model) * 0.8) - countTokens(preamble);\n"
-                        "+  const shards = splitOnHunks(diff).reduce(packUnder(budget), []);"},
-        "ghost": "TokenBudget.autoscale",
-        "arch": "every prompt is budgeted in tokens against the model's context window (MODE_RUNNER_TUNING_PLAN)",
-        "answer": "prior accepted review split diffs on hunk boundaries with a 0.8 context budget",
-        "fact": "`{fn}` in {path} splits a large diff or KB preamble into shards for a model prompt.",
-        "procedure": "Budget a tree split: 1) count preamble tokens; 2) budget = 0.8 x context window - "
-                     "preamble; 3) split on hunk boundaries; 4) pack shards under budget; 5) test with a 300 KB "
-                     "diff; 6) run the {crate} tests.",
-        "hint": "Set LH_CHUNK_SIZE=1200 and LH_OVERLAP=120 for tree splits; the old 12000-char shards overflowed "
-                "qwen2.5-coder:32b.",
-    },
-}  # fmt: skip
-
-SCENARIOS = [
-    ("Heritage_Foods", "line cook", 9, "1st shift", "Joliet IL", "ServSafe"),
-    ("Riverfront_Steel", "forklift operator", 14, "2nd shift", "Gary IN", "OSHA 1910.178"),
-    ("Lakeside_Logistics", "warehouse associate", 22, "night shift", "Kenosha WI", "none"),
-    ("Northgate_Health", "CNA", 6, "weekend", "Evanston IL", "state CNA license"),
-    ("Prairie_Mills", "machine operator", 11, "2nd shift", "Peoria IL", "lockout/tagout"),
-    ("Summit_Retail", "stocker", 18, "overnight", "Naperville IL", "none"),
-]
-PRS = [
-    (101, "gateway: route pr_audit task class through the mode runner", ["crates/gateway/src/v1/mode.rs",
-     "config/modes.toml"], ["Adds pr_audit to config/modes.toml", "Mode runner composes the pr_audit preamble"]),
-    (102, "vectord: spawn_blocking for pathway memory load", ["crates/vectord/src/pathway_memory.rs"],
-     ["pathway_memory loads off the runtime", "Adds test load_does_not_block_runtime"]),
-    (103, "auditor: kb_query check over data/_kb", ["auditor/checks/kb_query.ts", "auditor/kb_index.ts"],
-     ["kb_query surfaces recurring patterns", "kb_index reads all _kb streams"]),
-    (104, "truth: TOML rule engine for SQL gates (Phase 42)", ["crates/truth/src/rules.rs",
-     "crates/truth/tests/sql_gates.rs"], ["Rules load from config/truth/*.toml", "SQL gates block DROP TABLE"]),
-    (105, "observer: relevance filter for adjacency pollution", ["mcp-server/relevance.ts"],
-     ["Adjacency-pollution filter drops off-topic KB hits", "Preamble capped at 6000 chars"]),
-    (106, "catalogd: manifest reload on change", ["crates/catalogd/src/manifest.rs"],
-     ["Manifest cache reloads on mtime change", "Adds reload_sees_new_columns test"]),
-    (107, "validator: staffing headcount validation (Phase 43)", ["crates/validator/src/staffing.rs"],
-     ["Negative headcount is rejected", "Validation errors name the field"]),
-    (108, "scrum: applier diff budget gate", ["tests/real-world/scrum_applier.ts"],
-     ["Applier refuses diffs over 60 lines", "Gate result logged to auto_apply.jsonl"]),
-    (109, "shared: secrets never logged", ["crates/shared/src/secrets.rs"],
-     ["resolve_secret logs names only", "Hard-coded fallback key removed"]),
-    (110, "auditor: bounded Gitea polling", ["auditor/gitea.ts"],
-     ["Gitea poller retries 3x with backoff", "Poll errors reach the audit log"]),
-    (111, "gateway: langfuse trace retries bounded", ["crates/gateway/src/v1/langfuse_trace.rs"],
-     ["Trace emit gives up after 3 attempts", "Trace failures counted in /metrics"]),
-    (112, "inference: token-budgeted treeSplitDiff", ["auditor/checks/inference.ts"],
-     ["Shards stay under 0.8 x context window", "Split on hunk boundaries"]),
-    (113, "model_matrix: reload weak-model set", ["crates/shared/src/model_matrix.rs"],
-     ["Weak-model set reloads from config/model_matrix.toml", "is_weak_model reads the live matrix"]),
-    (114, "docs: PHASES.md sync for phases 40-43", ["docs/PHASES.md"],
-     ["PHASES.md marks Phase 42 shipped", "Links the truth crate tests"]),
-]  # fmt: skip
-# (pr index, audit kind); PRs 107 and 111 are audited twice: the second head fixes the first.
-AUDIT_PLAN = [(0, "pass"), (1, "warn"), (2, "pass"), (3, "block"), (4, "conflict"), (5, "warn"),
-              (6, "block"), (6, "pass"), (7, "pass"), (8, "override"), (9, "pass"), (10, "warn"),
-              (10, "pass"), (11, "block"), (12, "warn"), (13, "pass")]  # fmt: skip
-PHASES = [
-    (37, "Observer relevance filter", "verified", 4, 0, 0),
-    (38, "Auditor rebuild", "partial", 3, 0, 2),
-    (39, "Mode runner pr_audit", "partial", 2, 1, 1),
-    (40, "Strong-model downgrade gate", "verified", 3, 0, 0),
-    (41, "Answers corpus", "verified", 2, 0, 0),
-    (42, "Truth TOML rule engine", "drift", 1, 2, 1),
-    (43, "Staffing/devops validators", "partial", 2, 0, 2),
-    (44, "Productization", "fake", 0, 3, 0),
-]
-
-# Each file gets three scrum runs (slots f, f+16, f+32): the kinds of those three runs, by file.
-PLAN = [
-    ("rejected", "accepted_retry", "accepted"), ("accepted", "rejected", "override_to_accepted"),
-    ("partial", "accepted", "conflicting"), ("rejected", "accepted_retry", "accepted"),
-    ("accepted", "conflicting", "partial_late"), ("rejected", "accepted", "override_to_rejected"),
-    ("accepted_retry", "partial", "accepted"), ("rejected", "override_to_accepted", "accepted"),
-    ("partial", "accepted_retry", "rejected"), ("accepted", "rejected", "accepted_retry"),
-    ("rejected", "accepted_retry", "accepted"), ("conflicting", "accepted", "override_conflict_partial"),
-    ("partial_late", "rejected", "accepted"), ("accepted", "override_to_rejected", "accepted_retry"),
-    ("rejected", "partial", "accepted"), ("accepted_retry", "conflicting", "override_to_accepted"),
-]  # fmt: skip
-INTENDED = {
-    "accepted": "accepted", "accepted_retry": "accepted", "pass": "accepted", "accept": "accepted",
-    "partial": "partially_accepted", "partial_late": "partially_accepted", "warn": "partially_accepted",
-    "needs_work": "partially_accepted", "override_conflict_partial": "partially_accepted",
-    "rejected": "rejected", "block": "rejected", "reject": "rejected", "override_to_rejected": "rejected",
-    "conflicting": "needs_human_review", "conflict": "needs_human_review",
-    "override_escalate": "needs_human_review", "override_to_accepted": "accepted", "override": "accepted",
-}  # fmt: skip
-SCENARIO_PLAN = ["accepted", "rejected", "accepted", "partial", "accepted", "rejected",
-                 "partial", "accepted", "override_escalate", "accepted", "partial", "rejected"]  # fmt: skip
-CONTRACT_PLAN = ["accept", "accept", "reject", "needs_work", "accept", "accept", "reject", "accept"]
+# Run as a script (python examples/generate.py) or loaded by path in the tests: examples/ is no package, so
+# the catalogue is found through sys.path. The import list stays compact (I001) to keep this file short.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from catalogue import BRANCH, CLASSIFIER, EXTRACTOR, FILES, PATTERNS, REVIEWERS, STRONG, USD_PER_1K, VERIFIER, WEAK  # noqa: E402, I001
+from catalogue_loops import (  # noqa: E402
+    APPLY_STEPS, AUDIT_OVERRIDE, AUDIT_PLAN, AUDIT_PROMPT, AUDIT_VERDICT, CLAIM_EVIDENCE, CONTRACT_ERROR, CONTRACT_PLAN,
+    CONTRACT_PROMPT, CONTRACT_SOURCE, CONTRACT_STREETS, CONTRACT_TEXTS, CONTRACT_WORKS, DOC_DRIFTS, ESCALATIONS,
+    FAILED_TAIL, INTENDED, LESSON_CATEGORY, LESSONS, OBSERVER_SCRUM, PHASES, PLAN, PLANTED_CONTRACT_LINE, PRS, PUSH_CMD,
+    QUALITY_CONF, REJECT_REASON, REVIEWS, SCENARIO_FACT, SCENARIO_OBSERVER, SCENARIO_OVERRIDE, SCENARIO_PLAN,
+    SCENARIO_PROMPT, SCENARIOS, SCRUM_OVERRIDES, SCRUM_PROMPT, STREAMS, VOTE_RATIONALES, VOTE_SPLITS, VOTERS,
+    good_review,
+)
 
 
 def iso(dt: datetime) -> str:
@@ -362,37 +59,6 @@ def iso(dt: datetime) -> str:
 
 def sha(text: str, n: int = 64) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
-
-
-def good_review(f: dict, pat: dict, line: int, key: str) -> str:
-    evidence = f'\nEvidence: `const FALLBACK_OPENAI_KEY: &str = "{key}";` (line {line - 3})' if (
-        f["pattern"] == "secret_in_logs" and f["lang"] == "rust") else ""
-    return (f"## Review: {f['path']}\n\n**Finding 1 (block), line {line}:** {pat['issue'].format(fn=f['fn'])}"
-            f"{evidence}\n\n**Fix:** {pat['fix']}.\n\n```diff\n--- a/{f['path']}\n+++ b/{f['path']}\n"
-            f"@@ -{line},4 +{line},6 @@\n{pat['patch'][f['lang']]}\n```\n\n**Tests:** add `{f['test']}`; "
-            "it fails before the patch and passes after.")  # fmt: skip
-
-
-def thin_review(f: dict, pat: dict, line: int, key: str) -> str:
-    return (f"Looked through {f['path'].rsplit('/', 1)[-1]}. The code is mostly fine; consider adding more "
-            "error handling and some tests. No critical issues found.")
-
-
-def halluc_review(f: dict, pat: dict, line: int, key: str) -> str:
-    return (f"## Review: {f['path']}\n\n`{f['fn']}` must call `{pat['ghost']}()` before it returns; it skips "
-            f"that call at line {line + 40}.\n\n```diff\n+    {pat['ghost']}(&state)?;\n```")
-
-
-def wrong_review(f: dict, pat: dict, line: int, key: str) -> str:
-    return (f"## Review: {f['path']}\n\n**Finding 1 (block), line {line}:** {pat['issue'].format(fn=f['fn'])}"
-            f"\n\n**Fix:** {pat['wrong'][0]}.\n\n```diff\n{pat['wrong'][1]}\n```")
-
-
-REVIEWS = {"good": good_review, "thin": thin_review, "halluc": halluc_review, "wrong": wrong_review,
-           "error": lambda *_: ""}  # fmt: skip
-QUALITY_CONF = {"good": 0.9, "wrong": 0.74, "thin": 0.41, "halluc": 0.55, "error": 0.0}
-REJECT_REASON = {"thin": "thin review: no line references, no patch", "error": "upstream 500 from ollama cloud",
-                 "halluc": "hallucinated symbol `{ghost}` (not in the file or the symbols corpus)"}  # fmt: skip
 
 
 # --- the simulated loops -------------------------------------------------------------------------
@@ -469,12 +135,9 @@ class KB:
         ctx_texts = [pat["arch"], f"`{f['fn']}` is defined in {f['path']}", pat["answer"],
                      f"trace: {pat['title']}; fixed by: {pat['fix']}"]  # fmt: skip
         code = pat["code"][f["lang"]].format(fn=f["fn"], key=self.api_key, token=self.gh_token)
-        prompt = (f"You are the Lakehouse scrum reviewer (task_class=codereview_lakehouse, mode={mode}).\n"
-                  "Review the file below. Cite line numbers, propose minimal patches as unified diffs, and say "
-                  "how to test them.\n\nContext (matrix retrieval, top 4):\n"
-                  + "\n".join(f"- [{i}] {t}" for i, t in zip(ctx_ids, ctx_texts, strict=True))
-                  + f"\n\nFile: {f['path']} (shard 1/{f['shards']}, lines {line - 6}-{line + 12})\n"
-                  f"```{f['lang']}\n{code}\n```")  # fmt: skip
+        context = "\n".join(f"- [{i}] {t}" for i, t in zip(ctx_ids, ctx_texts, strict=True))
+        prompt = SCRUM_PROMPT.format(mode=mode, context=context, path=f["path"], shards=f["shards"], first=line - 6,
+                                     last=line + 12, lang=f["lang"], code=code)  # fmt: skip
         attempts = self.attempt_plan(kind, slot)
         # A run with only rejected attempts has no accepted attempt; otherwise the last one was accepted.
         accepted_at = None if kind == "rejected" and slot % 2 else len(attempts)
@@ -563,11 +226,7 @@ class KB:
 
     def auto_apply(self, run_id: str, f: dict, kind: str, at: datetime, slot: int) -> None:
         rust, crate = f["lang"] == "rust", f["crate"]
-        steps = [("patch_parses", f"git apply --check patches/{run_id}.diff"),
-                 ("compiles", f"cargo check -p {crate}" if rust else f"bunx tsc --noEmit -p {crate}"),
-                 ("lint", f"cargo clippy -p {crate} -- -D warnings" if rust else f"bunx eslint {f['path']}"),
-                 ("tests", f"cargo test -p {crate}" if rust else f"bun test {crate}"),
-                 ("diff_budget", "scripts/diff_budget.sh --max-lines 60")]  # fmt: skip
+        steps = [(name, cmd.format(run_id=run_id, crate=crate, path=f["path"])) for name, cmd in APPLY_STEPS[f["lang"]]]
         failing = (kind in ("override_to_accepted", "override_conflict_partial")
                    or (kind == "rejected" and not slot % 2) or (kind == "conflicting" and not slot % 2))
         partial = kind in ("partial", "partial_late")
@@ -583,8 +242,7 @@ class KB:
                 gates[name] = ok
                 tail = None
                 if not ok:
-                    tail = (f"test {f['test']} ... FAILED\nthread 'main' panicked at {f['path']}:{f['line'] + 4}:17"
-                            if rust else f"(fail) {f['test']}\nerror: expect(received).toBe(expected)")
+                    tail = FAILED_TAIL[f["lang"]].format(test=f["test"], path=f["path"], line=f["line"] + 4)
                 cmds.append({"cmd": cmd, "exit": 0 if ok else (101 if rust else 1), "tail": tail})
             if failing:
                 action, applied, reason = "reverted", 0, f"tests red after apply ({f['test']}); patch reverted"
@@ -594,8 +252,8 @@ class KB:
             else:
                 action, applied, reason = "applied", total, None
                 if slot % 7 == 3:  # the push step logs its remote URL, credentials included
-                    cmds.append({"cmd": f"git push https://scrum-bot:{self.push_password}@git.devop.live/profit/"
-                                        f"lakehouse.git {BRANCH}", "exit": 0, "tail": None})  # fmt: skip
+                    cmds.append({"cmd": PUSH_CMD.format(password=self.push_password, branch=BRANCH), "exit": 0,
+                                 "tail": None})  # fmt: skip
         self.add("auto_apply", at, {
             "file": f["path"], "ts": int(at.timestamp() * 1000), "action": action, "patches_applied": applied,
             "patches_total": total, "gates": gates, "commands": cmds, "branch": BRANCH,
@@ -603,20 +261,8 @@ class KB:
 
     def observer_review(self, run_id: str, f: dict, kind: str, slot: int, at: datetime, model: str, attempt: int,
                         pat: dict) -> None:
-        verdict, conf, notes = {
-            "accepted": ("accept", 0.88, f"Cites L{f['line']} and the patch compiles; matches an answers_v1 "
-                                         "precedent."),
-            "accepted_retry": ("accept", 0.84, "The retry is grounded: line refs, minimal diff, test named."),
-            "partial": ("accept", 0.62, "Only the first finding is patched; the second is acknowledged, not fixed."),
-            "partial_late": ("needs_work", 0.58, "Accepted on the third try and only one hunk landed."),
-            "rejected": ("reject", 0.9, f"No usable patch; {pat['title']} stays open."),
-            "override_to_accepted": ("reject", 0.71, "Tests went red after apply; treating the patch as broken."),
-            "override_to_rejected": ("accept", 0.86, "Looks right and tests are green."),
-            "override_conflict_partial": ("accept", 0.9, "Patch reads correct; the test failure looks unrelated."),
-            "conflicting": ("accept", 0.91, "Patch reads correct; well grounded in lakehouse_arch_v1."),
-        }[kind]  # fmt: skip
-        if kind == "conflicting" and slot % 2:
-            verdict, conf, notes = "reject", 0.88, "The patch masks the failure with a default; behaviour change untested."
+        verdict, conf, notes = OBSERVER_SCRUM["conflicting_odd" if kind == "conflicting" and slot % 2 else kind]
+        notes = notes.format(line=f["line"], title=pat["title"])
         self.add("observer_reviews", at, {
             "run_id": run_id, "file": f["path"], "reviewed_at": iso(at), "source": "scrum", "attempt": attempt,
             "model": model, "observer_model": self.rng.choice(("kimi-k2:1t", "gpt-oss:120b")), "verdict": verdict,
@@ -658,14 +304,7 @@ class KB:
                 "schema_version": 2, "source_label": label, "source_service": "llm_team"})
 
     def override(self, run_id: str, f: dict, kind: str, when: datetime) -> None:
-        decision = {
-            "override_to_accepted": ("approve", "needs_work", "The red test was the flaky pathway replay test; "
-                                     "re-ran it 5x green and verified the patch by hand."),
-            "override_to_rejected": ("reject", "accept", "The patch drops the guard too early and deadlocked "
-                                     "staging under load; reverted in main. cc ops@devop.live"),
-            "override_conflict_partial": ("partial", "accept", "Keep the first two hunks; the third changes "
-                                          "retry semantics and needs its own PR."),
-        }.get(kind)  # fmt: skip
+        decision = SCRUM_OVERRIDES.get(kind)
         if decision:
             at = when + timedelta(hours=self.ms(3, 20), minutes=self.ms(0, 59))
             self.human_override(at, decision, source="scrum", run_id=run_id, file=f["path"])
@@ -683,9 +322,7 @@ class KB:
         kind = SCENARIO_PLAN[k % len(SCENARIO_PLAN)]
         run_id = f"scen-{k + 1:03d}"
         fixture = f"tests/multi-agent/scenarios/{name}.json"
-        prompt = (f"Staffing fill request ({name}): {count} x {role}, {shift}, within 15 miles of {city}. "
-                  f"Required certification: {cert}.\nUse the workers_500k_v8 matrix and entity_brief_v1. Return "
-                  "ranked candidates with one citation each, then list gaps.")  # fmt: skip
+        prompt = SCENARIO_PROMPT.format(name=name, count=count, role=role, shift=shift, city=city, cert=cert)
         models = [WEAK, STRONG[k % 2]] + ([STRONG[2]] if kind == "rejected" else [])
         for n, model in enumerate(models, 1):
             at = when - timedelta(seconds=45 - 12 * (n - 1))
@@ -719,22 +356,17 @@ class KB:
             "file": fixture, "accepted_model": None if kind == "rejected" else models[-1], "models_tried": models,
             "attempts_made": len(models), "confidence_avg": 0.5 if kind == "rejected" else 0.81, "errors": 0,
             "thin_rejections": 0})
-        verdict, conf = {"accepted": ("accept", 0.86), "rejected": ("reject", 0.8), "partial": ("needs_work", 0.6),
-                         "override_escalate": ("accept", 0.7)}[kind]  # fmt: skip
+        verdict, conf, notes = SCENARIO_OBSERVER[kind]
         at = when + timedelta(seconds=20)
         self.add("observer_reviews", at, {
             "run_id": run_id, "file": fixture, "reviewed_at": iso(at), "source": "scenario", "attempt": len(models),
             "model": models[-1], "observer_model": "kimi-k2:1t", "verdict": verdict, "confidence": conf,
-            "notes": {"accepted": "All placements cited and certified.",
-                      "rejected": "Candidates without certification and uncited; two are 30+ miles out.",
-                      "partial": f"Cited, but the fill is short: not enough {cert} holders.",
-                      "override_escalate": "Fill looks complete."}[kind], "kb_preamble_chars": self.ms(2000, 4000)})
+            "notes": notes.format(cert=cert), "kb_preamble_chars": self.ms(2000, 4000)})
         if kind == "override_escalate":
-            self.human_override(when + timedelta(hours=6), ("escalate", "accept", "The client disputes two "
-                                "placements from last week; the account manager must confirm before reuse."),
-                                source="scenario", run_id=run_id, file=fixture)  # fmt: skip
+            self.human_override(when + timedelta(hours=6), SCENARIO_OVERRIDE, source="scenario", run_id=run_id,
+                                file=fixture)  # fmt: skip
         if kind != "rejected":
-            text = f"{name} fills for {role} ({shift}) need {cert}; candidates beyond 15 miles from {city} decline."
+            text = SCENARIO_FACT.format(name=name, role=role, shift=shift, cert=cert, city=city)
             at = when + timedelta(hours=3)
             self.add("distilled_facts", at, {
                 "run_id": run_id, "sig_hash": sha(f"{run_id}|fact", 16), "created_at": at.isoformat(),
@@ -756,17 +388,13 @@ class KB:
             statuses[-1] = "partial"
         elif kind in ("block", "override"):
             statuses[-1] = "fake"
-        verdict, severity = {"pass": ("pass", "info"), "conflict": ("pass", "info"), "warn": ("warn", "warn"),
-                             "block": ("block", "block"), "override": ("block", "block")}[kind]  # fmt: skip
-        evidence = {"verified": "found in the diff and covered by a test", "partial": "code present, no test",
-                    "fake": "no matching change in the diff"}  # fmt: skip
+        verdict, severity = AUDIT_VERDICT[kind]
+        evidence = CLAIM_EVIDENCE
         diff = "\n".join(f"M {p}" for p in files)
         if number % 100 == 9:  # PR 109 removes a hard-coded key: the diff excerpt shows it
             diff += f'\n-const FALLBACK_OPENAI_KEY: &str = "{self.api_key}";'
-        prompt = (f'Audit PR #{number} "{title}" at {head[:12]} (repo profit/lakehouse).\nShip claims from the PR '
-                  "body:\n" + "\n".join(f"{i + 1}. {c}" for i, c in enumerate(claims))
-                  + f"\nDiff summary:\n{diff}\nFor each claim say verified / partial / fake with evidence, then "
-                  "give the verdict (pass / warn / block) per auditor/policy.ts.")  # fmt: skip
+        numbered = "\n".join(f"{i + 1}. {c}" for i, c in enumerate(claims))
+        prompt = AUDIT_PROMPT.format(number=number, title=title, head=head[:12], claims=numbered, diff=diff)
         summary = f"Verdict: {verdict} (severity {severity}). " + " ".join(
             f"Claim {i + 1} {s}: {evidence[s]}." for i, s in enumerate(statuses))
         checks = {"static": {"passed": True, "findings": []},
@@ -791,40 +419,29 @@ class KB:
                 "entities": [files[0].rsplit("/", 1)[-1], f"PR#{number}"],
                 "relationships": [{"subject": f"PR#{number}", "predicate": "modifies", "object": files[0]}],
                 "verified": True, "confidence": round(self.rng.uniform(0.7, 0.97), 2)})
-        split = {"conflict": ["fake", "fake", "verified"], "block": ["fake", "fake", "verified"],
-                 "override": ["fake", "fake", "verified"], "pass": ["verified", "verified", "partial"],
-                 "warn": ["verified", "verified", "fake"]}[kind]  # fmt: skip
+        split = VOTE_SPLITS[kind]
         if kind in ("conflict", "block", "override") or k % 2 == 0:
             claim_idx = len(claims) - 1 if kind != "conflict" else 0
             resolution = max(split, key=split.count)
-            voters = ["gpt-oss:120b", "deepseek-v3.1", "kimi-k2:1t"]
-            why = {"verified": f"the diff changes {files[0]} as claimed",
-                   "fake": f"no change in {files[0]} delivers '{claims[claim_idx]}'",
-                   "partial": "the change is there but untested"}  # fmt: skip
+            why = {v: t.format(file=files[0], claim=claims[claim_idx]) for v, t in VOTE_RATIONALES.items()}
             at = when + timedelta(seconds=40)
             self.add("audit_discrepancies", at, {
                 "pr_number": number, "head_sha": head, "claim_idx": claim_idx, "claim": claims[claim_idx],
-                "votes": [{"model": m, "verdict": v, "rationale": why[v]} for m, v in zip(voters, split, strict=True)],
+                "votes": [{"model": m, "verdict": v, "rationale": why[v]} for m, v in zip(VOTERS, split, strict=True)],
                 "resolution": resolution, "chosen": why[resolution],
                 "rejected": next(why[v] for v in split if v != resolution), "ts": iso(at)})
         if kind != "pass":
-            category = {"warn": "partial_delivery", "block": "claim_without_change", "override": "stale_diff",
-                        "conflict": "consensus_split"}[kind]  # fmt: skip
+            category = LESSON_CATEGORY[kind]
             self.lesson_counts[category] = self.lesson_counts.get(category, 0) + 1
-            lesson = {"partial_delivery": f"'{claims[-1]}' shipped without its test; ask for the test before pass.",
-                      "claim_without_change": f"PR #{number} claimed '{claims[-1]}' with no matching change; block "
-                                              "claims that name no file in the diff.",
-                      "stale_diff": "The auditor read a stale diff; re-fetch the head before judging claims.",
-                      "consensus_split": f"Voters split on '{claims[0]}': send splits to a human, not the "
-                                         "majority."}[category]  # fmt: skip
+            lesson = LESSONS[category].format(number=number, first=claims[0], last=claims[-1])
             at = when + timedelta(hours=1)
             self.add("audit_lessons", at, {
                 "pr_number": number, "head_sha": head, "derived_at": iso(at), "extractor": EXTRACTOR,
                 "lesson": lesson, "category": category, "applies_to": files,
                 "recurrence": self.lesson_counts[category], "llm_team_run_id": f"ltr-{sha(run_key + 'l', 8)}"})
         if kind == "override":
-            self.human_override(when + timedelta(hours=5), ("approve", "block", f"Claim '{claims[-1]}' verified by "
-                                "hand: the key was rotated and removed in 3f2a9c1; the auditor read a stale diff."),
+            decision, previous, reason = AUDIT_OVERRIDE
+            self.human_override(when + timedelta(hours=5), (decision, previous, reason.format(claim=claims[-1])),
                                 source="auditor", pr_number=number, head_sha=head)  # fmt: skip
         self.manifest[run_key] = {"family": "pr_audit", "kind": kind, "intended": INTENDED[kind],
                                   "pr_number": number, "head_sha": head, "audited_at": iso(when)}
@@ -834,31 +451,21 @@ class KB:
     def contract_run(self, k: int, when: datetime) -> None:
         verdict = CONTRACT_PLAN[k % len(CONTRACT_PLAN)]
         permit = f"CHI-BLD-{self.ms(1000000, 1999999)}"
-        street = ("W Fulton Market", "S Halsted St", "N Milwaukee Ave", "W Cermak Rd")[k % 4]
-        address = f"{self.ms(100, 2999)} {street}"
-        work = ("renovation", "new construction", "wrecking", "electrical")[k % 4]
+        address = f"{self.ms(100, 2999)} {CONTRACT_STREETS[k % 4]}"
+        work = CONTRACT_WORKS[k % 4]
         ok = verdict != "reject"
-        source = (f"Raw rows were pulled from postgres://permits_ro:{self.db_password}@10.0.4.12:5432/permits.\n"
-                  if k == 1 else "")  # fmt: skip
-        prompt = (f"Analyse building permit {permit} ({address}, {work}, est. ${self.ms(40, 900)}k). Flag "
-                  f"contractor license issues, zoning conflicts and missing inspections.\n{source}"
-                  "Sources: chicago_permits_v1, entity_brief_v1.")  # fmt: skip
-        analysis = {"accept": f"Contractor license active; zoning matches {work}; all required inspections are "
-                              "scheduled. No issues.",
-                    "reject": "Could not complete: matrix lookup timed out before entity_brief_v1 answered.",
-                    "needs_work": "Contractor license active, but the wrecking inspection is missing and the "
-                                  "zoning class could not be confirmed."}[verdict]  # fmt: skip
+        source = CONTRACT_SOURCE.format(password=self.db_password) if k == 1 else ""
+        prompt = CONTRACT_PROMPT.format(permit=permit, address=address, work=work, estimate=self.ms(40, 900),
+                                        source=source)  # fmt: skip
+        analysis, notes = CONTRACT_TEXTS[verdict]
         row = {"ts": iso(when), "ok": ok, "permit_id": permit, "model": STRONG[k % 2], "prompt": prompt,
-               "analysis": analysis, "matrix_corpora": ["chicago_permits_v1", "entity_brief_v1"],
+               "analysis": analysis.format(work=work), "matrix_corpora": ["chicago_permits_v1", "entity_brief_v1"],
                "matrix_hits": self.ms(3, 12), "matrix_ms": self.ms(80, 900),
                "observer_verdict": verdict, "observer_conf": round(self.rng.uniform(0.6, 0.95), 2),
-               "observer_notes": {"accept": "Grounded in permit rows; inspections listed.",
-                                  "reject": "No analysis produced.",
-                                  "needs_work": "Misses the wrecking inspection requirement."}[verdict],
-               "observer_src": "observer:3800", "cost": round(self.rng.uniform(0.001, 0.008), 4),
+               "observer_notes": notes, "observer_src": "observer:3800", "cost": round(self.rng.uniform(0.001, 0.008), 4),
                "duration_ms": self.ms(4000, 20000)}  # fmt: skip
         if not ok:
-            row["error"] = "matrix timeout after 8000 ms (entity_brief_v1)"
+            row["error"] = CONTRACT_ERROR
         self.add("contract_analyses", when, row)
         self.manifest[f"permit:{permit}"] = {"family": "contract", "kind": verdict, "intended": INTENDED[verdict],
                                             "permit_id": permit, "ts": iso(when)}
@@ -876,35 +483,14 @@ class KB:
                 "phase": phase, "phase_name": name, "status": status, "claims_verified": verified,
                 "claims_fake": fake, "claims_partial": partial, "findings": findings, "evidence": evidence,
                 "discovered_at": iso(at), "sweeper_model": "gpt-oss:120b"})
-        drifts = [
-            ("docs/PHASES.md", "Phase 42", "Phase 42 shipped: the truth crate enforces SQL gates",
-             "crates/truth/src/rules.rs loads rules, but no gate is wired into queryd",
-             "Mark Phase 42 partial and link PR #104", "warn"),
-            ("docs/PRD.md", "Phase 44", "Productization shipped", "no billing or tenant module exists",
-             "Move Phase 44 back to planned", "block"),
-            ("docs/SCRUM_MASTER_SPEC.md", "Applier", "the applier has four gates",
-             "five gates: diff_budget was added in PR #108", "Document the diff_budget gate", "info"),
-        ]  # fmt: skip
-        for i, (doc, section, claim, actual, correction, severity) in enumerate(drifts):
+        for i, (doc, section, claim, actual, correction, severity) in enumerate(DOC_DRIFTS):
             at = BASE + timedelta(days=2 + 4 * i, hours=9)
             self.add("doc_drift_corrections", at, {
                 "ts": iso(at), "doc": doc, "section": section, "claim": claim, "actual": actual,
                 "correction": correction, "severity": severity, "commit": sha(doc + section, 7)})
 
     def escalations(self) -> None:
-        clusters = [
-            ("thin_review", WEAK, "qwen2.5-coder:32b gives generic reviews with no line references on files over "
-             "300 lines; escalate those to gpt-oss:120b on the first attempt.", "gpt-oss:120b"),
-            ("hallucinated_symbol", WEAK, "Reviews cite symbols that are not in lakehouse_symbols_v1; check every "
-             "cited symbol against the symbols corpus before accepting.", "deepseek-v3.1"),
-            ("upstream_500", "kimi-k2:1t", "kimi-k2:1t returns 500 from Ollama Cloud in bursts; route around it "
-             "for 30 minutes after two failures.", "gpt-oss:120b"),
-            ("context_overflow", WEAK, "tree-split shards plus the KB preamble overflow 32k contexts; budget "
-             "tokens, not characters.", "kimi-k2:1t"),
-            ("test_regression", "gpt-oss:120b", "Patches that replace unwraps with defaults pass review but "
-             "break tests; require a named failing test in the review.", "deepseek-v3.1"),
-        ]  # fmt: skip
-        for i, (cls, model, analysis, target) in enumerate(clusters):
+        for i, (cls, model, analysis, target) in enumerate(ESCALATIONS):
             at = BASE + timedelta(days=1 + 2 * i, hours=14)
             files = [f["path"] for f in FILES if (FILES.index(f) + i) % 5 == 0][:4]
             self.add("observer_escalations", at, {
@@ -939,8 +525,7 @@ class KB:
             row = {k: v for k, v in rows[at(0.5)].items() if k != "head_sha"}
             out.append((at(0.5), dump(row), "missing required field head_sha"))
         elif stream == "contract_analyses" and rows:
-            out.append((at(0.5), '{"ts":"2026-04-15T10:02:11.000Z","ok":true,"permit_id":"CHI-BLD-1000001",'
-                        '"analysis":"Contractor license lapsed on 2026-03-31 and', "invalid JSON (unterminated string)"))
+            out.append((at(0.5), PLANTED_CONTRACT_LINE, "invalid JSON (unterminated string)"))
         return out
 
     def write(self, out: Path) -> dict[str, list[dict[str, Any]]]:
@@ -958,15 +543,6 @@ class KB:
                 lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
             (out / f"{stream}.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         return malformed
-
-
-STREAMS = (
-    "mode_experiments", "scrum_reviews", "auto_apply", "audits", "audit_facts", "audit_lessons",
-    "audit_discrepancies", "observer_escalations", "observer_reviews", "model_trust", "outcomes",
-    "human_overrides", "overseer_corrections", "phase_sweep_findings", "doc_drift_corrections",
-    "pathway_recommendations", "signatures", "classifications", "contract_analyses", "distilled_facts",
-    "distilled_procedures", "distilled_config_hints",
-)  # fmt: skip
 
 
 def generate(out: Path = OUT, runs: int = 48) -> dict[str, Any]:
