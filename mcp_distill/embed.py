@@ -440,7 +440,7 @@ class CachingEmbedder:
         for text, h in zip(texts, hashes, strict=True):
             if h not in found and h not in missing:
                 missing[h] = text
-        self.hits += len(texts) - sum(1 for h in hashes if h in missing)
+        self.hits += len(texts) - len(missing)  # served without calling the inner embedder
         if missing:
             self.misses += len(missing)
             vectors = self.inner.embed(list(missing.values()))

@@ -1,0 +1,505 @@
+"""The two retrieval legs of :mod:`mcp_distill.search`: FTS5 keyword and sqlite-vec vector.
+
+Both return ranked ``(search_docs.id, score)`` lists for one collection and one set of filters;
+fusion and the public API are in :mod:`mcp_distill.search`. Every statement runs under the
+store's lock (the MCP server shares one connection between worker threads).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .search_query import (
+    MAX_DF_RATIO,
+    MAX_QUERY_TERMS,
+    MIN_KEEP_TERMS,
+    POSTINGS_BUDGET,
+    TAGS_WEIGHT,
+    TEXT_WEIGHT,
+    TITLE_WEIGHT,
+    build_match,
+    facet_token,
+    query_tokens,
+)
+from .store import Store
+
+#: A filtered set this small (or smaller) is scored exactly from the float vectors (about 2 µs per
+#: document on 2 cores), which is both faster than KNN and immune to starvation.
+EXACT_SCAN_MAX = 2000
+#: Binary-code KNN candidates rescored exactly, as a multiple of the depth wanted. Hamming order
+#: is a rough proxy of cosine order: rescoring 100 candidates already gives the exact top 10 on
+#: SciFact train (nDCG@10 0.6604 vs 0.6605 exact); 2x lifts the leg's recall@100 from 0.89 to 0.91
+#: but hybrid nDCG@10 only by 0.001, while sqlite-vec's KNN cost grows linearly with k (about
+#: 0.1 ms per unit of k at 100k documents). So 1x.
+VEC_OVERSAMPLE = 1.0
+#: sqlite-vec caps a KNN's k at 4096 (and fails quietly above it).
+MAX_KNN_K = 4096
+#: vec0 metadata columns cannot hold NULL: documents without a time carry this sentinel, and
+#: time filters exclude it (as SQL's NULL comparisons do in the exact path).
+MISSING_TS = -1.0e18
+#: Seconds the total document count (used by the document-frequency cut) may be stale.
+_COUNT_TTL_S = 2.0
+#: Document frequencies come from a snapshot of fts5vocab (a full scan: 0.3 s at 100k documents;
+#: looking terms up one by one costs 0.4 ms each there, since fts5vocab counts by walking the
+#: posting list). Only terms in at least max(DF_FLOOR_MIN, N / DF_FLOOR_DIV) documents are kept
+#: (a term absent from the snapshot is rare, hence cheap); the snapshot is retaken when the
+#: document count drifts by more than SNAPSHOT_DRIFT (always below SNAPSHOT_SMALL documents).
+DF_FLOOR_MIN = 20
+DF_FLOOR_DIV = 2000
+SNAPSHOT_DRIFT = 0.05
+SNAPSHOT_SMALL = 2000
+
+
+@dataclass
+class _StoreState:
+    """Per-store (per-connection) caches shared by every Index on that store."""
+
+    total: int = -1
+    total_at: float = 0.0
+    df: dict[str, int] = field(default_factory=dict)
+    df_total: int = -1
+    df_floor: int = DF_FLOOR_MIN
+    temp_ready: bool = False
+
+
+_STATES: weakref.WeakKeyDictionary[Store, _StoreState] = weakref.WeakKeyDictionary()
+
+
+def _state(store: Store) -> _StoreState:
+    state = _STATES.get(store)
+    if state is None:
+        state = _STATES[store] = _StoreState()
+    return state
+
+
+def total_docs(store: Store) -> int:
+    """Documents in the store (all collections), cached for _COUNT_TTL_S seconds."""
+    state = _state(store)
+    now = time.monotonic()
+    if now - state.total_at > _COUNT_TTL_S:
+        row = store.query_one("SELECT count(*) AS n FROM search_docs")
+        state.total = int(row["n"]) if row else 0
+        state.total_at = now
+    return state.total
+
+
+def forget_counts(store: Store) -> None:
+    """Writers call this so the next search sees the new document count at once."""
+    _state(store).total_at = 0.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    """One collection plus optional filters; ``tags`` normalised, all must match."""
+
+    collection: str
+    task_type: str | None = None
+    source: str | None = None
+    tags: tuple[str, ...] = ()
+    since: float | None = None  # epoch seconds, inclusive
+    until: float | None = None  # epoch seconds, exclusive
+
+    @property
+    def narrowing(self) -> bool:
+        """True when anything beyond the collection restricts the documents."""
+        return bool(self.task_type is not None or self.beyond_partitions)
+
+    @property
+    def beyond_partitions(self) -> bool:
+        """True when a filter is not a vec0 partition key (collection and task_type are)."""
+        return bool(self.source is not None or self.tags or self.since is not None or self.until is not None)
+
+    def facets(self, with_collection: bool = True) -> list[str]:
+        """Facet tokens every matching document carries in FTS5's ``facets`` column."""
+        out = [facet_token("c", self.collection)] if with_collection else []
+        if self.task_type is not None:
+            out.append(facet_token("t", self.task_type))
+        if self.source is not None:
+            out.append(facet_token("s", self.source))
+        out.extend(facet_token("g", tag) for tag in self.tags)
+        return out
+
+    def time_sql(self, alias: str = "d") -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.since is not None:
+            clauses.append(f"{alias}.ts_epoch >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(f"{alias}.ts_epoch < ?")
+            params.append(self.until)
+        return " AND ".join(clauses), params
+
+    def docs_sql(self, select: str, join: str = "", join_params: tuple[Any, ...] = ()) -> tuple[str, list[Any]]:
+        """``SELECT {select}`` over the matching ``search_docs d`` rows (``join`` may add tables).
+
+        With tags the query is driven from the first tag's index (``CROSS JOIN`` fixes the join
+        order: SQLite otherwise walks the whole collection), so callers pass the rarest tag first;
+        the other tags are point lookups.
+        """
+        params: list[Any] = []
+        if self.tags:
+            source = "search_tags t0 CROSS JOIN search_docs d ON d.id = t0.doc"
+            clauses = ["t0.tag = ?", "d.collection = ?"]
+            params += [self.tags[0], self.collection]
+            for i, tag in enumerate(self.tags[1:], start=1):
+                clauses.append(f"EXISTS (SELECT 1 FROM search_tags t{i} WHERE t{i}.tag = ? AND t{i}.doc = d.id)")
+                params.append(tag)
+        else:
+            source = "search_docs d"
+            clauses = ["d.collection = ?"]
+            params.append(self.collection)
+        if self.task_type is not None:
+            clauses.append("d.task_type = ?")
+            params.append(self.task_type)
+        if self.source is not None:
+            clauses.append("d.source = ?")
+            params.append(self.source)
+        time_clause, time_params = self.time_sql("d")
+        if time_clause:
+            clauses.append(time_clause)
+            params.extend(time_params)
+        return f"SELECT {select} FROM {source} {join} WHERE {' AND '.join(clauses)}", [*join_params, *params]
+
+
+def doc_facets(collection: str, task_type: str | None, source: str | None, tags: list[str]) -> str:
+    """The ``facets`` column of a document: the tokens its filters will look for."""
+    tokens = [facet_token("c", collection)]
+    if task_type is not None:
+        tokens.append(facet_token("t", task_type))
+    if source is not None:
+        tokens.append(facet_token("s", source))
+    tokens.extend(facet_token("g", tag) for tag in dict.fromkeys(tags))
+    return " ".join(tokens)
+
+
+# ----------------------------------------------------------------------------- keyword leg
+
+_FIELDS = ("title", "text", "tags")
+
+
+class KeywordLeg:
+    """BM25 over FTS5 with a bounded, sanitised OR query.
+
+    The knobs default to the module constants; they are parameters so the benchmark can tune
+    them (on SciFact train) through this very code.
+    """
+
+    def __init__(self, store: Store, *, weights: tuple[float, float, float] = (TITLE_WEIGHT, TEXT_WEIGHT, TAGS_WEIGHT),
+                 max_df_ratio: float = MAX_DF_RATIO, postings_budget: int = POSTINGS_BUDGET,
+                 min_keep: int = MIN_KEEP_TERMS, max_terms: int = MAX_QUERY_TERMS):
+        self.store = store
+        self.max_df_ratio = max_df_ratio
+        self.postings_budget = postings_budget
+        self.min_keep = min_keep
+        self.max_terms = max_terms
+        w = [float(x) for x in weights]
+        self._bm25 = f"bm25(search_fts, {w[0]!r}, {w[1]!r}, {w[2]!r}, 0.0)"
+
+    def _stems(self, tokens: list[str]) -> dict[int, tuple[str, ...]]:
+        """FTS5's own tokenizer + porter stemmer applied to each token (index -> terms).
+
+        A temporary FTS5 table with the same tokenizer does it, so the stems are exactly those
+        in the index vocabulary; costs about 0.15 ms a query.
+        """
+        conn = self.store.conn
+        state = _state(self.store)
+        with self.store.lock:
+            if not state.temp_ready:
+                conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok USING fts5("
+                             "q, tokenize='porter unicode61')")
+                conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok_v USING "
+                             "fts5vocab(temp, search_qtok, 'instance')")
+                state.temp_ready = True
+            conn.executemany("INSERT INTO temp.search_qtok(rowid, q) VALUES (?, ?)", list(enumerate(tokens)))
+            try:
+                rows = conn.execute("SELECT doc, term FROM temp.search_qtok_v ORDER BY doc, offset").fetchall()
+            finally:
+                conn.execute("DELETE FROM temp.search_qtok")
+        stems: dict[int, list[str]] = {}
+        for doc, term in rows:
+            stems.setdefault(int(doc), []).append(term)
+        return {i: tuple(t) for i, t in stems.items()}
+
+    def _document_frequencies(self) -> tuple[dict[str, int], int, int]:
+        """(df of the common terms, document count, floor under which terms were left out)."""
+        state = _state(self.store)
+        n = total_docs(self.store)
+        drift = abs(n - state.df_total)
+        if state.df_total < 0 or (drift and (n < SNAPSHOT_SMALL or drift > SNAPSHOT_DRIFT * state.df_total)):
+            floor = max(DF_FLOOR_MIN, n // DF_FLOOR_DIV)
+            rows = self.store.query("SELECT term, doc FROM search_fts_vocab WHERE doc >= ?", (floor,))
+            state.df = {r["term"]: int(r["doc"]) for r in rows}
+            state.df_total = n
+            state.df_floor = floor
+        return state.df, n, state.df_floor
+
+    def plan(self, query: str) -> list[str]:
+        """The query tokens the keyword leg will OR, rarest first (maybe none).
+
+        Tokens stemming to the same terms count once; tokens in more than ``max_df_ratio`` of
+        the documents are dropped (idf about zero); then the rarest are kept while their summed
+        document frequency fits ``postings_budget`` (at least ``min_keep``, at most
+        ``max_terms``). Terms too rare for the df snapshot are estimated at half its floor.
+        """
+        tokens = query_tokens(query)
+        if not tokens:
+            return []
+        stems = self._stems(tokens)
+        by_terms: dict[tuple[str, ...], str] = {}
+        for i, token in enumerate(tokens):
+            terms = stems.get(i)
+            if terms and terms not in by_terms:
+                by_terms[terms] = token
+        if not by_terms:
+            return []
+        df, n, floor = self._document_frequencies()
+        # A phrase matches no more documents than its rarest term.
+        scored = sorted(((min(df.get(t, floor // 2) for t in terms), token) for terms, token in by_terms.items()),
+                        key=lambda s: s[0])
+        limit = self.max_df_ratio * max(n, 1)
+        kept: list[str] = []
+        spent = 0
+        for freq, token in scored:
+            if freq > limit and n >= SNAPSHOT_SMALL:  # in a tiny index every word is "common"
+                continue
+            if len(kept) >= self.min_keep and spent + freq > self.postings_budget:
+                break
+            kept.append(token)
+            spent += freq
+            if len(kept) >= self.max_terms:
+                break
+        if not kept and scored:  # only very common words: search the rarest of them anyway
+            kept = [token for _, token in scored[: self.min_keep]]
+        return kept
+
+    def _single_collection(self, collection: str) -> bool:
+        """True when every document belongs to ``collection``: its facet would filter nothing
+        and cost a walk of a posting list as long as the index."""
+        row = self.store.query_one("SELECT min(collection) AS lo, max(collection) AS hi FROM search_docs")
+        return bool(row) and row["lo"] == collection and row["hi"] == collection  # type: ignore[index]
+
+    def run(self, terms: list[str], filters: Filters, depth: int) -> list[tuple[int, float]]:
+        """(doc id, BM25 score — higher is better) of the best ``depth`` matches."""
+        if not terms or depth <= 0:
+            return []
+        match = build_match(terms, filters.facets(with_collection=not self._single_collection(filters.collection)))
+        time_clause, time_params = filters.time_sql("d")
+        if time_clause:
+            sql = (f"SELECT search_fts.rowid, {self._bm25} FROM search_fts JOIN search_docs d "
+                   f"ON d.id = search_fts.rowid WHERE search_fts MATCH ? AND {time_clause} ORDER BY 2 LIMIT ?")
+            params: list[Any] = [match, *time_params, depth]
+        else:
+            sql = f"SELECT rowid, {self._bm25} FROM search_fts WHERE search_fts MATCH ? ORDER BY 2 LIMIT ?"
+            params = [match, depth]
+        with self.store.lock:
+            rows = self.store.conn.execute(sql, params).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def matched_fields(self, terms: list[str], ids: list[int]) -> dict[int, list[str]]:
+        """Which of title/text/tags hold a query term, per document id.
+
+        highlight() marks matched tokens of one column; one point query per document (about
+        0.15 ms each: FTS5 opens every phrase's posting list per statement, and a ``rowid IN``
+        list re-runs the whole query per value, so batching does not help).
+        """
+        if not terms or not ids:
+            return {}
+        match = build_match(terms, [])
+        mark = "\x01"
+        sql = ("SELECT highlight(search_fts, 0, char(1), ''), highlight(search_fts, 1, char(1), ''), "
+               "highlight(search_fts, 2, char(1), '') FROM search_fts WHERE search_fts MATCH ? AND rowid = ?")
+        out: dict[int, list[str]] = {}
+        with self.store.lock:
+            for doc_id in ids:
+                row = self.store.conn.execute(sql, (match, doc_id)).fetchone()
+                if row:
+                    out[doc_id] = [name for name, value in zip(_FIELDS, row, strict=True) if value and mark in value]
+        return out
+
+
+# ----------------------------------------------------------------------------- vector leg
+
+
+def _pad8(vector: np.ndarray) -> np.ndarray:
+    """bit[N] needs N divisible by 8: pad with zeros (sign bit 0 on both sides, so harmless)."""
+    extra = (-vector.shape[-1]) % 8
+    return np.pad(vector, (0, extra)) if extra else vector
+
+
+class VectorLeg:
+    """Binary-code KNN in sqlite-vec, exact float rescoring, exact scans for small filtered sets.
+
+    The vec0 table is partitioned by collection and task_type (a partition is a separate set of
+    chunks, so a task_type filter makes the KNN *cheaper*: 2 ms instead of 19 ms at 100k for a
+    10% type), with source and time as metadata columns filtered inside the KNN. Tags, being
+    multi-valued, cannot live in vec0: a tag filter scans its (small) set exactly, or
+    over-fetches from the KNN when the set is large, and falls back to the exact scan.
+    """
+
+    TABLE = "search_vec"
+
+    def __init__(self, store: Store, model_id: str | None, *, oversample: float = VEC_OVERSAMPLE,
+                 exact_max: int = EXACT_SCAN_MAX):
+        self.store = store
+        self.model_id = model_id  # exact vectors are read from embed_cache under this model id
+        self.oversample = oversample
+        self.exact_max = exact_max
+
+    def exists(self) -> bool:
+        return self.store.query_one(
+            "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?", (self.TABLE,)
+        ) is not None
+
+    def create(self, dim: int) -> None:
+        """The vec0 table for ``dim``-d vectors (call inside a write transaction)."""
+        bits = dim + (-dim) % 8
+        self.store.conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.TABLE} USING vec0("
+            "doc INTEGER PRIMARY KEY, collection TEXT PARTITION KEY, task_type TEXT PARTITION KEY, "
+            f"code BIT[{bits}], source TEXT, ts_epoch FLOAT)"
+        )
+
+    def drop(self) -> None:
+        self.store.conn.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+
+    def put(self, doc: int, collection: str, vector: np.ndarray, task_type: str | None, source: str | None,
+            ts_epoch: float | None) -> None:
+        """Store one document's binary code (inside a write). Its exact vector is already in
+        embed_cache (CachingEmbedder wrote it), found through search_docs.content_hash."""
+        conn = self.store.conn
+        conn.execute(f"DELETE FROM {self.TABLE} WHERE doc = ?", (doc,))
+        conn.execute(
+            f"INSERT INTO {self.TABLE}(doc, collection, task_type, code, source, ts_epoch) "
+            "VALUES (?, ?, ?, vec_quantize_binary(?), ?, ?)",
+            (doc, collection, task_type or "", _pad8(np.asarray(vector, dtype=np.float32)).tobytes(),
+             source or "", MISSING_TS if ts_epoch is None else ts_epoch),
+        )
+
+    def vector_of(self, content_hash: str) -> np.ndarray | None:
+        """The exact vector of a text already embedded by this model."""
+        row = self.store.query_one(
+            "SELECT vector FROM embed_cache WHERE content_hash = ? AND model_id = ?", (content_hash, self.model_id)
+        )
+        return np.frombuffer(row["vector"], dtype=np.float32) if row else None
+
+    def remove(self, docs: list[int]) -> None:
+        if self.exists():
+            self.store.conn.executemany(f"DELETE FROM {self.TABLE} WHERE doc = ?", [(d,) for d in docs])
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
+        """(doc id, cosine similarity) of the ``depth`` nearest documents, best first."""
+        if depth <= 0 or self.model_id is None or not self.exists():
+            return []
+        qvec = np.asarray(qvec, dtype=np.float32)
+        candidates = min(MAX_KNN_K, max(depth, int(depth * self.oversample)))
+        if not filters.beyond_partitions:  # collection / task_type: partitions of the KNN itself
+            return self._rescore(qvec, self._knn(qvec, filters, candidates), depth)
+        if len(filters.tags) > 1:
+            filters = self._rarest_tag_first(filters)
+        sql, params = filters.docs_sql("1", "", ())
+        row = self.store.query_one(f"SELECT count(*) AS n FROM ({sql} AND d.embedded = 1 LIMIT ?)",
+                                   (*params, self.exact_max + 1))
+        n = int(row["n"]) if row else 0
+        if n == 0:
+            return []
+        if n <= self.exact_max:
+            return self._exact(qvec, filters, depth)
+        # A broad filter: KNN with source/time applied inside vec0; tags afterwards
+        # (over-fetching; a tag set larger than exact_max is rarely thin among the neighbours,
+        # and if it is, the exact scan below still answers).
+        first_k = min(MAX_KNN_K, candidates * 4) if filters.tags else candidates
+        for k in dict.fromkeys((first_k, MAX_KNN_K)):
+            raw = self._knn(qvec, filters, k)
+            found = self._with_tags(raw, filters.tags) if filters.tags else raw
+            exhausted = len(raw) < k  # the KNN saw every document passing its filters
+            if len(found) >= candidates or exhausted or (len(found) >= depth and k == MAX_KNN_K):
+                return self._rescore(qvec, found, depth)
+        return self._exact(qvec, filters, depth)
+
+    def _rarest_tag_first(self, filters: Filters) -> Filters:
+        cap = 20 * max(self.exact_max, 1)
+        counts = {}
+        for tag in filters.tags:
+            row = self.store.query_one(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM search_tags WHERE tag = ? LIMIT ?)", (tag, cap)
+            )
+            counts[tag] = int(row["n"]) if row else 0
+        return Filters(filters.collection, filters.task_type, filters.source,
+                       tuple(sorted(filters.tags, key=lambda t: counts[t])), filters.since, filters.until)
+
+    def _knn(self, qvec: np.ndarray, filters: Filters, k: int) -> list[int]:
+        clauses = ["code MATCH vec_quantize_binary(?)", "k = ?", "collection = ?"]
+        params: list[Any] = [_pad8(qvec).tobytes(), k, filters.collection]
+        if filters.task_type is not None:
+            clauses.append("task_type = ?")
+            params.append(filters.task_type)
+        if filters.source is not None:
+            clauses.append("source = ?")
+            params.append(filters.source)
+        if filters.since is not None:
+            clauses.append("ts_epoch >= ?")
+            params.append(filters.since)
+        elif filters.until is not None:
+            clauses.append("ts_epoch > ?")
+            params.append(MISSING_TS)
+        if filters.until is not None:
+            clauses.append("ts_epoch < ?")
+            params.append(filters.until)
+        sql = f"SELECT doc FROM {self.TABLE} WHERE {' AND '.join(clauses)} ORDER BY distance"
+        with self.store.lock:
+            return [int(r[0]) for r in self.store.conn.execute(sql, params).fetchall()]
+
+    def _with_tags(self, docs: list[int], tags: tuple[str, ...]) -> list[int]:
+        if not docs:
+            return []
+        marks = ",".join("?" * len(tags))
+        rows = self.store.query(
+            f"SELECT doc FROM search_tags WHERE doc IN (SELECT value FROM json_each(?)) AND tag IN ({marks}) "
+            "GROUP BY doc HAVING count(*) = ?",
+            (json.dumps(docs), *tags, len(tags)),
+        )
+        keep = {int(r["doc"]) for r in rows}
+        return [d for d in docs if d in keep]
+
+    def _rescore(self, qvec: np.ndarray, docs: list[int], depth: int) -> list[tuple[int, float]]:
+        if not docs:
+            return []
+        with self.store.lock:
+            rows = self.store.conn.execute(
+                "SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.content_hash = d.content_hash "
+                "AND c.model_id = ? WHERE d.id IN (SELECT value FROM json_each(?))",
+                (self.model_id, json.dumps(docs)),
+            ).fetchall()
+        return self._top(qvec, rows, depth)
+
+    def _exact(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
+        sql, params = filters.docs_sql(
+            "d.id, c.vector", "JOIN embed_cache c ON c.content_hash = d.content_hash AND c.model_id = ?",
+            (self.model_id,),
+        )
+        with self.store.lock:
+            rows = self.store.conn.execute(f"{sql} AND d.embedded = 1", params).fetchall()
+        return self._top(qvec, rows, depth)
+
+    @staticmethod
+    def _top(qvec: np.ndarray, rows: list[Any], depth: int) -> list[tuple[int, float]]:
+        if not rows:
+            return []
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        if matrix.shape[1] != qvec.shape[0]:
+            return []
+        sims = matrix @ qvec
+        take = min(depth, len(rows))
+        top = np.argpartition(-sims, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
+        top = top[np.lexsort((ids[top], -sims[top]))]
+        return [(int(ids[i]), float(sims[i])) for i in top]
