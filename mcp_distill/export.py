@@ -490,6 +490,9 @@ class Exporter:
             "duplicates": {k: v for k, v in sorted(self.stats.items()) if "_duplicates_" in k},
             "source_files": sorted(self.source_files),
         })
+        for kind in self.kinds:
+            if not self.stats[f"{kind}_rows"]:
+                r.warnings.append(f"{kind}: no rows written (no scored run gave one; see the counts for why)")
         if len(self.scorer_versions) > 1:
             r.warnings.append(f"runs were scored by {len(self.scorer_versions)} rule versions; "
                               "re-score with `mcp-distill score --rescore` for one consistent set")
