@@ -387,33 +387,38 @@ class Exporter:
         if not self.store.query_one("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'playbooks'"):
             self.stats["playbooks_table_absent"] = 1
             return
-        ids = []
-        for r in self.store.query("SELECT rowid AS rid, data FROM playbooks"):
-            try:
-                ids.append((str(orjson.loads(r["data"])["playbook_id"]), r["rid"]))
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                self.stats["playbooks_unreadable"] += 1
-        for _, rid in sorted(ids):
-            pb = orjson.loads(self.store.query_one("SELECT data FROM playbooks WHERE rowid = ?", (rid,))["data"])
-            runs, provs = [], []
-            for run in sorted(str(x) for x in pb.get("source_run_ids") or []):
-                for key in (run, f"run:{run}"):
-                    score = self.store.query_one("SELECT category, scorer_version FROM scores WHERE run_key = ?", (key,))
-                    if score and score["category"] == "accepted":
-                        runs.append(key)
-                        break
-            for key in runs[:PLAYBOOK_PROVENANCE]:
-                recs = [orjson.loads(r["data"]) | {"_epoch": r["ts_epoch"]} for r in self.store.query(
-                    "SELECT ts_epoch, data FROM evidence WHERE run_key = ? ORDER BY ts_epoch, id", (key,))]
-                if recs:
-                    view = mine.RunView(key, "accepted", "", recs)
-                    provs.append(mine.provenance(view.output or recs[0]))
-            if not runs or not provs:
-                self.stats["playbooks_without_accepted_runs"] += 1
-                continue
-            self.stats["playbooks"] += 1
-            for cand in mine.playbook_chunks(pb, runs, provs):
-                self.emit("rag", cand)
+        last = ""
+        while page := self.store.query("SELECT playbook_id, data FROM playbooks WHERE playbook_id > ? "
+                                       "ORDER BY playbook_id LIMIT ?", (last, RUN_PAGE)):
+            last = page[-1]["playbook_id"]
+            for row in page:
+                try:
+                    self._playbook(orjson.loads(row["data"]))
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    self.stats["playbooks_unreadable"] += 1
+
+    def _playbook(self, pb: dict[str, Any]) -> None:
+        """One playbook's chunks, carrying its accepted source runs and their output records' provenance."""
+        runs: list[str] = []
+        provs: list[dict[str, Any]] = []
+        for run in sorted(str(x) for x in pb.get("source_run_ids") or []):
+            for key in (run, f"run:{run}"):  # run keys, or bare run ids
+                score = self.store.query_one("SELECT category FROM scores WHERE run_key = ?", (key,))
+                if score and score["category"] == "accepted":
+                    runs.append(key)
+                    break
+        for key in runs[:PLAYBOOK_PROVENANCE]:
+            recs = [orjson.loads(r["data"]) | {"_epoch": r["ts_epoch"]} for r in self.store.query(
+                "SELECT ts_epoch, data FROM evidence WHERE run_key = ? ORDER BY ts_epoch, id", (key,))]
+            if recs:
+                view = mine.RunView(key, "accepted", "", recs)
+                provs.append(mine.provenance(view.output or recs[0]))
+        if not runs or not provs:
+            self.stats["playbooks_without_accepted_runs"] += 1
+            return
+        self.stats["playbooks"] += 1
+        for cand in mine.playbook_chunks(pb, runs, provs):
+            self.emit("rag", cand)
 
     # -- orchestration ------------------------------------------------------------------------
 
