@@ -157,7 +157,10 @@ class Collector:
             if f.held_back:
                 receipt.warnings.append(f"{f.path}: incomplete last line held back until it is finished")
         receipt.details["files"] = [f.__dict__ for f in result.files]
-        receipt.add_output(self.store.path) if self.store.path.exists() else None
+        # The output is the store itself. It is never hashed from here: opening and closing a second
+        # handle on a live SQLite file drops this process's POSIX locks, and another process could then
+        # checkpoint and delete the WAL under us. The receipt names it and counts what was written.
+        receipt.details["store"] = str(self.store.path)
         result.receipt_id = receipt.finish(self.store, validation_pass=True).receipt_id
         return result
 

@@ -77,6 +77,7 @@ class ReceiptBuilder:
         self.inputs.append(file_digest(path))
 
     def add_output(self, path: str | Path) -> None:
+        """A file the stage wrote. Never the live SQLite store: see ``Collector.collect``."""
         self.outputs.append(file_digest(path))
 
     def count(self, key: str, n: int = 1) -> None:

@@ -259,3 +259,21 @@ def test_receipt_records_inputs_with_sha256_and_counts(store, tmp_path):
     assert receipt.input_files[0].sha256 == sha256_file(src)
     assert receipt.record_counts.in_ == 5 and receipt.record_counts.out == 5
     assert receipt.validation_pass and receipt.ended_at >= receipt.started_at
+
+
+def test_collect_never_breaks_the_wal_of_other_connections(tmp_path):
+    """Another process opening and closing the store must not lose this process's later writes."""
+    src = tmp_path / "evidence.jsonl"
+    write_rows(src, [row(i) for i in range(10)])
+    db = tmp_path / "distill.db"
+    store = open_store(db)
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    subprocess.run([sys.executable, "-c", f"from mcp_distill.store import open_store; open_store({str(db)!r}).close()"],
+                   check=True)
+    write_rows(src, [row(i) for i in range(10, 15)], mode="ab")
+    collect_paths(store, settings_for(tmp_path), [str(src)])
+    other = subprocess.run([sys.executable, "-c", f"from mcp_distill.store import open_store; "
+                            f"print(open_store({str(db)!r}).query_one('SELECT count(*) AS n FROM evidence')['n'])"],
+                           check=True, capture_output=True, text=True)
+    assert other.stdout.strip() == "15"
+    store.close()
