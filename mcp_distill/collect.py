@@ -18,7 +18,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,9 @@ from .errors import InvalidInputError
 from .models import EvidenceRecord
 from .receipts import ReceiptBuilder, now_utc
 from .runs import RunAssigner
+from .sources import discover, first_object, is_line_file, parse_json_line
 from .store import Connection, Store
 
-LINE_SUFFIXES = {".jsonl", ".ndjson"}
-DOCUMENT_SUFFIXES = {".json", ".traj", ".yml", ".yaml"}
 #: Rows per transaction: large enough to amortise commits, small enough to lose little on a crash.
 BATCH_LINES = 5_000
 #: Bytes hashed at a file's head to notice a rewrite or rotation.
@@ -45,6 +45,9 @@ HEAD_BYTES = 1_024
 #: Whole documents (trajectories, reports) above this size are refused rather than parsed in memory.
 DOCUMENT_MAX_BYTES = 256 * 1024 * 1024
 EXCERPT_CHARS = 240
+#: An incomplete last line (no newline, not valid JSON) unchanged for this long is a truncated file,
+#: not a writer mid-line: it is quarantined instead of held back.
+TAIL_GRACE_SECONDS = 120
 
 Progress = Callable[[int, int, str], None]
 
@@ -83,20 +86,6 @@ class CollectResult:
         }
 
 
-def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files under ``paths`` (sorted, hidden folders skipped) with a suffix the collector reads."""
-    for path in paths:
-        if path.is_file():
-            yield path
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
-            for name in sorted(files):
-                candidate = Path(root) / name
-                if candidate.suffix.lower() in LINE_SUFFIXES | DOCUMENT_SUFFIXES:
-                    yield candidate
-
-
 class Collector:
     """One collect run over a store; construct it, then call :meth:`collect`."""
 
@@ -118,10 +107,8 @@ class Collector:
     def _plan(self, files: list[Path]) -> list[tuple[Path, Adapter | None, bool]]:
         planned = []
         for path in files:
-            is_lines = path.suffix.lower() in LINE_SUFFIXES or (
-                path.suffix.lower() == ".json" and _looks_like_jsonl(path)
-            )
-            sample = _first_object(path) if is_lines else None
+            is_lines = is_line_file(path)
+            sample = first_object(path) if is_lines else None
             adapter = self._pick_adapter(path, sample, whole_file=not is_lines)
             planned.append((path, adapter, not is_lines))
         # streams carrying run ids first, so file-window rows find their run
@@ -130,19 +117,35 @@ class Collector:
 
     # -- running ------------------------------------------------------------------------------
 
-    def collect(self, files: list[Path], command: str = "collect") -> CollectResult:
+    def collect(self, files: list[Path], command: str = "collect", skipped: Iterable[str] = ()) -> CollectResult:
         receipt = ReceiptBuilder("collect", command)
-        result = CollectResult()
-        plan = self._plan(files)
-        total_bytes = sum(p.stat().st_size for p, _, _ in plan) or 1
+        result = CollectResult(skipped_files=list(skipped))
+        readable = []
+        for path in files:
+            try:
+                readable.append((path, path.stat().st_size))
+            except OSError as exc:
+                result.skipped_files.append(f"{path}: cannot be read ({exc.strerror or exc})")
+        plan = []
+        for path, _ in readable:
+            try:
+                plan.extend(self._plan([path]))
+            except OSError as exc:
+                result.skipped_files.append(f"{path}: cannot be read ({exc.strerror or exc})")
+        plan.sort(key=lambda item: (item[1].priority if item[1] else 99, str(item[0])))
+        total_bytes = sum(size for _, size in readable) or 1
         done_bytes = 0
         for path, adapter, whole_file in plan:
             if self.progress:
                 self.progress(done_bytes, total_bytes, path.name)
-            receipt.add_input(path)
-            summary = self._collect_document(path, adapter) if whole_file else self._collect_lines(path, adapter)
+            try:
+                receipt.add_input(path)
+                summary = self._collect_document(path, adapter) if whole_file else self._collect_lines(path, adapter)
+            except (OSError, InvalidInputError) as exc:  # one unreadable file never stops the others
+                result.skipped_files.append(f"{path}: {exc}")
+                continue
             result.files.append(summary)
-            done_bytes += path.stat().st_size
+            done_bytes += dict(readable).get(path, 0)
         if self.progress:
             self.progress(total_bytes, total_bytes, "done")
         receipt.count_in = result.total("lines")
@@ -156,6 +159,7 @@ class Collector:
                 receipt.warnings.append(f"{f.path}: {f.restarted}; read again from the start")
             if f.held_back:
                 receipt.warnings.append(f"{f.path}: incomplete last line held back until it is finished")
+        receipt.warnings.extend(result.skipped_files)
         receipt.details["files"] = [f.__dict__ for f in result.files]
         # The output is the store itself. It is never hashed from here: opening and closing a second
         # handle on a live SQLite file drops this process's POSIX locks, and another process could then
@@ -176,12 +180,18 @@ class Collector:
         with open(path, "rb") as handle:
             handle.seek(start)
             offset = start
-            batch: list[tuple[int, bytes]] = []
+            batch: list[tuple[int, bytes, str | None]] = []
             for raw in handle:
                 if not raw.endswith(b"\n") and not _complete_json(raw):
-                    summary.held_back = True
-                    break
-                batch.append((offset, raw))
+                    if time.time() - stat.st_mtime < TAIL_GRACE_SECONDS:
+                        summary.held_back = True  # a writer may be finishing this line
+                        break
+                    # unchanged for a while: truncated for good, so it is quarantined and the offset moves on
+                    batch.append((offset, raw, f"truncated last line: no newline and not valid JSON, unchanged "
+                                               f"for over {TAIL_GRACE_SECONDS} s"))
+                    offset += len(raw)
+                    continue
+                batch.append((offset, raw, None))
                 offset += len(raw)
                 if len(batch) >= BATCH_LINES:
                     self._commit_batch(path, adapter, batch, offset, stat, summary)
@@ -202,9 +212,9 @@ class Collector:
             return 0, "file head changed (rewritten)"
         return row["byte_offset"], None
 
-    def _commit_batch(self, path: Path, adapter: Adapter | None, batch: list[tuple[int, bytes]],
+    def _commit_batch(self, path: Path, adapter: Adapter | None, batch: list[tuple[int, bytes, str | None]],
                       end_offset: int, stat: os.stat_result, summary: FileSummary) -> None:
-        prepared = [self._prepare_line(path, adapter, off, raw) for off, raw in batch]
+        prepared = [self._prepare_line(path, adapter, off, raw, reason) for off, raw, reason in batch]
         head = _head_hash(path, min(HEAD_BYTES, end_offset))
         with self.store.write() as db:
             conn = db.conn
@@ -222,13 +232,15 @@ class Collector:
                  len(batch), now_utc().isoformat(), len(batch)),
             )
 
-    def _prepare_line(self, path: Path, adapter: Adapter | None, offset: int, raw: bytes) -> tuple | None:
-        """Parse and map one line outside the write lock: ('record', ...) or ('quarantine', ...)."""
-        text = raw.strip()
-        if not text:
+    def _prepare_line(self, path: Path, adapter: Adapter | None, offset: int, raw: bytes,
+                      reason: str | None = None) -> tuple | None:
+        """Parse and map one line outside the write lock: ('record', ...), ('quarantine', ...) or None."""
+        if reason is not None:
+            return ("quarantine", offset, raw, reason)
+        if not raw.strip():
             return None
         try:
-            row = orjson.loads(text)
+            row = parse_json_line(raw)
         except orjson.JSONDecodeError as exc:
             return ("quarantine", offset, raw, f"invalid JSON: {exc}")
         if not isinstance(row, dict):
@@ -236,7 +248,11 @@ class Collector:
         if adapter is None:
             return ("quarantine", offset, raw,
                     "unknown shape: no adapter recognises this stream; add a mapping file (docs/streams.md)")
-        return self._build(path, adapter, offset, raw, row)
+        try:
+            return self._build(path, adapter, offset, raw, row)
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError) as exc:
+            # e.g. JSON nested deeper than can be hashed: the line is kept in quarantine, the run goes on
+            return ("quarantine", offset, raw, f"could not process the line: {type(exc).__name__}: {exc}"[:400])
 
     def _build(self, path: Path, adapter: Adapter, offset: int, raw: bytes, row: Any,
                fields: dict[str, Any] | None = None) -> tuple | None:
@@ -334,8 +350,8 @@ class Collector:
             return summary  # unchanged since the last run
         items: list[tuple] = []
         try:
-            doc = yaml.safe_load(raw) if path.suffix.lower() in {".yml", ".yaml"} else orjson.loads(raw)
-        except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            doc = _load_yaml(raw) if path.suffix.lower() in {".yml", ".yaml"} else orjson.loads(raw)
+        except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
             items.append(("quarantine", 0, raw[:4096], f"invalid or truncated document: {exc}"))
             doc = None
         if doc is not None:
@@ -374,6 +390,21 @@ class Collector:
         return summary
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: a few bytes of nested ``*alias`` expand to gigabytes (a YAML bomb)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases are not supported in evidence files",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _load_yaml(raw: bytes) -> object:
+    return yaml.load(raw, Loader=_NoAliasLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
 def _head_hash(path: Path, n: int) -> str | None:
     if n <= 0:
         return None
@@ -389,27 +420,6 @@ def _complete_json(raw: bytes) -> bool:
     return True
 
 
-def _first_object(path: Path) -> dict[str, Any] | None:
-    """The first line of the file that parses as a JSON object (scanning at most 50 lines)."""
-    with open(path, "rb") as handle:
-        for _, raw in zip(range(50), handle, strict=False):
-            try:
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return None
-
-
-def _looks_like_jsonl(path: Path) -> bool:
-    """A .json file whose first line is a whole JSON object and which has a second line is JSONL."""
-    with open(path, "rb") as handle:
-        first_line = handle.readline()
-        second = handle.readline()
-    return bool(second.strip()) and _complete_json(first_line) and first_line.lstrip().startswith(b"{")
-
-
 def collect_paths(store: Store, settings: Settings, paths: list[str] | None = None,
                   mapping_files: list[str] | None = None, progress: Progress | None = None,
                   command: str = "collect") -> CollectResult:
@@ -423,6 +433,6 @@ def collect_paths(store: Store, settings: Settings, paths: list[str] | None = No
         from .adapters.mapping import load_mappings
 
         extra = load_mappings([settings.check_path(m) for m in mapping_files])
-    files = list(iter_source_files(targets))
+    files, skipped = discover(targets, settings)
     collector = Collector(store, extra_adapters=extra, progress=progress)
-    return collector.collect(files, command=command)
+    return collector.collect(files, command=command, skipped=skipped)

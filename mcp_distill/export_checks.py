@@ -19,9 +19,9 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from .adapters.base import canonical_hash
-from .collect import LINE_SUFFIXES, _looks_like_jsonl
 from .export_mine import differ, split_for, task_key, text_digest
 from .redact import find_secrets
+from .sources import is_line_file
 from .store import Store
 
 if TYPE_CHECKING:  # only for hints: export_validate imports this module
@@ -118,7 +118,7 @@ class _Checker:
             if not path.is_file():
                 self._files[name] = None
             else:
-                lines = path.suffix.lower() in LINE_SUFFIXES or (path.suffix.lower() == ".json" and _looks_like_jsonl(path))
+                lines = is_line_file(path)
                 self._files[name] = (path.stat().st_size, lines)
         return self._files[name]
 

@@ -15,6 +15,7 @@ import mcp_distill.adapters  # noqa: F401  (registers every adapter)
 from mcp_distill.adapters.base import REGISTRY, find_adapter, text_hash
 from mcp_distill.adapters.lakehouse import LakehouseAdapter
 from mcp_distill.adapters.lakehouse_scrum import decision_category
+from mcp_distill.config import Settings
 from mcp_distill.models import EvidenceRecord, Provenance
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -360,10 +361,11 @@ def test_auto_apply_rows_sit_near_their_scrum_review_and_runs_of_a_file_are_apar
 
 
 def test_collected_runs_join_and_score_as_intended(store: Any, manifest: dict[str, Any]) -> None:
-    from mcp_distill.collect import Collector, iter_source_files
+    from mcp_distill.collect import Collector
     from mcp_distill.score import load_rules, score_runs
+    from mcp_distill.sources import discover
 
-    result = Collector(store).collect(list(iter_source_files([KB])))
+    result = Collector(store).collect(discover([KB], Settings(db_path=store.path, roots=[KB]))[0])
     assert result.total("quarantined") == 7
     stray = store.query("SELECT stream, count(*) n FROM evidence WHERE run_key NOT LIKE 'run:%' AND stream IN "
                         "('mode_experiments', 'auto_apply', 'classifications', 'signatures', "

@@ -277,3 +277,41 @@ def test_collect_never_breaks_the_wal_of_other_connections(tmp_path):
                            check=True, capture_output=True, text=True)
     assert other.stdout.strip() == "15"
     store.close()
+
+
+def test_hostile_files_are_skipped_or_quarantined_and_the_rest_is_collected(store, tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_rows(outside / "secret.jsonl", [row(999)])
+    (root / "link.jsonl").symlink_to(outside / "secret.jsonl")           # escapes the root
+    (root / "broken.jsonl").symlink_to(root / "gone.jsonl")              # dangling
+    os.mkfifo(root / "pipe.jsonl")                                       # would block a reader forever
+    (root / "bom.evidence.jsonl").write_bytes(b"\xef\xbb\xbf" + orjson.dumps(row(1)) + b"\n")
+    deep = "[" * 300 + "]" * 300
+    (root / "deep.evidence.jsonl").write_bytes(orjson.dumps(row(2))[:-1] + b', "extra": {"x": ' + deep.encode()
+                                               + b"}}\n")
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(9))
+    (root / "leaderboard.yml").write_text(bomb)
+    write_rows(root / "old.evidence.jsonl.1", [row(3)])                  # a rotated log
+    (root / "tail.evidence.jsonl").write_bytes(orjson.dumps(row(4)) + b"\n" + orjson.dumps(row(5))[:20])
+    export = root / "exports"
+    (export / "sft").mkdir(parents=True)
+    (export / "receipt.json").write_text("{}")
+    write_rows(export / "sft" / "train.jsonl", [{"messages": []}])       # the tool's own output
+    monkeypatch.setattr(collect_mod, "TAIL_GRACE_SECONDS", 0)
+    settings = Settings(db_path=tmp_path / "distill.db", roots=[root])
+    result = collect_paths(store, settings, [str(root)])
+    skipped = "\n".join(result.skipped_files)
+    assert "link.jsonl: links outside the allowed roots" in skipped
+    assert "broken.jsonl" in skipped and "pipe.jsonl: not a regular file" in skipped
+    texts = {EvidenceRecord.model_validate_json(r["data"]).text for r in store.query("SELECT data FROM evidence")}
+    assert texts == {"finding number 1", "finding number 3", "finding number 4"}  # BOM line and rotated log read
+    reasons = {r["source_file"].rsplit("/", 1)[1]: r["reason"] for r in store.query("SELECT * FROM quarantine")}
+    assert reasons["deep.evidence.jsonl"].startswith("could not process the line")
+    assert "aliases are not supported" in reasons["leaderboard.yml"]
+    assert reasons["tail.evidence.jsonl"].startswith("truncated last line")
+    assert not any("exports" in r["path"] for r in store.query("SELECT path FROM sources"))

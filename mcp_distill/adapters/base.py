@@ -12,6 +12,7 @@ parsed document (JSON or YAML) and may yield several records, each with its byte
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 import orjson
 
 Row = Mapping[str, Any]
+_ROTATION = re.compile(r"\.\d+$")
 Fields = dict[str, Any]
 
 
@@ -39,7 +41,7 @@ class Adapter:
     whole_file: ClassVar[bool] = False
 
     def matches_name(self, path: Path) -> bool:
-        name = path.name.lower()
+        name = _ROTATION.sub("", path.name.lower())  # a rotated log (x.jsonl.1) keeps its stream
         for stem in self.file_names:
             for suffix in (".jsonl", ".ndjson", ".json"):
                 if name == stem + suffix or name.endswith("." + stem + suffix) or name.endswith("_" + stem + suffix):
