@@ -85,7 +85,7 @@ class _Existing:
     id: int
     row_hash: str
     content_hash: str
-    embedded: bool
+    vector_id: int | None
 
 
 def _row_hash(doc: Doc, collection: str) -> str:
@@ -177,11 +177,11 @@ class Index:
 
     def _existing(self, ids: list[str]) -> dict[str, _Existing]:
         rows = self.store.query(
-            "SELECT id, doc_id, row_hash, content_hash, embedded FROM search_docs "
+            "SELECT id, doc_id, row_hash, content_hash, vector_id FROM search_docs "
             "WHERE collection = ? AND doc_id IN (SELECT value FROM json_each(?))",
             (self.collection, json.dumps(ids)),
         )
-        return {r["doc_id"]: _Existing(r["id"], r["row_hash"], r["content_hash"], bool(r["embedded"])) for r in rows}
+        return {r["doc_id"]: _Existing(r["id"], r["row_hash"], r["content_hash"], r["vector_id"]) for r in rows}
 
     def _upsert_batch(self, batch: list[Doc], report: UpsertReport) -> None:
         report.received += len(batch)
@@ -191,13 +191,13 @@ class Index:
         for doc in unique:
             row_hash = _row_hash(doc, self.collection)
             old = existing.get(doc.id)
-            if old is not None and old.row_hash == row_hash and (old.embedded or self._doc_embedder is None):
+            if old is not None and old.row_hash == row_hash and (old.vector_id or self._doc_embedder is None):
                 report.unchanged += 1
                 continue
             todo.append((doc, row_hash, content_hash(doc.embed_text()), old))
         if not todo:
             return
-        needs = [t for t in todo if t[3] is None or t[3].content_hash != t[2] or not t[3].embedded]
+        needs = [t for t in todo if t[3] is None or t[3].content_hash != t[2] or not t[3].vector_id]
         vectors: dict[str, np.ndarray] = {}
         if needs and self._doc_embedder is not None:
             try:
@@ -208,12 +208,17 @@ class Index:
                 report.warnings.append(f"{len(needs)} documents written without vectors (keyword search only "
                                        f"until `mcp-distill reindex` or the next upsert): {exc}")
         with self.store.write():
-            if vectors:
+            vector_ids: dict[str, int] = {}
+            if vectors and self._doc_embedder is not None:
                 self._ensure_vectors(next(iter(vectors.values())).shape[0])
+                vector_ids = self._doc_embedder.ids([t[2] for t in needs])
             for doc, row_hash, chash, old in todo:
                 vector = vectors.get(doc.id)
-                keep_vector = old is not None and old.embedded and old.content_hash == chash
-                has_vector = self._write_doc(doc, row_hash, chash, old, vector, keep_vector)
+                vector_id = vector_ids.get(chash) if vector is not None else None
+                if vector_id is None:
+                    vector = None  # its cache row is gone (pruned meanwhile): leave it pending
+                keep = old.vector_id if old is not None and old.content_hash == chash else None
+                has_vector = self._write_doc(doc, row_hash, chash, old, vector, vector_id, keep)
                 report.written += 1
                 if vector is not None:
                     report.embedded += 1
@@ -231,23 +236,27 @@ class Index:
         self.vectors.create(dim)
 
     def _write_doc(self, doc: Doc, row_hash: str, chash: str, old: _Existing | None,
-                   vector: np.ndarray | None, keep_vector: bool) -> bool:
-        """Write one document (inside a write); True when it has a vector afterwards."""
+                   vector: np.ndarray | None, vector_id: int | None, keep: int | None) -> bool:
+        """Write one document (inside a write); True when it has a vector afterwards.
+
+        ``vector``/``vector_id``: a new vector and its embed_cache row; ``keep``: the vector row
+        of an unchanged text (only metadata changed), re-filed under the new metadata.
+        """
         conn = self.store.conn
         tags = [normalise_tag(t) for t in doc.tags if normalise_tag(t)]
         parsed = parse_time(doc.ts) if doc.ts else None
         ts_epoch = parsed[1] if parsed else None
-        if vector is None and keep_vector:  # metadata changed only: re-file the same vector
-            vector = self.vectors.vector_of(chash)  # (task_type is a vec0 partition key)
-        embedded = 1 if vector is not None else 0
+        if vector is None and keep is not None:  # re-file the same vector (task_type is a partition key)
+            vector = self.vectors.vector_of(keep)
+            vector_id = keep if vector is not None else None
         values = (doc.title, doc.text, json.dumps(doc.tags, ensure_ascii=False),
                   doc_facets(self.collection, doc.task_type, doc.source, tags), doc.task_type, doc.source,
                   doc.ts, ts_epoch, json.dumps(doc.metadata, ensure_ascii=False, default=str), chash, row_hash,
-                  embedded, _now())
+                  vector_id, _now())
         if old is None:
             cursor = conn.execute(
                 "INSERT INTO search_docs(title, text, tags, facets, task_type, source, ts, ts_epoch, metadata, "
-                "content_hash, row_hash, embedded, updated_at, collection, doc_id) "
+                "content_hash, row_hash, vector_id, updated_at, collection, doc_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, self.collection, doc.id),
             )
@@ -256,7 +265,7 @@ class Index:
             rowid = old.id
             conn.execute(
                 "UPDATE search_docs SET title = ?, text = ?, tags = ?, facets = ?, task_type = ?, source = ?, "
-                "ts = ?, ts_epoch = ?, metadata = ?, content_hash = ?, row_hash = ?, embedded = ?, updated_at = ? "
+                "ts = ?, ts_epoch = ?, metadata = ?, content_hash = ?, row_hash = ?, vector_id = ?, updated_at = ? "
                 "WHERE id = ?",
                 (*values, rowid),
             )
@@ -264,7 +273,7 @@ class Index:
         conn.executemany("INSERT OR IGNORE INTO search_tags(tag, doc) VALUES (?, ?)", [(t, rowid) for t in tags])
         if vector is not None:
             self.vectors.put(rowid, self.collection, vector, doc.task_type, doc.source, ts_epoch)
-        elif old is not None and old.embedded:
+        elif old is not None and old.vector_id:
             self.vectors.remove([rowid])  # the text changed and no new vector: never serve a stale one
         return vector is not None
 
@@ -320,7 +329,7 @@ class Index:
     def pending(self) -> int:
         """Documents of this collection without a vector (embedder was down, or never set)."""
         row = self.store.query_one(
-            "SELECT count(*) AS n FROM search_docs WHERE collection = ? AND embedded = 0", (self.collection,)
+            "SELECT count(*) AS n FROM search_docs WHERE collection = ? AND vector_id IS NULL", (self.collection,)
         )
         return int(row["n"]) if row else 0
 
@@ -430,7 +439,7 @@ class Index:
                 (json.dumps(ids),),
             )
         }
-        fields = self.keyword.matched_fields(terms, [d for d in ids if d in rows])
+        fields = self.keyword.matched_fields(terms, [d for d in ids if d in rows and d in kw])
         hits: list[Hit] = []
         for doc, score in fused:
             row = rows.get(doc)
@@ -460,7 +469,7 @@ def embed_pending(store: Store, embedder: Embedder, collection: str | None = Non
     check_embedder(store, embedder)
     cached = CachingEmbedder(store, embedder)
     vectors = VectorLeg(store, embedder.model_id)
-    where = "embedded = 0" + (" AND collection = ?" if collection else "")
+    where = "vector_id IS NULL" + (" AND collection = ?" if collection else "")
     params: tuple[Any, ...] = (collection,) if collection else ()
     row = store.query_one(f"SELECT count(*) AS n FROM search_docs WHERE {where}", params)
     total = int(row["n"]) if row else 0
@@ -468,7 +477,7 @@ def embed_pending(store: Store, embedder: Embedder, collection: str | None = Non
     last = 0
     while True:
         rows = store.query(
-            f"SELECT id, collection, title, text, task_type, source, ts_epoch FROM search_docs "
+            f"SELECT id, collection, title, text, content_hash, task_type, source, ts_epoch FROM search_docs "
             f"WHERE {where} AND id > ? ORDER BY id LIMIT ?",
             (*params, last, WRITE_BATCH),
         )
@@ -484,7 +493,9 @@ def embed_pending(store: Store, embedder: Embedder, collection: str | None = Non
             vectors.create(int(array.shape[1]))
             for r, v in zip(rows, array, strict=True):
                 vectors.put(r["id"], r["collection"], v, r["task_type"], r["source"], r["ts_epoch"])
-            store.conn.executemany("UPDATE search_docs SET embedded = 1 WHERE id = ?", [(r["id"],) for r in rows])
+            ids = cached.ids([r["content_hash"] for r in rows])
+            store.conn.executemany("UPDATE search_docs SET vector_id = ? WHERE id = ?",
+                                   [(ids[r["content_hash"]], r["id"]) for r in rows])
         done += len(rows)
         if progress:
             progress(done, total)
@@ -500,6 +511,6 @@ def reindex(store: Store, embedder: Embedder, progress: Progress | None = None) 
     """
     with store.write():
         VectorLeg(store, None).drop()
-        store.conn.execute("UPDATE search_docs SET embedded = 0 WHERE embedded = 1")
+        store.conn.execute("UPDATE search_docs SET vector_id = NULL WHERE vector_id IS NOT NULL")
         store.conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (META_MODEL, META_DIM))
     return embed_pending(store, embedder, None, progress)

@@ -25,6 +25,7 @@ from .search_query import (
     TITLE_WEIGHT,
     build_match,
     facet_token,
+    fts_string,
     query_tokens,
 )
 from .store import Store
@@ -32,14 +33,24 @@ from .store import Store
 #: A filtered set this small (or smaller) is scored exactly from the float vectors (about 2 µs per
 #: document on 2 cores), which is both faster than KNN and immune to starvation.
 EXACT_SCAN_MAX = 2000
-#: Binary-code KNN candidates rescored exactly, as a multiple of the depth wanted. Hamming order
-#: is a rough proxy of cosine order: rescoring 100 candidates already gives the exact top 10 on
-#: SciFact train (nDCG@10 0.6604 vs 0.6605 exact); 2x lifts the leg's recall@100 from 0.89 to 0.91
-#: but hybrid nDCG@10 only by 0.001, while sqlite-vec's KNN cost grows linearly with k (about
-#: 0.1 ms per unit of k at 100k documents). So 1x.
-VEC_OVERSAMPLE = 1.0
+#: Binary-code KNN candidates rescored exactly: between ``depth`` and VEC_OVERSAMPLE x depth,
+#: as many as fit VEC_KNN_BUDGET (documents x k; sqlite-vec's KNN cost is linear in k, about
+#: 1.2 ns per unit at 100k documents and 3 ns at 10k on 2 cores: k=50 costs 1.9 ms at 10k,
+#: 6.6 ms at 100k). Hamming order is a rough proxy of cosine order: on SciFact train,
+#: rescoring 1x/2x/4x depth candidates gives the leg's recall@100 0.89/0.91/0.93 (exact 0.93),
+#: nDCG@10 unchanged. So small collections get a near-exact leg almost for free, and 100k
+#: documents (where 4x would cost 25 ms) get 1x.
+VEC_OVERSAMPLE = 4.0
+VEC_KNN_BUDGET = 1_000_000
 #: sqlite-vec caps a KNN's k at 4096 (and fails quietly above it).
 MAX_KNN_K = 4096
+#: Reading a tag set (to size the KNN over-fetch) stops here: beyond it the tag is common enough.
+TAG_COUNT_CAP = 50_000
+#: Cost model of the two ways to honour a tag filter on a large set: scoring it exactly (per
+#: document: id from the facet postings, vector row, dot product) or a KNN over-fetching by the
+#: tag's rarity (sqlite-vec, per document x k). Measured on 2 cores at 100k documents.
+EXACT_NS_PER_DOC = 3000.0
+KNN_NS_PER_UNIT = 1.2
 #: vec0 metadata columns cannot hold NULL: documents without a time carry this sentinel, and
 #: time filters exclude it (as SQL's NULL comparisons do in the exact path).
 MISSING_TS = -1.0e18
@@ -135,37 +146,6 @@ class Filters:
             clauses.append(f"{alias}.ts_epoch < ?")
             params.append(self.until)
         return " AND ".join(clauses), params
-
-    def docs_sql(self, select: str, join: str = "", join_params: tuple[Any, ...] = ()) -> tuple[str, list[Any]]:
-        """``SELECT {select}`` over the matching ``search_docs d`` rows (``join`` may add tables).
-
-        With tags the query is driven from the first tag's index (``CROSS JOIN`` fixes the join
-        order: SQLite otherwise walks the whole collection), so callers pass the rarest tag first;
-        the other tags are point lookups.
-        """
-        params: list[Any] = []
-        if self.tags:
-            source = "search_tags t0 CROSS JOIN search_docs d ON d.id = t0.doc"
-            clauses = ["t0.tag = ?", "d.collection = ?"]
-            params += [self.tags[0], self.collection]
-            for i, tag in enumerate(self.tags[1:], start=1):
-                clauses.append(f"EXISTS (SELECT 1 FROM search_tags t{i} WHERE t{i}.tag = ? AND t{i}.doc = d.id)")
-                params.append(tag)
-        else:
-            source = "search_docs d"
-            clauses = ["d.collection = ?"]
-            params.append(self.collection)
-        if self.task_type is not None:
-            clauses.append("d.task_type = ?")
-            params.append(self.task_type)
-        if self.source is not None:
-            clauses.append("d.source = ?")
-            params.append(self.source)
-        time_clause, time_params = self.time_sql("d")
-        if time_clause:
-            clauses.append(time_clause)
-            params.extend(time_params)
-        return f"SELECT {select} FROM {source} {join} WHERE {' AND '.join(clauses)}", [*join_params, *params]
 
 
 def doc_facets(collection: str, task_type: str | None, source: str | None, tags: list[str]) -> str:
@@ -346,10 +326,11 @@ class VectorLeg:
     TABLE = "search_vec"
 
     def __init__(self, store: Store, model_id: str | None, *, oversample: float = VEC_OVERSAMPLE,
-                 exact_max: int = EXACT_SCAN_MAX):
+                 knn_budget: float = VEC_KNN_BUDGET, exact_max: int = EXACT_SCAN_MAX):
         self.store = store
         self.model_id = model_id  # exact vectors are read from embed_cache under this model id
         self.oversample = oversample
+        self.knn_budget = knn_budget
         self.exact_max = exact_max
 
     def exists(self) -> bool:
@@ -372,7 +353,7 @@ class VectorLeg:
     def put(self, doc: int, collection: str, vector: np.ndarray, task_type: str | None, source: str | None,
             ts_epoch: float | None) -> None:
         """Store one document's binary code (inside a write). Its exact vector is already in
-        embed_cache (CachingEmbedder wrote it), found through search_docs.content_hash."""
+        embed_cache (CachingEmbedder wrote it), found through search_docs.vector_id."""
         conn = self.store.conn
         conn.execute(f"DELETE FROM {self.TABLE} WHERE doc = ?", (doc,))
         conn.execute(
@@ -382,11 +363,9 @@ class VectorLeg:
              source or "", MISSING_TS if ts_epoch is None else ts_epoch),
         )
 
-    def vector_of(self, content_hash: str) -> np.ndarray | None:
-        """The exact vector of a text already embedded by this model."""
-        row = self.store.query_one(
-            "SELECT vector FROM embed_cache WHERE content_hash = ? AND model_id = ?", (content_hash, self.model_id)
-        )
+    def vector_of(self, vector_id: int) -> np.ndarray | None:
+        """The exact vector stored in embed_cache row ``vector_id``."""
+        row = self.store.query_one("SELECT vector FROM embed_cache WHERE id = ?", (vector_id,))
         return np.frombuffer(row["vector"], dtype=np.float32) if row else None
 
     def remove(self, docs: list[int]) -> None:
@@ -396,45 +375,56 @@ class VectorLeg:
     # -- search ---------------------------------------------------------------------------
 
     def search(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
-        """(doc id, cosine similarity) of the ``depth`` nearest documents, best first."""
+        """(doc id, cosine similarity) of the ``depth`` nearest documents, best first.
+
+        - collection / task_type only: one KNN inside their vec0 partition;
+        - otherwise the filtered set is read from the FTS5 facet postings (an index of every
+          filter value; intersections are cheap) with the time filter joined: a set of at most
+          ``exact_max`` documents is scored exactly;
+        - a larger set: KNN with source/time inside vec0, tags checked after it with an
+          over-fetch sized by the tags' selectivity; if that still leaves fewer than ``depth``,
+          the whole set is scored exactly. No filter can starve the leg.
+        """
         if depth <= 0 or self.model_id is None or not self.exists():
             return []
         qvec = np.asarray(qvec, dtype=np.float32)
-        candidates = min(MAX_KNN_K, max(depth, int(depth * self.oversample)))
-        if not filters.beyond_partitions:  # collection / task_type: partitions of the KNN itself
+        affordable = int(self.knn_budget / max(total_docs(self.store), 1))
+        candidates = min(MAX_KNN_K, max(depth, min(int(depth * self.oversample), affordable)))
+        if not filters.beyond_partitions:
             return self._rescore(qvec, self._knn(qvec, filters, candidates), depth)
-        if len(filters.tags) > 1:
-            filters = self._rarest_tag_first(filters)
-        sql, params = filters.docs_sql("1", "", ())
-        row = self.store.query_one(f"SELECT count(*) AS n FROM ({sql} AND d.embedded = 1 LIMIT ?)",
-                                   (*params, self.exact_max + 1))
-        n = int(row["n"]) if row else 0
-        if n == 0:
-            return []
-        if n <= self.exact_max:
-            return self._exact(qvec, filters, depth)
-        # A broad filter: KNN with source/time applied inside vec0; tags afterwards
-        # (over-fetching; a tag set larger than exact_max is rarely thin among the neighbours,
-        # and if it is, the exact scan below still answers).
-        first_k = min(MAX_KNN_K, candidates * 4) if filters.tags else candidates
-        for k in dict.fromkeys((first_k, MAX_KNN_K)):
-            raw = self._knn(qvec, filters, k)
-            found = self._with_tags(raw, filters.tags) if filters.tags else raw
-            exhausted = len(raw) < k  # the KNN saw every document passing its filters
-            if len(found) >= candidates or exhausted or (len(found) >= depth and k == MAX_KNN_K):
-                return self._rescore(qvec, found, depth)
-        return self._exact(qvec, filters, depth)
+        ids = self._filtered_ids(filters, self.exact_max + 1)
+        if len(ids) <= self.exact_max:
+            return self._rescore(qvec, ids, depth)
+        n = max(total_docs(self.store), 1)
+        if not filters.tags:  # source / time are vec0 metadata: filtered inside the KNN, no over-fetch
+            return self._rescore(qvec, self._knn(qvec, filters, candidates), depth)
+        # Tags are checked after the KNN, so it must over-fetch by 1 / (the tags' share) — or the
+        # whole tagged set is scored exactly. Whichever the cost model says is cheaper.
+        ids = self._filtered_ids(filters, TAG_COUNT_CAP)
+        k = int(candidates * n / len(ids) * 2) + 1
+        if len(ids) < TAG_COUNT_CAP and (k > MAX_KNN_K or len(ids) * EXACT_NS_PER_DOC <= k * n * KNN_NS_PER_UNIT):
+            return self._rescore(qvec, ids, depth)
+        raw = self._knn(qvec, filters, min(k, MAX_KNN_K))
+        found = self._with_tags(raw, filters.tags)
+        if len(found) >= depth or len(raw) < min(k, MAX_KNN_K):  # enough, or the KNN saw every candidate
+            return self._rescore(qvec, found, depth)
+        return self._rescore(qvec, self._filtered_ids(filters, None), depth)
 
-    def _rarest_tag_first(self, filters: Filters) -> Filters:
-        cap = 20 * max(self.exact_max, 1)
-        counts = {}
-        for tag in filters.tags:
-            row = self.store.query_one(
-                "SELECT count(*) AS n FROM (SELECT 1 FROM search_tags WHERE tag = ? LIMIT ?)", (tag, cap)
-            )
-            counts[tag] = int(row["n"]) if row else 0
-        return Filters(filters.collection, filters.task_type, filters.source,
-                       tuple(sorted(filters.tags, key=lambda t: counts[t])), filters.since, filters.until)
+    def _filtered_ids(self, filters: Filters, limit: int | None) -> list[int]:
+        """Ids of the documents passing every filter (at most ``limit``), from the facet postings."""
+        match = "facets : (" + " AND ".join(fts_string(f) for f in filters.facets()) + ")"
+        time_clause, time_params = filters.time_sql("d")
+        if time_clause:
+            sql = ("SELECT search_fts.rowid FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid "
+                   f"WHERE search_fts MATCH ? AND {time_clause}")
+            params: list[Any] = [match, *time_params]
+        else:
+            sql, params = "SELECT rowid FROM search_fts WHERE search_fts MATCH ?", [match]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self.store.lock:
+            return [int(r[0]) for r in self.store.conn.execute(sql, params).fetchall()]
 
     def _knn(self, qvec: np.ndarray, filters: Filters, k: int) -> list[int]:
         clauses = ["code MATCH vec_quantize_binary(?)", "k = ?", "collection = ?"]
@@ -475,19 +465,10 @@ class VectorLeg:
             return []
         with self.store.lock:
             rows = self.store.conn.execute(
-                "SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.content_hash = d.content_hash "
-                "AND c.model_id = ? WHERE d.id IN (SELECT value FROM json_each(?))",
-                (self.model_id, json.dumps(docs)),
+                "SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.id = d.vector_id "
+                "WHERE d.id IN (SELECT value FROM json_each(?))",
+                (json.dumps(docs),),
             ).fetchall()
-        return self._top(qvec, rows, depth)
-
-    def _exact(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
-        sql, params = filters.docs_sql(
-            "d.id, c.vector", "JOIN embed_cache c ON c.content_hash = d.content_hash AND c.model_id = ?",
-            (self.model_id,),
-        )
-        with self.store.lock:
-            rows = self.store.conn.execute(f"{sql} AND d.embedded = 1", params).fetchall()
         return self._top(qvec, rows, depth)
 
     @staticmethod

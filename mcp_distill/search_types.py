@@ -65,7 +65,8 @@ def embed_text(title: str, text: str) -> str:
 class Hit(BaseModel):
     """One search result. ``score`` is the fused RRF score (see ``rrf_fuse``); the per-leg ranks
     and scores say why the document is here. ``keyword_score`` is BM25 (higher is better);
-    ``vector_similarity`` is the exact cosine, ``vector_distance`` = 1 - cosine."""
+    ``vector_similarity`` is the exact cosine, ``vector_distance`` = 1 - cosine. ``matched_fields``
+    lists where the keyword leg's terms occur (title/text/tags), for hits that leg returned."""
 
     id: str
     collection: str
