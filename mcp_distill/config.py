@@ -47,12 +47,27 @@ class Settings:
             rules_path=Path(rules_value).expanduser() if rules_value else None,
         )
 
+    def _inside(self, resolved: Path) -> bool:
+        return any(resolved == root or resolved.is_relative_to(root) for root in self.roots)
+
     def check_path(self, path: str | os.PathLike[str]) -> Path:
-        """Resolve ``path`` (symlinks included) and refuse it unless it lies inside a root."""
-        resolved = Path(path).expanduser().resolve()
-        for root in self.roots:
-            if resolved == root or resolved.is_relative_to(root):
-                return resolved
+        """Resolve ``path`` (symlinks included) and refuse it unless it lies inside a root.
+
+        A relative path is taken from the current folder when that lands inside a root, else from
+        each root in turn (an MCP server's working folder is often not the user's).
+        """
+        given = Path(path).expanduser()
+        resolved = given.resolve()
+        if self._inside(resolved):
+            return resolved
+        if not given.is_absolute():
+            candidates = [(root / given).resolve() for root in self.roots]
+            inside = [c for c in candidates if self._inside(c)]
+            for candidate in inside:
+                if candidate.exists():
+                    return candidate
+            if inside:
+                return inside[0]
         allowed = ", ".join(str(r) for r in self.roots)
         raise PathNotAllowedError(
             f"{path} is outside the allowed roots ({allowed}); add its folder with --root or "

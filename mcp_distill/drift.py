@@ -224,7 +224,7 @@ def latest_snapshot(store: Store) -> DriftSnapshot:
     """The snapshot most recently produced or re-requested by run_drift."""
     row = store.query_one("SELECT snapshot_id FROM drift_snapshots ORDER BY last_run_at DESC, rowid DESC LIMIT 1")
     if row is None:
-        raise NotFoundError("no drift snapshot yet; run prd_drift (CLI: `mcp-distill drift PRD REPO`) first")
+        raise NotFoundError("no drift snapshot yet; run prd_drift (CLI: `mcp-distill drift check PRD REPO`) first")
     return get_snapshot(store, row["snapshot_id"])
 
 
@@ -368,7 +368,8 @@ def _base_snapshot(
     if store.query_one("SELECT 1 AS x FROM drift_snapshots WHERE snapshot_id = ?", (compare_to,)):
         return get_snapshot(store, compare_to)
     if compare_to.startswith("drift-"):
-        raise NotFoundError(f"no drift snapshot {compare_to!r}; list the stored ones with list_snapshots")
+        raise NotFoundError(f"no drift snapshot {compare_to!r}; list the stored ones with `mcp-distill drift list`, "
+                            "or pass a git revision")
     try:
         sha = repo.resolve(compare_to)
     except NotFoundError as exc:

@@ -559,7 +559,11 @@ def export_dataset(store: Store, kind: str = "all", out_dir: str | os.PathLike[s
     """
     kinds = _kinds(kind)
     out = Path(out_dir) if out_dir is not None else DEFAULT_OUT_DIR
-    return Exporter(store, kinds, out, progress, command).run()
+    try:
+        return Exporter(store, kinds, out, progress, command).run()
+    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        raise InvalidInputError(f"cannot write the export under {out}: {exc.strerror or exc} ({exc.filename}); "
+                                "choose another folder or remove what is in the way") from exc
 
 
 __all__ = ["DEFAULT_OUT_DIR", "FILES", "KINDS", "ValidationReport", "export_dataset", "validate_export"]

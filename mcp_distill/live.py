@@ -1,6 +1,6 @@
 """Evidence pushed live by agents (MCP ``record_evidence`` / ``record_override``).
 
-A pushed record is first appended as one line to ``<store folder>/live/evidence.jsonl`` and then
+A pushed record is first appended as one line to ``<store file>.live/evidence.jsonl`` and then
 collected from there like any other source, so it gets the same provenance (file, byte offset,
 sig_hash), dedup and run joining as evidence read from files: nothing is stored that cannot be
 traced back to a line.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from .adapters.base import find_adapter
 from .collect import Collector
 from .errors import InvalidInputError, NotFoundError
 from .models import EvidenceRecord, Provenance
@@ -29,11 +31,24 @@ MAX_RECORD_BYTES = 1_000_000
 
 
 def live_path(store: Store) -> Path:
-    return store.path.parent / "live" / LIVE_FILE
+    """The store's own live log: one per store file, so two stores in one folder never share pushes."""
+    return store.path.with_name(store.path.name + ".live") / LIVE_FILE
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,64}$")
+#: run_id / task_id longer than this are refused: ids, not documents.
+MAX_ID_CHARS = 512
 
 
 def _validate(fields: dict[str, Any]) -> None:
     """Fail before anything is written when the record would not become a valid EvidenceRecord."""
+    stream = fields.get("stream")
+    if not isinstance(stream, str) or not _NAME.match(stream) or ".." in stream:
+        raise InvalidInputError("'stream' must be a short name of letters, digits and _.:@/- (e.g. 'scrum_reviews')")
+    for key in ("run_id", "task_id"):
+        value = fields.get(key)
+        if isinstance(value, str) and (len(value) > MAX_ID_CHARS or any(ord(c) < 32 for c in value)):
+            raise InvalidInputError(f"'{key}' must be at most {MAX_ID_CHARS} characters without control characters")
     try:
         EvidenceRecord(
             **{k: v for k, v in fields.items() if k not in {"schema"}},
@@ -65,16 +80,29 @@ def append_and_collect(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # one line per write, never interleaved
+        offset = os.lseek(fd, 0, os.SEEK_END)  # where this record's line starts
         os.write(fd, line)
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
     result = Collector(store).collect([path], command="record_evidence")
-    row = store.query_one(
-        "SELECT record_id, run_key, source_file, line_offset FROM evidence WHERE source_file = ? "
-        "ORDER BY line_offset DESC LIMIT 1", (str(path),))
-    return {"record": row, "inserted": result.total("inserted"), "duplicates": result.total("duplicates"),
-            "receipt_id": result.receipt_id}
+    mine = store.query_one("SELECT record_id, run_key, source_file, line_offset FROM evidence "
+                           "WHERE source_file = ? AND line_offset = ?", (str(path), offset))
+    if mine is None:  # the same content was pushed before: the earlier record stands
+        mine = store.query_one("SELECT record_id, run_key, source_file, line_offset FROM evidence "
+                               "WHERE record_id = ?", (_record_id_of(store, path, offset),))
+    return {"record": mine, "run_key": mine["run_key"] if mine else None,
+            "inserted": int(mine is not None and mine["line_offset"] == offset),
+            "duplicates": int(mine is not None and mine["line_offset"] != offset), "receipt_id": result.receipt_id}
+
+
+def _record_id_of(store: Store, path: Path, offset: int) -> str | None:
+    """The record id the collector gives the line at ``offset`` (the same content gets the same id)."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        raw = handle.readline()
+    item = Collector(store)._prepare_line(path, find_adapter(path, None), offset, raw)
+    return item[2].record_id if item and item[0] == "record" else None
 
 
 def record_evidence(store: Store, record: dict[str, Any]) -> dict[str, Any]:
@@ -85,12 +113,15 @@ def record_evidence(store: Store, record: dict[str, Any]) -> dict[str, Any]:
 
 def record_override(store: Store, run: str, category: str, reason: str, reviewer: str | None = None) -> dict[str, Any]:
     """A human decision on a run, stored as evidence so the scorer applies it (overrides always win)."""
+    warnings: list[str] = []
     try:
         key = resolve_run_key(store, run)
     except NotFoundError:
         if run.startswith(("file:", "pr:", "rec:")):
             raise
         key = f"run:{run}"  # an override may arrive before the run's other evidence
+        warnings.append(f"no run {run!r} has evidence yet: the override is stored and will apply to evidence that "
+                        "arrives with this run_id; check the id for a typo (`mcp-distill runs list`)")
     fields: dict[str, Any] = {
         "stream": "human_overrides",
         "human_override": {"category": category, "reason": reason, "reviewer": reviewer,
@@ -110,6 +141,7 @@ def record_override(store: Store, run: str, category: str, reason: str, reviewer
             raise InvalidInputError(f"run {key} has no run_id, file or PR to attach an override to")
     out = append_and_collect(store, fields)
     out["run_key"] = key
+    out["warnings"] = warnings
     if store.query_one("SELECT 1 FROM runs WHERE run_key = ?", (key,)):
         out["run"] = {k: v for k, v in get_run(store, key).items() if k in ("run_key", "streams")}
     return out

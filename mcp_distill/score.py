@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 from .models import EvidenceRecord, ScoredRun, SignalVote
@@ -75,6 +75,8 @@ class ErrorRules(_Rules):
 
 
 class ScoringRules(_Rules):
+    """The rules; a user file overrides the shipped defaults key by key (a section left out keeps them)."""
+
     verdict: VerdictRules = Field(default_factory=VerdictRules)
     severity: WordVotes = Field(default_factory=WordVotes)
     applier: WordVotes = Field(default_factory=WordVotes)
@@ -85,13 +87,28 @@ class ScoringRules(_Rules):
     errors: ErrorRules = Field(default_factory=ErrorRules)
     version: str = "unset"
 
+    @model_validator(mode="after")
+    def _consistent(self) -> ScoringRules:
+        if self.consensus.reject_share >= self.consensus.accept_share:
+            raise ValueError("consensus.reject_share must be below consensus.accept_share")
+        for name in ("verdict", "severity", "applier", "outcome"):
+            words: WordVotes = getattr(self, name)
+            seen: dict[str, str] = {}
+            for kind in ("positive", "negative", "partial"):
+                for word in getattr(words, kind):
+                    w = word.strip().lower()
+                    if w in seen and seen[w] != kind:
+                        raise ValueError(f"{name}: '{word}' is both {seen[w]} and {kind}")
+                    seen[w] = kind
+        return self
+
 
 def load_rules(path: str | Path | None = None) -> ScoringRules:
     """Read a rules file (default: the shipped one). A bad file raises ConfigError naming the problem."""
     rules_path = Path(path) if path else DEFAULT_RULES
     try:
         text = rules_path.read_bytes()
-        data = tomllib.loads(text.decode("utf-8"))
+        data = _merge(tomllib.loads(DEFAULT_RULES.read_text("utf-8")), tomllib.loads(text.decode("utf-8")))
     except FileNotFoundError as exc:
         raise ConfigError(f"rules file {rules_path} not found; copy {DEFAULT_RULES} and edit it") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -102,8 +119,21 @@ def load_rules(path: str | Path | None = None) -> ScoringRules:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"rules file {rules_path}: {where}: {first['msg']}; see {DEFAULT_RULES}") from exc
-    rules.version = f"{SCORER_CODE_VERSION}+{hashlib.sha256(text).hexdigest()[:12]}"
+    # the version hashes the rules in force (defaults merged), so equal rules give equal versions
+    digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
+    rules.version = f"{SCORER_CODE_VERSION}+{digest}"
     return rules
+
+
+def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """The user's keys over the defaults, section by section: an empty user file means the defaults."""
+    merged = dict(defaults)
+    for key, value in user.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def _vote(signal: str, kind: str, detail: str, record: EvidenceRecord) -> SignalVote:

@@ -34,9 +34,9 @@ Connection = sqlean.Connection
 def connect(path: str | Path) -> Connection:
     """A connection with sqlite-vec loaded, WAL, a busy timeout and foreign keys on."""
     path = Path(path)
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlean.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
                               isolation_level=None)
         conn.enable_load_extension(True)
@@ -48,7 +48,7 @@ def connect(path: str | Path) -> Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
         conn.execute("PRAGMA temp_store = MEMORY")
-    except sqlean.DatabaseError as exc:
+    except (sqlean.DatabaseError, OSError) as exc:
         raise StoreError(f"cannot open the store at {path}: {exc}; check the path or point --db elsewhere") from exc
     return conn
 

@@ -127,3 +127,26 @@ def test_bad_rules_files(tmp_path):
     broken.write_text("[verdict\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_rules(broken)
+
+
+def test_a_partial_rules_file_keeps_the_defaults(tmp_path):
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    assert load_rules(empty).version == RULES.version
+    partial = tmp_path / "partial.toml"
+    partial.write_text('[errors]\nmax_errors = 10\n')
+    rules = load_rules(partial)
+    assert rules.errors.max_errors == 10 and rules.verdict.positive == RULES.verdict.positive
+    assert rules.version != RULES.version
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[verdict]\npositive = ["accept"]\nnegative = ["accept"]\n', "both positive and negative"),
+    ("[consensus]\naccept_share = 0.2\nreject_share = 0.9\n", "reject_share must be below"),
+    ('[verdict]\nmin_confidence = "high"\n', "min_confidence"),
+])
+def test_inconsistent_rules_are_refused(tmp_path, text, message):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_rules(bad)

@@ -171,3 +171,32 @@ def test_non_loopback_bind_requires_a_token(tmp_path, monkeypatch):
     monkeypatch.delenv("MCP_DISTILL_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="MCP_DISTILL_TOKEN"):
         http_app(Settings(db_path=tmp_path / "x.db", roots=[tmp_path]), host="0.0.0.0")
+
+
+async def test_pushes_go_to_each_stores_own_log_and_report_their_own_row(tmp_path):
+    import anyio
+
+    first = build_server(Settings(db_path=tmp_path / "a.db", roots=[tmp_path]))
+    second = build_server(Settings(db_path=tmp_path / "b.db", roots=[tmp_path]))
+    async with Client(first) as a:
+        results = []
+
+        async def push(i: int) -> None:
+            r = await a.call_tool("record_evidence", {"record": {"run_id": f"p{i}", "text": f"note {i}"}})
+            results.append((i, r.structured_content))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(12):
+                tg.start_soon(push, i)
+        for i, content in results:
+            assert content["run_key"] == f"run:p{i}" and content["record"]["run_key"] == f"run:p{i}"
+            assert content["inserted"] == 1
+        bad = await a.call_tool("record_evidence", {"record": {"stream": "../../etc", "text": "x"}})
+        assert bad.is_error and "'stream'" in bad.content[0].text
+        typo = await a.call_tool("record_override", {"run_id": "no-such-run", "category": "accepted",
+                                                     "reason": "looked fine"})
+        assert typo.structured_content["warnings"] and "typo" in typo.structured_content["warnings"][0]
+    async with Client(second) as b:
+        await b.call_tool("record_evidence", {"record": {"run_id": "only-b", "text": "b"}})
+        stats = json.loads((await b.read_resource("distill://stats")).contents[0].text)
+        assert stats["evidence"] == 1  # nothing of a.db's pushes leaked into b.db

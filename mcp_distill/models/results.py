@@ -42,3 +42,4 @@ class RecordResult(BaseModel):
     duplicates: int
     receipt_id: str | None
     run_key: str | None = None
+    warnings: list[str] = Field(default_factory=list)

@@ -56,7 +56,7 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
                                          command="mcp:score_run")
         return ScoreSummary.model_validate(result)
 
-    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True))
+    @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False))
     @tool_errors
     def record_evidence(
         ctx: Context,
