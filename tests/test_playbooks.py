@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import EXAMPLES, PROJECT
 from mcp import Client
 
 from mcp_distill.collect import collect_paths
@@ -15,8 +16,6 @@ from mcp_distill.runs import get_run
 from mcp_distill.score import load_rules, score_runs
 from mcp_distill.server import build_server
 from mcp_distill.store import open_store
-
-from conftest import EXAMPLES, PROJECT
 
 
 @pytest.fixture(scope="module")
