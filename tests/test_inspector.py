@@ -29,9 +29,10 @@ def inspector() -> str:
 
 
 def call(tmp_path: Path, *args: str) -> dict:
-    env = {**os.environ, "MCP_DISTILL_DB": str(tmp_path / "d.db"), "MCP_DISTILL_ROOTS": str(PROJECT)}
-    out = subprocess.run([inspector(), "--cli", sys.executable, "-m", "mcp_distill", "serve", *args],
-                         capture_output=True, text=True, env=env, cwd=PROJECT, timeout=180)
+    # the Inspector passes only a safe subset of the environment to the server: settings go as options
+    server = [sys.executable, "-m", "mcp_distill", "--db", str(tmp_path / "d.db"), "--root", str(PROJECT), "serve"]
+    out = subprocess.run([inspector(), "--cli", *server, *args], capture_output=True, text=True, cwd=PROJECT,
+                         timeout=180)
     assert out.returncode == 0, out.stderr + out.stdout
     return json.loads(out.stdout)
 
