@@ -28,28 +28,46 @@ re-typed by a later, more generic one, e.g. an OpenAI key assigned to ``api_key`
   (``xxx8Q~...``).
 * ``url_password``: ``scheme://user:PASSWORD@host``; user and host are kept.
 * ``bearer_token`` ``Bearer <token>`` and ``basic_auth`` ``Authorization: Basic <b64>``.
-* ``password`` / ``secret``: ``name = value`` assignments (see below).
+* ``password`` / ``secret``: ``name = value`` assignments and "the password is x" (see below).
 * ``email``: except ``git@host:`` remotes, ``name@2x.png``-style asset names and the user of
   ``scheme://user@host`` (a URL user is kept, as with ``url_password``).
 
 Assignment heuristics (the generic rule that must not mangle ordinary code):
 
-* The name must *end* with password, passwd, passphrase, secret, token, api_key/apikey,
-  access_key, secret_key, private_key or auth (``auth`` only as a separate word), in snake, kebab,
-  dotted or camel case: ``DB_PASSWORD``, ``githubToken``, ``client_secret``, ``X-Api-Key``.
-  ``max_tokens``, ``token_url`` and ``password_hash`` do not qualify.
-* The operator is ``=``, ``:``, ``:=`` or ``=>`` (not ``==``), so code, env files, JSON, YAML,
-  TOML, kwargs and CLI flags (``--password=...``) are covered.
-* The value must be a literal of at least 8 characters, without whitespace, with some entropy
-  (Shannon >= 2.5 bits per character, so ``xxxxxxxx`` is a placeholder, not a secret), and must not
-  be a reference (``${X}``, ``{{ x }}``, ``%(x)s``, ``<your-key>``), a URL, a path, a version
-  range or an ``UPPER_SNAKE`` env-var name.
+* The name must *end* with password, passwd, passphrase, pwd, secret, token, api_key/apikey,
+  access_key, secret_key, private_key or auth (``auth`` and ``pwd`` only as a separate word), in
+  snake, kebab, dotted or camel case: ``DB_PASSWORD``, ``PGPASSWORD``, ``MYSQL_PWD``,
+  ``githubToken``, ``client_secret``, ``X-Api-Key``. ``max_tokens``, ``token_url``,
+  ``password_hash`` and ``OLDPWD`` do not qualify.
+* The operator is ``=``, ``:``, ``:=`` or ``=>`` (not ``==``), so code, env files (``export
+  NAME=...``), JSON, YAML, TOML, kwargs and CLI flags (``--password=...``) are covered.
+* Never a secret: an empty or masked value (``********``, ``xxxx``), a reference (``$X``, ``${X}``,
+  ``{{ x }}``, ``%(x)s``, ``%s``, ``:name``, ``<your-key>``, anything with parentheses), a URL,
+  a path, a version, an ``UPPER_SNAKE`` env-var name, the name itself, or a word of the
+  ~200-word stoplist (:data:`_STOPWORDS`: English function words, status words such as
+  ``required``/``incorrect``, type names such as ``str``/``None``/``SecretStr``, auth schemes).
+* Length: a password name (password, passwd, passphrase, pwd) takes a quoted value from 1 character
+  and a bare one from 4 (``passwd=letmein``); an ``UPPER_CASE`` env-style name from 3/4; other
+  names (token, secret, api_key...) from 8, because short values under them are code
+  (``token = "EOF"`` in a lexer, ``{"token": "Hello"}`` in logprobs), not credentials.
+* Quoted values may hold spaces: ``"correct horse battery 0"`` is a passphrase; a spaced value
+  without a digit or symbol, or holding an English function word (``"Password must be at least 8
+  characters"``), is a sentence and stays. So does a diceware phrase of plain words (a miss we accept).
 * A bare (unquoted) value must not be an identifier or expression: ``token = None``,
   ``password: str``, ``self.secret_key = secret_key``, ``api_key=os.environ["X"]``,
-  ``secret = get_secret()`` stay. A bare value needs a digit or a symbol other than ``_`` and
-  ``.``, and a lowercase slug (``my-tls-secret``) is taken for a name. The price: an all-letters bare
-  password in YAML (``password: hunterhunter``) is missed; quoted it is caught. Values with spaces
-  (passphrases) and multi-line YAML values are not caught by this rule either.
+  ``secret = get_secret()`` stay. A bare value with a digit or a symbol other than ``_`` and ``.``
+  is a literal (``password: hunter0``); snake_case, dotted and lowercase-slug values
+  (``my-tls-secret``) are names. An all-letter word is a literal only where code cannot put a
+  variable: after an ``UPPER_CASE`` env-style name (``POSTGRES_PASSWORD: postgres``), after ``=``
+  without spaces and not inside a call (``passwd=letmein``, not ``f(password=pw)``), or as a
+  lowercase YAML value alone on its line (``password: letmein``; ``password: Hunter`` is taken
+  for a type hint), and only under a password name. A word ending in -ed, -ing, -ly or -ble is
+  taken for English. ``password = hunter`` is Python and stays, so does a bare word in INI files.
+* Prose: after "password/passwd/passphrase/pwd is|was" (optionally followed by ``:``) the next
+  token is redacted when it is a literal by the rules above, a plain word counting as one unless
+  it is in the stoplist: "the password is: hunter0", "my password is letmein", but not "the
+  password is incorrect". "password: x" is the assignment rule. Other phrasings ("the password
+  for admin is x") and secrets that are stop words are missed.
 
 Git SHAs, UUIDs and lockfile hashes are not flagged by themselves: only the keyed rules above look
 at long random strings, and ``sha``, ``integrity``, ``hash``, ``checksum`` are not secret names.
@@ -58,10 +76,10 @@ Linear time: every pattern starts with a literal (``sk-``, ``eyJ``, ``://``; the
 look-behind comes after it) or a look-behind that only lets a match start at the beginning of a run
 of its own characters, runs are consumed with possessive quantifiers (Python 3.11+) and the other
 repeats are bounded, so the work per start position is bounded by a constant. The keyed rule finds the
-secret word first and matches the value anchored after it; the PEM scanner searches each END marker
-at most once; overlaps are resolved with a claimed-bytes map, not pairwise. 1 MB of each adversarial
-input (``password=password=...``, ``a@a@...``, repeated BEGIN lines, ...) takes at most ~1 s and
-ordinary agent text runs at ~14 MB/s (``bench/redact.py``).
+secret word first and matches the value (or the prose "is x") anchored after it; the PEM scanner
+searches each END marker at most once; overlaps are resolved with a claimed-bytes map, not
+pairwise. 1 MB of each adversarial input (``password=password=...``, ``a@a@...``, repeated BEGIN
+lines, ...) takes at most ~1 s and ordinary agent text runs at ~14 MB/s (``bench/redact.py``).
 
 Idempotent: placeholders match no pattern, and :func:`redact` repeats until :func:`find_secrets`
 finds nothing, so ``redact(redact(x)[0])[0] == redact(x)[0]`` and no secret survives.
@@ -69,7 +87,6 @@ finds nothing, so ``redact(redact(x)[0])[0] == redact(x)[0]`` and no secret surv
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections import Counter
@@ -123,55 +140,102 @@ class SecretSpan(NamedTuple):
 
 _SECRET_NAME = re.compile(
     r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key"
-    r"|private[_-]?key|auth)$",
+    r"|private[_-]?key|auth|pwd)$",
     re.IGNORECASE,
 )
-_PASSWORD_NAME = re.compile(r"(?:password|passwd|passphrase)$", re.IGNORECASE)
-_NON_SECRET_WORDS = frozenset(
-    ["none", "null", "nil", "true", "false", "undefined", "nothing", "optional", "required", "string", "secretstr", "password"]
-)
-_REFERENCE = re.compile(r"\$\{|\{\{|%\(|^\$|^<.*>$|^\{.*\}$|\(|\)")
+_PASSWORD_NAME = re.compile(r"(?:password|passwd|passphrase|pwd)$", re.IGNORECASE)
+# English function words and form-label words: a spaced value holding one is a sentence ("Password
+# must be at least 8 characters", "Enter your password"), not a passphrase.
+_PROSE_WORDS = frozenset("""
+a an the and or but nor not no of to in on at by for from with without into over under about as than then
+so if is are was were be been being am do does did has have had will would shall should can could may might
+must this that these those it its you your we our they their he his she her me my here there what which who
+when where why how all any some each every both enter please least most more less min max minimum maximum
+characters chars letters digits symbols new old current confirm repeat again via per
+""".split())
+# A single word from this list is never taken for a secret (prose, YAML status values, type hints).
+_STOPWORDS = _PROSE_WORDS | frozenset("""
+none null nil true false yes off undefined nothing something unknown default auto str string bytes int
+integer number float bool boolean dict list tuple object any void text secretstr self cls value input data
+result config settings env environ params args kwargs field required optional missing invalid valid
+incorrect correct wrong empty blank unset set hidden masked redacted encrypted hashed salted stored saved
+changed updated reset expired needed necessary mandatory provided supplied given generated accepted
+rejected ignored enabled disabled locked weak strong good bad fine okay same different sensitive visible
+shown printed logged sent shared protected too very also still now just only always never usually really
+actually simply command denied failed error success ok password passwd passphrase pwd pass secret token
+key apikey auth oauth oauth2 basic bearer digest jwt session cookie credentials login user username
+""".split())
+_REFERENCE = re.compile(r"\$\{|\{\{|%\(|%[sdr]\b|^\$|^[:@?]\w*$|^<.*>$|^\{.*\}$|\(|\)")
 _URL_OR_PATH = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|/|\./|\.\./|~/)")
 _VERSION = re.compile(r"^[\^~<>=v]*\d+(?:\.\d+)+")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_ENV_STYLE = re.compile(r"^[A-Z][A-Z0-9_]*$")  # PGPASSWORD, MYSQL_PWD: a shell/env variable name
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_]\w*)*$|^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
 _SLUG = re.compile(r"^[a-z]+(?:[-_][a-z0-9]+)+$")
-
-
-def _entropy(value: str) -> float:
-    """Shannon entropy in bits per character: low for placeholders like ``xxxxxxxx``."""
-    n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+_MASK = frozenset("*xX•.…#?-_")
+_GLUE = re.compile(r"^[\s+,]|[\s+,]$")  # '"Password: " + pw + "!"': the code between two literals
+_PASSPHRASE_MARK = re.compile(r"[^\w\s.,;:!?'\"-]|\d")
+_WORD = re.compile(r"[^\W\d_]+")
+_ENGLISH_SHAPE = re.compile(r"(?:ed|ing|ly|ble)$", re.IGNORECASE)  # "is checked", "is missing", "is usually"
+_NAME_STRIP = "\"'`[]$- "
+_SQUASH = str.maketrans("", "", "_-. ")
 
 
 def is_secret_name(name: str) -> bool:
     """True when a key/variable name says its value is a credential (see module doc)."""
-    name = name.strip("\"'`[]$-")
+    name = name.strip(_NAME_STRIP)
     m = _SECRET_NAME.search(name)
     if m is None:
         return False
-    if m.group().lower() == "auth":  # "oauth", "unauth" are not credentials; "auth", "basic_auth" are
+    if m.group().lower() in ("auth", "pwd"):  # "oauth", "OLDPWD" are not credentials; "auth", "MYSQL_PWD" are
         before = name[: m.start()]
         return not before or before[-1] in "_-." or (before[-1].islower() and m.group()[0].isupper())
     return True
 
 
-def looks_like_secret_value(value: str, quoted: bool) -> bool:
-    """True when a value assigned to a secret-looking name is a literal worth redacting."""
-    if len(value) < 8 or any(ch.isspace() for ch in value) or "[REDACTED:" in value:
+def _placeholder(value: str, name: str) -> bool:
+    """Empty, masked, a reference, URL, path, version, env-var name, stop word or the name itself."""
+    low = value.lower()
+    if not value or set(value) <= _MASK or (len(value) > 2 and len(set(low)) == 1) or low in _STOPWORDS:
+        return True
+    if "[REDACTED:" in value or _REFERENCE.search(value) or _URL_OR_PATH.match(value):
+        return True
+    if _VERSION.match(value) or _ENV_NAME.match(value):
+        return True
+    return low.translate(_SQUASH) == name.strip(_NAME_STRIP).lower().translate(_SQUASH)
+
+
+def _min_length(name: str, quoted: bool) -> int:
+    """Password names take short literals; a short token/key/secret is rarely one (``token = "EOF"``)."""
+    name = name.strip(_NAME_STRIP)
+    if not name or _PASSWORD_NAME.search(name):
+        return 1 if quoted else 4
+    return (3 if quoted else 4) if _ENV_STYLE.match(name) else 8
+
+
+def looks_like_secret_value(value: str, quoted: bool, *, name: str = "", literal_word: bool = False) -> bool:
+    """True when ``value``, assigned to the secret name ``name``, is a literal worth redacting.
+
+    Quoted: any non-placeholder string of :func:`_min_length`; with spaces it must hold a digit or
+    symbol and no English function word (a passphrase, not a sentence). Bare: a digit or a symbol,
+    or an all-letter word when the caller says the context makes it a literal (``literal_word``),
+    never a snake_case or dotted name.
+    """
+    if value != value.strip() or "\n" in value or _placeholder(value, name):
         return False
-    if value.lower() in _NON_SECRET_WORDS or _REFERENCE.search(value):
-        return False
-    if _URL_OR_PATH.match(value) or _VERSION.match(value) or _ENV_NAME.match(value):
-        return False
-    if _entropy(value) < 2.5:
-        return False
-    if not quoted:
-        if _IDENTIFIER.match(value) or _SLUG.match(value):
+    if quoted:
+        if len(value) < _min_length(name, quoted) or _GLUE.search(value):
             return False
-        if value.isalpha():
-            return False
-    return True
+        if any(ch.isspace() for ch in value):
+            return bool(_PASSPHRASE_MARK.search(value)) and not any(
+                w.lower() in _PROSE_WORDS for w in _WORD.findall(value)
+            )
+        return True
+    if len(value) < _min_length(name, quoted) or value.endswith(":"):
+        return False  # "User: Password: ..." is a row of labels
+    if value.isalpha():  # a plain word: only where the context rules out a variable, and not English-shaped
+        return literal_word and not _ENGLISH_SHAPE.search(value)
+    return not (_IDENTIFIER.match(value) or _SLUG.match(value))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -287,12 +351,20 @@ _RULES: tuple[_Rule, ...] = (
 # try every position: find the secret word in the lowercased text (a literal alternation, ~7 ms/MB),
 # walk back to the start of the name, then match operator and value anchored after the word.
 _KEYWORD = re.compile(
-    r"(?:pass(?:word|wd|phrase)|secret[_-]?key|secret|token|api[_-]?key|access[_-]?key"
+    r"(?:pass(?:word|wd|phrase)|pwd|secret[_-]?key|secret|token|api[_-]?key|access[_-]?key"
     r"|private[_-]?key|auth)(?![\w.-])"
 )
+# A quoted value ends at its own closing quote (it may hold spaces and the other quotes); a bare one
+# ends at whitespace, punctuation or a JSON escape (\n, \"), so a JSON-encoded text splits the same way.
+_QUOTED = r"""(?P<q>["'`])(?P<qv>(?:(?!(?P=q))[^\\\r\n]){1,512}+)(?P=q)"""
 _KEYED_VALUE = re.compile(
-    _ASSIGN_OP + r"""(?:(?P<q>["'`])(?P<qv>[^"'`\s\\]{1,512}+)(?P=q)"""
-    r"""|(?P<bv>[^\s"'`,;#{}\])(<>\[]{1,512}+)(?=[\s,;#}\]"'`)]|$))"""
+    r"""(?P<nq>["'`])?\]?(?P<op>[ \t]*+(?::=|=>|=(?!=)|:(?!:))[ \t]*+)(?:""" + _QUOTED
+    + r"""|(?P<bv>[^\s"'`,;#{}\])(<>\[\\]{1,512}+(?:\\(?![nrt"'\\])[^\s"'`,;#{}\])(<>\[\\]{0,512}+){0,8}+)"""
+    r"""(?=[\s,;#}\]"'`)\\]|$))"""
+)
+# Prose after a password word: "the password is: x", "my password was x" (":" alone is the keyed rule).
+_PROSE_VALUE = re.compile(
+    r"""[ \t]++(?i:is|was)(?![\w'])[ \t]*+:?[ \t]*+(?:""" + _QUOTED + r"""|(?P<bv>[^\s"'`\\]{1,128}+))"""
 )
 _NAME_MAX = 60
 _REDACTED_PREFIX = "[REDACTED:"
@@ -326,6 +398,41 @@ def _is_name_char(ch: str) -> bool:
     return ch.isalnum() or ch in "_.-"
 
 
+def _literal_word(text: str, start: int, name: str, m: re.Match[str]) -> bool:
+    """Whether a bare all-letter word after ``name`` is a literal, not an identifier (module doc)."""
+    value, op = m.group("bv"), m.group("op")
+    if m.group("nq") or "." in name:
+        return False  # {"password": pw} and self.password = pw are code
+    if _ENV_STYLE.match(name.strip(_NAME_STRIP)):
+        return True  # PGPASSWORD=..., POSTGRES_PASSWORD: ...
+    if any(ch.isupper() for ch in value[1:]):
+        return False  # camelCase: a variable
+    j = start
+    while j > max(0, start - 64) and text[j - 1] in " \t":
+        j -= 1
+    if j > 0 and text[j - 1] in "(,":
+        return False  # f(password=pw), def f(self, password: x)
+    after = text[m.end("bv") : m.end("bv") + 64]
+    if op == "=":  # passwd=letmein, --password=x (no spaces: not a code assignment, not a kwarg list)
+        return not after or after[0] in " \t\r\n\"'`"
+    if op.strip() == ":" and value[0].islower():  # YAML "password: hunter", alone on its line
+        rest = after.lstrip(" \t")
+        return not rest or rest[0] in "\r\n#"
+    return False
+
+
+def _prose_span(text: str, p: re.Match[str]) -> tuple[int, int] | None:
+    if p.group("q"):
+        return p.span("qv") if looks_like_secret_value(p.group("qv"), True, name="password") else None
+    start, end = p.span("bv")
+    while end > start and text[end - 1] in ".,;:)]}":
+        end -= 1  # sentence punctuation after the word
+    value = text[start:end]
+    if any(ch in value for ch in "[]{}=<>") or not looks_like_secret_value(value, False, literal_word=True):
+        return None
+    return start, end
+
+
 def _keyed(text: str, lowered: str) -> Iterator[SecretSpan]:
     for hit in _KEYWORD.finditer(lowered):
         start = hit.start()
@@ -337,13 +444,22 @@ def _keyed(text: str, lowered: str) -> Iterator[SecretSpan]:
         if text.endswith(_REDACTED_PREFIX, 0, start):
             continue  # the type inside a placeholder ("[REDACTED:secret]") is not a name
         name = text[start : hit.end()]
-        m = _KEYED_VALUE.match(text, hit.end())
-        if m is None or not is_secret_name(name):
+        if not is_secret_name(name):
             continue
-        group = "qv" if m.group("q") else "bv"
-        if looks_like_secret_value(m.group(group), quoted=group == "qv"):
-            kind = "password" if _PASSWORD_NAME.search(name) else "secret"
-            yield SecretSpan(kind, m.span(group))
+        kind = "password" if _PASSWORD_NAME.search(name) else "secret"
+        m = _KEYED_VALUE.match(text, hit.end())
+        if m is not None and m.group("q"):
+            if looks_like_secret_value(m.group("qv"), True, name=name):
+                yield SecretSpan(kind, m.span("qv"))
+        elif m is not None:
+            bare = m.group("bv")
+            literal = kind == "password" and bare.isalpha() and _literal_word(text, start, name, m)
+            if looks_like_secret_value(bare, False, name=name, literal_word=literal):
+                yield SecretSpan(kind, m.span("bv"))
+        elif kind == "password" and (p := _PROSE_VALUE.match(text, hit.end())) is not None:
+            span = _prose_span(text, p)
+            if span is not None:
+                yield SecretSpan(kind, span)
 
 
 def _emails(text: str) -> Iterator[SecretSpan]:
@@ -433,21 +549,24 @@ def redact_value(obj: Any) -> tuple[Any, Counter[str]]:
     return _redact_obj(obj, counts, None), counts
 
 
-def _keyed_kind(key: str | None, value: str) -> str | None:
+def _keyed_kind(key: str | None, value: str, quoted: bool = True) -> str | None:
     """The placeholder type for a whole dict value under a secret-named key, else None."""
-    if key is None or not is_secret_name(key) or not looks_like_secret_value(value, quoted=True):
+    if key is None or not is_secret_name(key) or not looks_like_secret_value(value, quoted, name=key):
         return None
     if find_secrets(value):  # a typed secret inside (sk-..., a URL password) wins over the name rule
         return None
-    return "password" if _PASSWORD_NAME.search(key.strip("\"'`[]$-")) else "secret"
+    return "password" if _PASSWORD_NAME.search(key.strip(_NAME_STRIP)) else "secret"
 
 
 def _redact_obj(obj: Any, counts: Counter[str], key: str | None) -> Any:
-    if isinstance(obj, str):
-        kind = _keyed_kind(key, obj)
+    if isinstance(obj, str | int) and not isinstance(obj, bool):
+        # an int under a secret key ({"pin_password": 123456}) is judged like a bare JSON number
+        kind = _keyed_kind(key, obj) if isinstance(obj, str) else _keyed_kind(key, str(obj), quoted=False)
         if kind is not None:
             counts[kind] += 1
             return PLACEHOLDER.format(kind)
+        if isinstance(obj, int):
+            return obj
         text, found = redact(obj)
         counts.update(found)
         return text

@@ -7,6 +7,7 @@ this file carries no string that a secret scanner (or a reader) could mistake fo
 from __future__ import annotations
 
 import copy
+import json
 import random
 import string
 from collections import Counter
@@ -209,6 +210,126 @@ def test_false_positive_corpus_is_left_unchanged() -> None:
     assert redact(FALSE_POSITIVES) == (FALSE_POSITIVES, Counter())
 
 
+# Short or spaced secrets under an explicit secret name or after "password is" (reviewer's cases and
+# their neighbours): (text, the secret that must disappear). Weak demo passwords, not credentials.
+LABELLED_SHORT: list[tuple[str, str]] = [
+    ("export PGPASSWORD=hunter0", "hunter0"),
+    ("the password is: hunter0", "hunter0"),
+    ('{"password": "correct horse battery 0"}', "correct horse battery 0"),
+    ("passwd=letmein", "letmein"),
+    ('password = "hunter2"', "hunter2"),
+    ("my password is hunter0", "hunter0"),
+    ("password: hunter0", "hunter0"),
+    ("pwd: hunter0", "hunter0"),
+    ("MYSQL_PWD=letmein mysql -u root", "letmein"),
+    ("DB_PASSWORD=hunter", "hunter"),
+    ("POSTGRES_PASSWORD: postgres", "postgres"),
+    ("password: letmein  # dev only", "letmein"),
+    ("mysql --password=letmein -h db", "letmein"),
+    ('docker run -e "PGPASSWORD=letmein" postgres', "letmein"),
+    ("The password was 'hunter 2'.", "hunter 2"),
+    ("My password is letmein.", "letmein"),
+    ("the passphrase is `p@ss w0rd`", "p@ss w0rd"),
+    ("db_password := `abc`", "abc"),
+    ("SECRET_KEY = 'dev'", "dev"),
+    ("spring.datasource.password=hunter2", "hunter2"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), LABELLED_SHORT, ids=[t for t, _ in LABELLED_SHORT])
+def test_short_and_spaced_labelled_secrets_are_found_and_redacted(text: str, secret: str) -> None:
+    found = find_secrets(text)
+    assert len(found) == 1
+    start, end = found[0].span
+    assert text[start:end] == secret
+    kind = found[0].type
+    assert kind == ("secret" if "SECRET" in text else "password")
+    out, counts = redact(text)
+    assert secret not in out and f"[REDACTED:{kind}]" in out
+    assert counts == Counter({kind: 1})
+    assert redact(out) == (out, Counter())
+    assert find_secrets(json.dumps(out)) == []  # an export writes the text JSON-encoded
+
+
+def test_redact_value_catches_short_values_under_secret_keys() -> None:
+    value = {
+        "db_password": "hunter2",
+        "PGPASSWORD": "pw!",
+        "auth": {"password": "correct horse battery 0", "user": "app"},
+        "pin_password": 123456,
+        "token": "Hello",  # logprobs: a short value under a token key is text, not a credential
+        "api_key": "",
+        "password": "correct horse battery staple",  # plain words: taken for a phrase, as in text
+        "secret": 4096,
+        "passwd": True,
+    }
+    out, counts = redact_value(value)
+    assert out == {
+        "db_password": "[REDACTED:password]",
+        "PGPASSWORD": "[REDACTED:password]",
+        "auth": {"password": "[REDACTED:password]", "user": "app"},
+        "pin_password": "[REDACTED:password]",
+        "token": "Hello",
+        "api_key": "",
+        "password": "correct horse battery staple",
+        "secret": 4096,
+        "passwd": True,
+    }
+    assert counts == Counter(password=4)
+    assert find_secrets(json.dumps(out)) == []  # the serialised row agrees with the key rule
+    assert find_secrets(json.dumps(value))  # and the text rule sees the same secrets before
+    assert redact_value(out) == (out, Counter())
+
+
+# Code and prose around the short-value rules that must stay as it is.
+SHORT_FALSE_POSITIVES = """f(password=secret)
+connect(
+    password=secret,
+)
+{ password: secret }
+password = hunter
+token: Token
+password: SecretStr
+password: Password
+auth: keycloak
+if password is None:
+if password is not None and token:
+the password is incorrect
+The password is checked against the stored hash.
+Password is required.
+Password must be at least 8 characters
+errors = {"password": "Password must be at least 8 characters"}
+print("Password: " + password + "!")
+read -rsp "Password: " PASSWORD
+bash: pwd: command not found
+passwd: password updated successfully
+OLDPWD=/tmp/build
+UPDATE users SET password = :password WHERE id = :id
+token = "EOF"
+{"token": "Hello", "logprob": -0.25}
+password = "x"
+password: ********
+echo "password: $PASSWORD"
+export PGPASSWORD=$PGPASSWORD
+export PGPASSWORD="${DB_PASSWORD}"
+psql -h db  # PGPASSWORD=${DB_PASSWORD}
+hashed = password_hash(password)
+password = models.CharField(max_length=128)
+password: z.string().min(8, "too short"),
+api_key: str = Field(..., env="API_KEY")
+GITHUB_TOKEN=abcdefgh
+password:
+  - rotate monthly
+"""
+
+
+def test_short_value_rules_leave_code_and_prose_alone() -> None:
+    assert find_secrets(SHORT_FALSE_POSITIVES) == []
+    assert redact(SHORT_FALSE_POSITIVES) == (SHORT_FALSE_POSITIVES, Counter())
+    for line in SHORT_FALSE_POSITIVES.splitlines():
+        assert find_secrets(json.dumps(line)) == [], line
+
+
 def test_offsets_survive_unicode_whose_lowercase_is_longer() -> None:
     # "İ".lower() is two code points: the keyword scan must not drift off the original offsets.
     pw = _tok(12)
@@ -334,6 +455,13 @@ ADVERSARIAL_PIECES = [
     "aaaaQ~",
     "Authorization: Basic ",
     "https://hooks.slack.com/services/",
+    "password is ",
+    "the password is: a",
+    "PGPASSWORD=",
+    "pwd: ",
+    'password = "a ',
+    "passwd=a\\",
+    "(password=x, ",
 ]
 
 
