@@ -4,7 +4,8 @@ Files under ``out_dir`` (default ``exports/``): ``sft/train.jsonl``, ``sft/valid
 (TRL conversational ``{"messages": [...], "metadata": {...}}``, which OpenAI chat fine-tuning also
 reads), ``preference/train.jsonl``, ``preference/validation.jsonl`` (``{"prompt", "chosen",
 "rejected", "metadata"}``), ``rag/chunks.jsonl`` and ``receipt.json``. Row building and the mining
-rules are in :mod:`mcp_distill.export_mine`; the checks in :mod:`mcp_distill.export_validate`.
+rules are in :mod:`mcp_distill.export_mine`; the checks in :mod:`mcp_distill.export_validate`; the
+file writing in :mod:`mcp_distill.export_io`.
 
 Guarantees, and how they are kept:
 
@@ -20,9 +21,10 @@ Guarantees, and how they are kept:
   in a second process with a read-only store connection when the store is a file, so checking
   overlaps with writing; the sha256 of the bytes it checked must equal the file's. Any error fails
   the export.
-* Atomic: every file is written to a temporary file in its own folder; only when all are written
-  and validated are they moved into place with ``os.replace``, then ``receipt.json``. An
-  interrupted or invalid export leaves the previous export as it was.
+* Atomic: every file is written to a temporary file in its own folder
+  (:mod:`mcp_distill.export_io`); only when all are written and validated are they moved into
+  place with ``os.replace``, then ``receipt.json``. An interrupted or invalid export leaves the
+  previous export as it was.
 * Streaming: runs are read in pages of :data:`RUN_PAGE` by key, rows are written as they come;
   cross-run pairs go through a scratch SQLite file sorted by task key. Memory grows only with the
   dedup indexes (kept rows).
@@ -32,32 +34,30 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import sqlite3
 import tempfile
 import time
-import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from . import export_mine as mine
 from .errors import InvalidInputError, ValidationFailedError
+from .export_io import AtomicFile, Sink, unverified, write_atomic
 from .export_validate import (
-    CONTENT_METADATA,
     BackgroundValidator,
     StreamValidator,
     ValidationReport,
     validate_export,
 )
 from .models import PreferenceSample, RagSample, SftSample
-from .receipts import ReceiptBuilder, receipt_json, sha256_file
+from .receipts import ReceiptBuilder, receipt_json
 from .redact import find_secrets, redact
 from .store import Store
 
@@ -82,48 +82,6 @@ REDACTED_MEMO = 10_000
 PLAYBOOK_PROVENANCE = 8
 
 Progress = Callable[[int, int, str], None]
-
-
-class AtomicFile:
-    """A file written under a temporary name in its own folder, moved into place by :meth:`commit`."""
-
-    def __init__(self, final: Path, rel: str = ""):
-        self.final = final
-        self.rel = rel
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-        self._handle = open(self.tmp, "wb")  # noqa: SIM115 (closed by close/abort)
-        self.rows = 0
-
-    def write(self, line: bytes) -> None:
-        self._handle.write(line)
-        self.rows += 1
-
-    def close(self) -> None:
-        if not self._handle.closed:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-
-    def commit(self) -> None:
-        self.close()
-        os.replace(self.tmp, self.final)
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._handle.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    target = AtomicFile(path)
-    try:
-        target._handle.write(data)
-        target.commit()
-    except BaseException:
-        target.abort()
-        raise
 
 
 class Scrubber:
@@ -155,81 +113,6 @@ class Scrubber:
                 self._redacted.popitem(last=False)
         self.counts.update(hit[1])
         return hit[0]
-
-
-class Sink:
-    """Redact -> dedup (in batches) -> schema-validate -> write, for one dataset kind."""
-
-    def __init__(self, kind: str, targets: dict[str, AtomicFile], scrub: Scrubber, canon: mine.TextCanon,
-                 stats: Counter[str], warnings: list[str], feed: Callable[[str, list[bytes]], None]):
-        self.kind = kind
-        self.feed = feed
-        self.model = MODELS[kind]
-        self.targets = targets
-        self.scrub = scrub
-        self.stats = stats
-        self.warnings = warnings
-        self.dedup = mine.RowDeduper(canon)
-        self.buffer: list[mine.Candidate] = []
-
-    def add(self, cand: mine.Candidate) -> None:
-        self.stats[f"{self.kind}_candidates"] += 1
-        self._redact(cand.row)
-        if self.kind == "preference" and not mine.differ(cand.row["chosen"], cand.row["rejected"]):
-            self.stats["preference_equal_after_redaction"] += 1
-            return
-        self.buffer.append(cand)
-        if len(self.buffer) >= SINK_BATCH:
-            self.flush()
-
-    def _redact(self, row: dict[str, Any]) -> None:
-        """Every string a trainer reads (export_validate.CONTENT_METADATA names the free-text metadata)."""
-        scrub = self.scrub
-        if self.kind == "sft":
-            for msg in row["messages"]:
-                msg["content"] = scrub(msg["content"])
-            meta = row["metadata"]
-        elif self.kind == "preference":
-            for name in ("prompt", "chosen", "rejected"):
-                row[name] = scrub(row[name])
-            meta = row["metadata"]
-        else:
-            row["text"], row["title"] = scrub(row["text"]), scrub(row["title"])
-            row["tags"] = [scrub(t) for t in row["tags"]]
-            if isinstance(row.get("task_type"), str):
-                row["task_type"] = scrub(row["task_type"])
-            meta = row["metadata"]
-        for name in CONTENT_METADATA[self.kind]:
-            if isinstance(meta.get(name), str):
-                meta[name] = scrub(meta[name])
-
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        batch, self.buffer = self.buffer, []
-        verdicts = self.dedup.check([mine.row_texts(self.kind, c.row) for c in batch])
-        written: dict[str, list[bytes]] = {}
-        for cand, dup in zip(batch, verdicts, strict=True):
-            if dup is not None:
-                self.stats[f"{self.kind}_duplicates_{dup}"] += 1
-                continue
-            try:
-                self.model.model_validate(cand.row)
-            except ValidationError as exc:
-                self.stats[f"{self.kind}_schema_rejected"] += 1
-                if self.stats[f"{self.kind}_schema_rejected"] <= 5:
-                    first = exc.errors()[0]
-                    self.warnings.append(f"{self.kind} row {cand.key} dropped: "
-                                         f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
-                continue
-            target = self.targets["train"] if self.kind == "rag" else self.targets[cand.split]
-            # the row dict holds exactly the schema's fields in its order, so it is dumped as validated
-            line = orjson.dumps(cand.row) + b"\n"
-            target.write(line)
-            written.setdefault(target.rel, []).append(line)
-            self.stats[f"{self.kind}_rows"] += 1
-        for rel, lines in written.items():  # the validator checks the very bytes written, as they come
-            self.feed(rel, lines)
 
 
 def _kinds(kind: str) -> list[str]:
@@ -435,7 +318,7 @@ class Exporter:
                 per_kind = {split: AtomicFile(self.out / rel, rel) for split, rel in zip(splits, files, strict=True)}
                 self.targets.update({rel: per_kind[s] for s, rel in zip(splits, files, strict=True)})
                 self.sinks[kind] = Sink(kind, per_kind, self.scrub, self.canon, self.stats, self.receipt.warnings,
-                                        self.feed)
+                                        self.feed, MODELS[kind], SINK_BATCH)
             for rel in sorted(self.targets):
                 self.feed(rel, [])
             with tempfile.TemporaryDirectory(prefix=".export-", dir=self.out) as tmp:
@@ -456,9 +339,8 @@ class Exporter:
             for target in self.targets.values():
                 target.close()
             report, hashes = self.validator.finish()
-            for rel, target in sorted(self.targets.items()):
-                if hashes.get(rel) != sha256_file(target.tmp):
-                    report.error(f"{rel}: the bytes validated are not the bytes written")
+            for rel in unverified(self.targets, hashes):
+                report.error(f"{rel}: the bytes validated are not the bytes written")
             if not report.ok:
                 return self._fail(report)
             for target in self.targets.values():
@@ -566,4 +448,5 @@ def export_dataset(store: Store, kind: str = "all", out_dir: str | os.PathLike[s
                                 "choose another folder or remove what is in the way") from exc
 
 
-__all__ = ["DEFAULT_OUT_DIR", "FILES", "KINDS", "ValidationReport", "export_dataset", "validate_export"]
+__all__ = ["DEFAULT_OUT_DIR", "FILES", "KINDS", "AtomicFile", "Sink", "ValidationReport", "export_dataset",
+           "validate_export", "write_atomic"]
