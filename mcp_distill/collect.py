@@ -11,6 +11,9 @@ Guarantees, and how they are kept:
 - Nothing lost: a bad line (invalid JSON, not an object, unknown shape, wrong types) goes to
   ``quarantine`` with file, offset, reason and an excerpt; the run continues.
 - An incomplete last line (no newline, invalid JSON) is held back until its writer finishes it.
+- Parallel on big inputs: above ``collect_workers.POOL_MIN_BYTES`` to read, lines of stateless
+  adapters are prepared by a pool of worker processes while this process reads and stores; batches
+  are stored in file order, each with its offset, so the store ends exactly as a sequential run leaves it.
 """
 
 from __future__ import annotations
@@ -19,23 +22,23 @@ import copy
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 import yaml
-from pydantic import ValidationError
 
+from . import collect_workers as workers
 from .adapters import native as _native  # noqa: F401  (registers the native adapter)
-from .adapters.base import Adapter, canonical_hash, find_adapter
+from .adapters.base import Adapter, find_adapter
+from .collect_workers import EXCERPT_CHARS, Item, Line, build, prepare_line, quarantined  # noqa: F401
 from .config import Settings
 from .errors import InvalidInputError
-from .models import EvidenceRecord
 from .receipts import ReceiptBuilder, now_utc
-from .runs import RunAssigner
-from .sources import discover, first_object, is_line_file, parse_json_line
+from .runs import JoinState, RunAssigner
+from .sources import discover, first_object, is_line_file
 from .store import Connection, Store
 
 #: Rows per transaction: large enough to amortise commits, small enough to lose little on a crash.
@@ -44,7 +47,6 @@ BATCH_LINES = 5_000
 HEAD_BYTES = 1_024
 #: Whole documents (trajectories, reports) above this size are refused rather than parsed in memory.
 DOCUMENT_MAX_BYTES = 256 * 1024 * 1024
-EXCERPT_CHARS = 240
 #: An incomplete last line (no newline, not valid JSON) unchanged for this long is a truncated file,
 #: not a writer mid-line: it is quarantined instead of held back.
 TAIL_GRACE_SECONDS = 120
@@ -93,8 +95,7 @@ class Collector:
         self.store = store
         self.extra_adapters = list(extra_adapters)
         self.progress = progress
-        self._window_files: set[str] | None = None  # files that have file-window runs (loaded lazily)
-        self._adopt_checked: set[tuple[str, str]] = set()
+        self._joins = JoinState()  # what run joining remembers between this collector's transactions
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -133,19 +134,39 @@ class Collector:
             except OSError as exc:
                 result.skipped_files.append(f"{path}: cannot be read ({exc.strerror or exc})")
         plan.sort(key=lambda item: (item[1].priority if item[1] else 99, str(item[0])))
-        total_bytes = sum(size for _, size in readable) or 1
+        sizes = dict(readable)
+        total_bytes = sum(sizes.values()) or 1
         done_bytes = 0
-        for path, adapter, whole_file in plan:
-            if self.progress:
-                self.progress(done_bytes, total_bytes, path.name)
-            try:
-                receipt.add_input(path)
-                summary = self._collect_document(path, adapter) if whole_file else self._collect_lines(path, adapter)
-            except (OSError, InvalidInputError) as exc:  # one unreadable file never stops the others
-                result.skipped_files.append(f"{path}: {exc}")
-                continue
-            result.files.append(summary)
-            done_bytes += dict(readable).get(path, 0)
+        pool = self._start_pool(plan, sizes)
+        try:
+            for path, adapter, whole_file in plan:
+                if self.progress:
+                    self.progress(done_bytes, total_bytes, path.name)
+                key = workers.pool_key(adapter) if pool is not None and not whole_file else None
+                if key is None and pool is not None:
+                    self._drain(pool)  # the lines before this file are stored first: order decides run joins
+                try:
+                    receipt.add_input(path)
+                    if key is not None:
+                        summary = self._collect_lines_pooled(path, adapter, key, pool)
+                    elif whole_file:
+                        summary = self._collect_document(path, adapter)
+                    else:
+                        summary = self._collect_lines(path, adapter)
+                except (OSError, InvalidInputError) as exc:  # one unreadable file never stops the others
+                    if pool is not None:
+                        self._drain(pool)  # what was read of it before the error is stored, as sequentially
+                    result.skipped_files.append(f"{path}: {exc}")
+                    continue
+                result.files.append(summary)
+                done_bytes += sizes.get(path, 0)
+            if pool is not None:
+                self._drain(pool)
+                if pool.broken:
+                    receipt.warnings.append(f"{pool.broken}; the lines were prepared in the collector's process")
+        finally:
+            if pool is not None:
+                pool.close()
         if self.progress:
             self.progress(total_bytes, total_bytes, "done")
         receipt.count_in = result.total("lines")
@@ -168,6 +189,27 @@ class Collector:
         result.receipt_id = receipt.finish(self.store, validation_pass=True).receipt_id
         return result
 
+    def _start_pool(self, plan: list[tuple[Path, Adapter | None, bool]],
+                    sizes: dict[Path, int]) -> workers.PreparePool | None:
+        """A worker pool when the lines of pool-able adapters to read reach ``POOL_MIN_BYTES``, else None."""
+        if workers.POOL_WORKERS < 1:
+            return None
+        todo = 0
+        for path, adapter, whole_file in plan:
+            if whole_file or workers.pool_key(adapter) is None:
+                continue
+            row = self.store.query_one("SELECT byte_offset FROM sources WHERE path = ?", (str(path),))
+            size = sizes.get(path, 0)
+            done = row["byte_offset"] if row and row["byte_offset"] <= size else 0
+            todo += size - done
+        if todo < workers.POOL_MIN_BYTES or todo == 0:
+            return None
+        return workers.PreparePool(workers.POOL_WORKERS)
+
+    def _drain(self, pool: workers.PreparePool) -> None:
+        for tag, items in pool.drain():
+            self._commit_prepared(*tag, items)
+
     def _collect_lines(self, path: Path, adapter: Adapter | None) -> FileSummary:
         summary = FileSummary(str(path), adapter.stream if adapter else None)
         start, summary.restarted = self._resume_offset(path)
@@ -177,10 +219,31 @@ class Collector:
             # so two collects at once never share state.
             adapter = copy.copy(adapter)
             adapter.begin_file(path, start)
+        for batch, offset, head in self._line_batches(path, start, stat, summary):
+            self._commit_batch(path, adapter, batch, offset, head, stat, summary)
+        return summary
+
+    def _collect_lines_pooled(self, path: Path, adapter: Adapter | None, key: str,
+                              pool: workers.PreparePool) -> FileSummary:
+        """As :meth:`_collect_lines`, the lines prepared by the pool; batches are stored as they come back."""
+        if any(tag[0] == path for tag in pool.tags):
+            self._drain(pool)  # the same file twice in one collect: resume from what is stored
+        summary = FileSummary(str(path), adapter.stream if adapter else None)
+        start, summary.restarted = self._resume_offset(path)
+        stat = path.stat()
+        for batch, offset, head in self._line_batches(path, start, stat, summary):
+            for tag, items in pool.submit((path, len(batch), offset, head, stat, summary), str(path), key, batch):
+                self._commit_prepared(*tag, items)
+        return summary
+
+    def _line_batches(self, path: Path, start: int, stat: os.stat_result,
+                      summary: FileSummary) -> Iterator[tuple[list[Line], int, str | None]]:
+        """Batches of BATCH_LINES lines from ``start``, each with the offset after it and the hash of the
+        file's head as read through the same handle; the last batch may be empty."""
         with open(path, "rb") as handle:
             handle.seek(start)
             offset = start
-            batch: list[tuple[int, bytes, str | None]] = []
+            batch: list[Line] = []
             for raw in handle:
                 if not raw.endswith(b"\n") and not _complete_json(raw):
                     if time.time() - stat.st_mtime < TAIL_GRACE_SECONDS:
@@ -194,10 +257,9 @@ class Collector:
                 batch.append((offset, raw, None))
                 offset += len(raw)
                 if len(batch) >= BATCH_LINES:
-                    self._commit_batch(path, adapter, batch, offset, stat, summary)
+                    yield batch, offset, _head_hash(handle, min(HEAD_BYTES, offset))
                     batch = []
-            self._commit_batch(path, adapter, batch, offset, stat, summary)
-        return summary
+            yield batch, offset, _head_hash(handle, min(HEAD_BYTES, offset))
 
     def _resume_offset(self, path: Path) -> tuple[int, str | None]:
         row = self.store.query_one("SELECT * FROM sources WHERE path = ?", (str(path),))
@@ -208,17 +270,23 @@ class Collector:
             return 0, "file shrank (truncated)"
         if row["inode"] is not None and row["inode"] != stat.st_ino:
             return 0, "file was replaced (rotated)"
-        if row["head_sha256"] and _head_hash(path, min(HEAD_BYTES, row["byte_offset"])) != row["head_sha256"]:
+        if row["head_sha256"] and _head_hash_of(path, min(HEAD_BYTES, row["byte_offset"])) != row["head_sha256"]:
             return 0, "file head changed (rewritten)"
         return row["byte_offset"], None
 
-    def _commit_batch(self, path: Path, adapter: Adapter | None, batch: list[tuple[int, bytes, str | None]],
-                      end_offset: int, stat: os.stat_result, summary: FileSummary) -> None:
-        prepared = [self._prepare_line(path, adapter, off, raw, reason) for off, raw, reason in batch]
-        head = _head_hash(path, min(HEAD_BYTES, end_offset))
+    def _commit_batch(self, path: Path, adapter: Adapter | None, batch: list[Line], end_offset: int,
+                      head: str | None, stat: os.stat_result, summary: FileSummary) -> None:
+        source = str(path)
+        items = [item for off, raw, reason in batch
+                 if (item := prepare_line(source, adapter, off, raw, reason)) is not None]
+        self._commit_prepared(path, len(batch), end_offset, head, stat, summary, items)
+
+    def _commit_prepared(self, path: Path, n_lines: int, end_offset: int, head: str | None,
+                         stat: os.stat_result, summary: FileSummary, items: list[Item]) -> None:
+        """Store one prepared batch and move the file's offset past it, in one transaction."""
         with self.store.write() as db:
             conn = db.conn
-            self._store_items(conn, path, [p for p in prepared if p is not None], summary)
+            self._store_items(conn, path, items, summary)
             conn.execute(
                 """INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -229,65 +297,19 @@ class Collector:
                      size = excluded.size, head_sha256 = excluded.head_sha256, inode = excluded.inode,
                      mtime_ns = excluded.mtime_ns, lines_read = sources.lines_read + ?, updated_at = excluded.updated_at""",
                 (str(path), summary.stream, end_offset, stat.st_size, head, stat.st_ino, stat.st_mtime_ns,
-                 len(batch), now_utc().isoformat(), len(batch)),
+                 n_lines, now_utc().isoformat(), n_lines),
             )
+            self._joins.seal(conn)
 
     def _prepare_line(self, path: Path, adapter: Adapter | None, offset: int, raw: bytes,
-                      reason: str | None = None) -> tuple | None:
+                      reason: str | None = None) -> Item | None:
         """Parse and map one line outside the write lock: ('record', ...), ('quarantine', ...) or None."""
-        if reason is not None:
-            return ("quarantine", offset, raw, reason)
-        if not raw.strip():
-            return None
-        try:
-            row = parse_json_line(raw)
-        except orjson.JSONDecodeError as exc:
-            return ("quarantine", offset, raw, f"invalid JSON: {exc}")
-        if not isinstance(row, dict):
-            return ("quarantine", offset, raw, f"not a JSON object but {type(row).__name__}")
-        if adapter is None:
-            return ("quarantine", offset, raw,
-                    "unknown shape: no adapter recognises this stream; add a mapping file (docs/streams.md)")
-        try:
-            return self._build(path, adapter, offset, raw, row)
-        except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError) as exc:
-            # e.g. JSON nested deeper than can be hashed: the line is kept in quarantine, the run goes on
-            return ("quarantine", offset, raw, f"could not process the line: {type(exc).__name__}: {exc}"[:400])
+        return prepare_line(str(path), adapter, offset, raw, reason)
 
-    def _build(self, path: Path, adapter: Adapter, offset: int, raw: bytes, row: Any,
-               fields: dict[str, Any] | None = None) -> tuple | None:
-        if fields is None:
-            reason = adapter.check(row)
-            if reason:
-                return ("quarantine", offset, raw, f"unknown shape: {reason}")
-            try:
-                fields = dict(adapter.map(row))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                return ("quarantine", offset, raw, f"mapping failed in {adapter.stream}: {exc!r}")
-            if not fields:
-                return None  # a bookkeeping line of its format (progress tick, snapshot): nothing to record
-        stream = fields.pop("stream", None) or adapter.stream
-        content_hash = canonical_hash(row)
-        own_sig = row.get("sig_hash") if isinstance(row, dict) else None
-        sig_hash = own_sig if isinstance(own_sig, str) and len(own_sig) >= 8 else content_hash
-        # The run id is part of the key: some formats name the run only in the file name, and two
-        # identical lines of two sessions are two events, not one.
-        dedup_key = f"{stream}:{fields.get('run_id') or ''}:{content_hash}"
-        fields["record_id"] = hashlib.sha256(dedup_key.encode()).hexdigest()[:24]
-        fields["stream"] = stream
-        fields["provenance"] = {"source_file": str(path), "line_offset": offset, "sig_hash": sig_hash}
-        try:
-            record = EvidenceRecord.model_validate(fields)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
-            )
-            return ("quarantine", offset, raw, f"wrong types: {problems}")
-        return ("record", offset, record)
-
-    def _store_items(self, conn: Connection, path: Path, items: list[tuple], summary: FileSummary) -> None:
+    def _store_items(self, conn: Connection, path: Path, items: list[Item], summary: FileSummary) -> None:
         """Store one batch inside the caller's transaction: quarantine, dedup, run keys, evidence rows."""
         now = now_utc().isoformat()
+        source = str(path)
         keys = [item[2].record_id for item in items if item[0] == "record"]
         existing: set[str] = set()
         for i in range(0, len(keys), 500):
@@ -303,39 +325,38 @@ class Collector:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             rows.clear()
 
-        assigner = RunAssigner(conn, self._window_files, self._adopt_checked, before_adopt=insert_rows)
-        self._window_files = assigner.window_files
+        self._joins.check(conn)
+        assigner = RunAssigner(conn, self._joins, before_adopt=insert_rows)
         touched: set[str] = set()
+        quarantine: list[tuple] = []
         for item in items:
-            summary.lines += 1
             if item[0] == "quarantine":
-                _, offset, raw, reason = item
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (str(path), offset, hashlib.sha256(raw).hexdigest(), summary.stream, reason,
-                     raw[:EXCERPT_CHARS * 4].rstrip(b"\r\n").decode("utf-8", "replace")[:EXCERPT_CHARS], now),
-                )
-                summary.quarantined += 1 if cur.rowcount else 0
+                _, offset, line_sha, reason, excerpt = item
+                quarantine.append((source, offset, line_sha, summary.stream, reason, excerpt, now))
                 continue
-            record = item[2]
-            if record.record_id in existing:
+            rec = item[2]
+            if rec.record_id in existing:
                 summary.duplicates += 1
                 continue
-            existing.add(record.record_id)
-            epoch = record.timestamp.timestamp() if record.timestamp else None
-            run_key = assigner.assign(record, epoch)
+            existing.add(rec.record_id)
+            run_key = assigner.assign(rec)
             touched.add(run_key)
-            rows.append(
-                (record.record_id, record.stream, run_key, record.run_id, record.task_id, record.task_type,
-                 record.model_name, record.file_path, record.pr_number, record.head_sha,
-                 record.timestamp.isoformat() if record.timestamp else None, epoch, str(path), record.provenance.line_offset,
-                 record.provenance.sig_hash, record.model_dump_json(exclude_none=True, exclude_unset=True), now))
+            rows.append((rec.record_id, rec.stream, run_key, rec.run_id, rec.task_id, rec.task_type, rec.model_name,
+                         rec.file_path, rec.pr_number, rec.head_sha, rec.ts, rec.epoch, source, rec.offset,
+                         rec.sig_hash, rec.data, now))
             summary.inserted += 1
+        summary.lines += len(items)
         insert_rows()
         assigner.flush()
+        if quarantine:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", quarantine)
+            summary.quarantined += conn.total_changes - before
         # new evidence invalidates the score of every run it joined
-        conn.executemany("DELETE FROM scores WHERE run_key = ?", [(k,) for k in touched])
+        if touched and conn.execute("SELECT 1 FROM scores LIMIT 1").fetchone():
+            conn.executemany("DELETE FROM scores WHERE run_key = ?", [(k,) for k in touched])
 
     def _collect_document(self, path: Path, adapter: Adapter | None) -> FileSummary:
         summary = FileSummary(str(path), adapter.stream if adapter else None)
@@ -348,11 +369,11 @@ class Collector:
         row = self.store.query_one("SELECT head_sha256 FROM sources WHERE path = ?", (str(path),))
         if row and row["head_sha256"] == digest:
             return summary  # unchanged since the last run
-        items: list[tuple] = []
+        items: list[Item] = []
         try:
             doc = _load_yaml(raw) if path.suffix.lower() in {".yml", ".yaml"} else orjson.loads(raw)
         except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
-            items.append(("quarantine", 0, raw[:4096], f"invalid or truncated document: {exc}"))
+            items.append(quarantined(0, raw[:4096], f"invalid or truncated document: {exc}"))
             doc = None
         if doc is not None:
             if adapter is None:
@@ -360,8 +381,8 @@ class Collector:
                 adapter = self._pick_adapter(path, sample, whole_file=True)
                 summary.stream = adapter.stream if adapter else None
             if adapter is None:
-                items.append(("quarantine", 0, raw[:4096],
-                              "unknown shape: no adapter recognises this document; add an adapter or mapping"))
+                items.append(quarantined(0, raw[:4096],
+                                         "unknown shape: no adapter recognises this document; add an adapter or mapping"))
             else:
                 try:
                     mapped = (adapter.map_document(doc, raw, path=path) if getattr(adapter, "takes_path", False)
@@ -371,11 +392,11 @@ class Collector:
                         # document then add nothing), else the document's content and the item's offset
                         # (two documents that map alike are never merged by mistake).
                         item_row = fields.pop("_source_row", None) or {"_document_sha256": digest, "_offset": offset}
-                        built = self._build(path, adapter, offset, raw[offset:offset + 4096], item_row, fields=fields)
+                        built = build(str(path), adapter, offset, raw[offset:offset + 4096], item_row, fields=fields)
                         if built is not None:
                             items.append(built)
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                    items.append(("quarantine", 0, raw[:4096], f"mapping failed in {adapter.stream}: {exc!r}"))
+                    items.append(quarantined(0, raw[:4096], f"mapping failed in {adapter.stream}: {exc!r}"))
         with self.store.write() as db:
             self._store_items(db.conn, path, items, summary)
             db.conn.execute(
@@ -387,6 +408,7 @@ class Collector:
                 (str(path), summary.stream, stat.st_size, stat.st_size, digest, stat.st_ino, stat.st_mtime_ns,
                  len(items), now_utc().isoformat()),
             )
+            self._joins.seal(db.conn)
         return summary
 
 
@@ -405,11 +427,16 @@ def _load_yaml(raw: bytes) -> object:
     return yaml.load(raw, Loader=_NoAliasLoader)  # a SafeLoader subclass: no arbitrary objects
 
 
-def _head_hash(path: Path, n: int) -> str | None:
+def _head_hash(handle: Any, n: int) -> str | None:
+    """sha256 of the first ``n`` bytes of an open file (read at offset 0, the handle's position kept)."""
     if n <= 0:
         return None
+    return hashlib.sha256(os.pread(handle.fileno(), n, 0)).hexdigest()
+
+
+def _head_hash_of(path: Path, n: int) -> str | None:
     with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read(n)).hexdigest()
+        return _head_hash(handle, n)
 
 
 def _complete_json(raw: bytes) -> bool:

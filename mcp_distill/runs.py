@@ -6,14 +6,20 @@ loop's auto_apply rows carry only file + ts); else ``pr_number`` + ``head_sha`` 
 ``pr:<n>@<sha>``; else the record is a run of its own. When a record with a run_id arrives and a
 file-window run (no run_id) already holds rows for its file in the window, that run is adopted
 into the run_id run, so the result does not depend on which file was read first.
+
+The file-window lookup reads the ``runs_file`` index over a bounded range: a run can only match
+``epoch`` when its ``first_epoch`` lies within the window plus the longest run span of that file, and
+:class:`JoinState` keeps that longest span (an upper bound) between the collector's transactions, so
+the lookup stays a short index range however many runs a file has.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -33,6 +39,50 @@ def _file_key(file_path: str, epoch: float) -> str:
     return f"file:{hashlib.sha256(file_path.encode()).hexdigest()[:12]}@{int(epoch)}"
 
 
+class RunFields(Protocol):
+    """What run assignment reads of a record (the collector's prepared rows have these attributes)."""
+
+    record_id: str
+    run_id: str | None
+    task_type: str | None
+    file_path: str | None
+    pr_number: int | None
+    head_sha: str | None
+    epoch: float | None
+
+
+@dataclass
+class JoinState:
+    """What one collector remembers about the ``runs`` table between its write transactions.
+
+    Valid only while nobody else wrote: :meth:`check` (inside a transaction) compares the store's
+    ``data_version`` (commits by other connections) and this connection's ``total_changes`` (writes by
+    other threads on the same connection) with what :meth:`seal` saw at the end of the collector's
+    own last transaction, and forgets everything when they differ.
+    """
+
+    #: Files that have file-window runs: only for those can a run_id record have a run to adopt.
+    window_files: set[str] | None = None
+    #: (run key, file) pairs already checked for adoption: later records join the run directly.
+    adopt_checked: set[tuple[str, str]] = field(default_factory=set)
+    #: file -> an upper bound of (last_epoch - first_epoch) over that file's runs in the table.
+    spans: dict[str, float] = field(default_factory=dict)
+    token: tuple[int, int] | None = None
+
+    @staticmethod
+    def _token(conn: Connection) -> tuple[int, int]:
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
+    def check(self, conn: Connection) -> None:
+        if self.token is None or self._token(conn) != self.token:
+            self.window_files = None
+            self.adopt_checked.clear()
+            self.spans.clear()
+
+    def seal(self, conn: Connection) -> None:
+        self.token = self._token(conn)
+
+
 class RunAssigner:
     """Assigns run keys inside one write transaction, batching the ``runs`` upserts.
 
@@ -40,21 +90,22 @@ class RunAssigner:
     calls before its transaction commits; file-window lookups see both the table and the pending runs.
     """
 
-    def __init__(self, conn: Connection, window_files: set[str] | None = None,
-                 adopt_checked: set[tuple[str, str]] | None = None, before_adopt: Callable[[], None] | None = None):
+    def __init__(self, conn: Connection, state: JoinState | None = None,
+                 before_adopt: Callable[[], None] | None = None):
         self.conn = conn
         self.pending: dict[str, dict[str, Any]] = {}
         self._by_file: dict[str, list[str]] = {}
-        # Files that have file-window runs: only for those can a run_id record have a run to adopt.
-        # A caller may share one set across batches; it is loaded from the table when None.
-        self.window_files = window_files if window_files is not None else {
-            r[0] for r in conn.execute("SELECT DISTINCT file_path FROM runs WHERE join_method = 'file_window'")}
-        # (run key, file) pairs already checked: later records of the same file join the run directly
-        self.adopt_checked = adopt_checked if adopt_checked is not None else set()
+        self.state = state if state is not None else JoinState()
+        if self.state.window_files is None:
+            self.state.window_files = {r[0] for r in conn.execute(
+                "SELECT DISTINCT file_path FROM runs WHERE join_method = 'file_window'")}
+        self.window_files: set[str] = self.state.window_files
+        self.adopt_checked = self.state.adopt_checked
         self.before_adopt = before_adopt
 
-    def assign(self, record: EvidenceRecord, epoch: float | None) -> str:
+    def assign(self, record: RunFields) -> str:
         file_path = record.file_path
+        epoch = record.epoch
         if record.run_id:
             key = f"run:{record.run_id}"
             self._add(key, "run_id", record, epoch)
@@ -64,17 +115,13 @@ class RunAssigner:
                 if self.before_adopt:
                     self.before_adopt()
                 self.flush()
-                _adopt_file_window_runs(self.conn, key, file_path, epoch)
+                if _adopt_file_window_runs(self.conn, key, file_path, epoch):
+                    self._widen_spans([key])
             return key
         if file_path and epoch is not None:
-            key = self._pending_in_window(file_path, epoch)
+            key = self._pending_in_window(file_path, epoch) or self._stored_in_window(file_path, epoch)
             if key is None:
-                row = self.conn.execute(
-                    "SELECT run_key FROM runs WHERE file_path = ? AND first_epoch - ? <= ? AND last_epoch + ? >= ? "
-                    "ORDER BY abs(first_epoch - ?) LIMIT 1",
-                    (file_path, FILE_WINDOW_SECONDS, epoch, FILE_WINDOW_SECONDS, epoch, epoch),
-                ).fetchone()
-                key = row[0] if row else _file_key(file_path, epoch)
+                key = _file_key(file_path, epoch)
             if key.startswith("file:"):
                 self.window_files.add(file_path)
             self._add(key, "file_window", record, epoch)
@@ -98,17 +145,50 @@ class RunAssigner:
                 best = (distance, key)
         return best[1] if best else None
 
-    def _add(self, key: str, method: str, record: EvidenceRecord, epoch: float | None) -> None:
+    def _stored_in_window(self, file_path: str, epoch: float) -> str | None:
+        """The stored run of ``file_path`` whose window holds ``epoch``, nearest by its first epoch."""
+        span = self.state.spans.get(file_path)
+        if span is None:
+            row = self.conn.execute("SELECT max(last_epoch - first_epoch) FROM runs WHERE file_path = ?",
+                                    (file_path,)).fetchone()
+            span = self.state.spans[file_path] = max(row[0] or 0.0, 0.0)
+        # The range on first_epoch only narrows the index scan (a matching run starts at most its span
+        # before the window); the window test itself is the exact original one. Ties go to the earlier
+        # run, then to the one stored first.
+        row = self.conn.execute(
+            "SELECT run_key FROM runs WHERE file_path = ? AND first_epoch >= ? AND first_epoch <= ? "
+            "AND first_epoch - ? <= ? AND last_epoch + ? >= ? ORDER BY abs(first_epoch - ?), first_epoch, rowid LIMIT 1",
+            (file_path, epoch - FILE_WINDOW_SECONDS - span - 1.0, epoch + FILE_WINDOW_SECONDS + 1.0,
+             FILE_WINDOW_SECONDS, epoch, FILE_WINDOW_SECONDS, epoch, epoch),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _widen_spans(self, keys: Iterable[str]) -> None:
+        """Raise the remembered longest span of every known file to cover the runs ``keys`` (just written)."""
+        spans = self.state.spans
+        if not spans:
+            return
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for file_path, span in self.conn.execute(
+                    f"SELECT file_path, max(last_epoch - first_epoch) FROM runs WHERE run_key IN ({marks}) "
+                    "AND file_path IS NOT NULL GROUP BY file_path", chunk):
+                if file_path in spans and span is not None and span > spans[file_path]:
+                    spans[file_path] = span
+
+    def _add(self, key: str, method: str, record: RunFields, epoch: float | None) -> None:
         run = self.pending.get(key)
         if run is None:
             run = self.pending[key] = {"run_id": record.run_id, "method": method, "file_path": None,
                                        "pr_number": None, "head_sha": None, "task_type": None,
                                        "first": None, "last": None, "count": 0}
-        for field, value in (("file_path", record.file_path), ("pr_number", record.pr_number),
-                             ("head_sha", record.head_sha), ("task_type", record.task_type)):
-            if run[field] is None and value is not None:
-                run[field] = value
-                if field == "file_path":
+        for name, value in (("file_path", record.file_path), ("pr_number", record.pr_number),
+                            ("head_sha", record.head_sha), ("task_type", record.task_type)):
+            if run[name] is None and value is not None:
+                run[name] = value
+                if name == "file_path":
                     self._by_file.setdefault(value, []).append(key)
         if epoch is not None:
             run["first"] = epoch if run["first"] is None else min(run["first"], epoch)
@@ -139,11 +219,12 @@ class RunAssigner:
             [(key, r["run_id"], r["method"], r["file_path"], r["pr_number"], r["head_sha"], r["task_type"],
               r["first"], r["last"], r["count"], now) for key, r in self.pending.items()],
         )
+        self._widen_spans(key for key, r in self.pending.items() if r["first"] is not None)
         self.pending.clear()
         self._by_file.clear()
 
 
-def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float) -> None:
+def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float) -> bool:
     rows = conn.execute(
         "SELECT run_key, record_count, first_epoch, last_epoch FROM runs WHERE join_method = 'file_window' "
         "AND file_path = ? AND first_epoch - ? <= ? AND last_epoch + ? >= ?",
@@ -160,6 +241,7 @@ def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: f
         conn.execute("DELETE FROM scores WHERE run_key = ?", (old_key,))
     if rows:  # the adopting run's score no longer covers all its evidence
         conn.execute("DELETE FROM scores WHERE run_key = ?", (key,))
+    return bool(rows)
 
 
 def run_records(store: Store, run_key: str) -> list[EvidenceRecord]:

@@ -1,0 +1,238 @@
+"""Line preparation for the collector, and the process pool that runs it on big collects.
+
+Preparing a line (parse the JSON, check and map it with its adapter, validate the EvidenceRecord,
+dump its JSON) is pure: it needs only the line, its offset, the file name and the adapter, and it is
+~60% of a collect's CPU. It yields plain tuples (:class:`Prepared`, or a quarantine tuple) that pickle
+cheaply, so big collects hand batches of raw lines to worker processes while the collector keeps
+reading and storing. Results come back and are stored strictly in file order, each batch with its
+offset in one transaction, so the store ends exactly as after a sequential collect.
+
+Only stateless line adapters of the registry go to the pool: workers find them by stream name in
+their own registry. Stateful adapters (``begin_file``: sessions carried across lines), mapping-file
+adapters and whole documents stay in the collector's process.
+
+Workers are started with ``spawn`` (never ``fork``: the MCP server is multi-threaded), so a script that
+calls the collector on big inputs needs the usual ``if __name__ == "__main__":`` guard. Should the
+workers die (killed, out of memory, an unguarded script), the batches still out and all later ones are
+prepared in the collector's own process: slower, same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, NamedTuple
+
+import orjson
+from pydantic import ValidationError
+
+from .adapters.base import REGISTRY, Adapter, canonical_hash
+from .models import EvidenceRecord
+from .sources import parse_json_line
+
+EXCERPT_CHARS = 240
+#: Below this many bytes to read in pooled files a collect stays in one process: starting workers
+#: (a fresh interpreter importing pydantic and the adapters, ~0.5 s each) would cost more than it saves.
+POOL_MIN_BYTES = 8 * 1024 * 1024
+#: Worker processes of the pool (the collector's own process reads and stores meanwhile).
+POOL_WORKERS = os.cpu_count() or 1
+#: Batches handed to the pool ahead of the one being stored: enough to keep every worker busy while
+#: the collector stores, few enough that memory stays flat (each batch is BATCH_LINES raw lines).
+IN_FLIGHT = 3
+
+#: (offset, raw line, reason it is quarantined without parsing, or None)
+Line = tuple[int, bytes, str | None]
+
+
+class Prepared(NamedTuple):
+    """One line ready to store: the evidence columns, its JSON and where it came from."""
+
+    record_id: str
+    stream: str
+    run_id: str | None
+    task_id: str | None
+    task_type: str | None
+    model_name: str | None
+    file_path: str | None
+    pr_number: int | None
+    head_sha: str | None
+    ts: str | None
+    epoch: float | None
+    sig_hash: str
+    data: str
+    offset: int
+
+
+#: ("record", offset, Prepared) or ("quarantine", offset, line sha256, reason, excerpt)
+Item = tuple[Any, ...]
+
+
+def quarantined(offset: int, raw: bytes, reason: str) -> Item:
+    excerpt = raw[:EXCERPT_CHARS * 4].rstrip(b"\r\n").decode("utf-8", "replace")[:EXCERPT_CHARS]
+    return ("quarantine", offset, hashlib.sha256(raw).hexdigest(), reason, excerpt)
+
+
+def prepare_line(source_file: str, adapter: Adapter | None, offset: int, raw: bytes,
+                 reason: str | None = None) -> Item | None:
+    """Parse and map one line: a record, a quarantine tuple, or None (blank or bookkeeping line)."""
+    if reason is not None:
+        return quarantined(offset, raw, reason)
+    if not raw.strip():
+        return None
+    try:
+        row = parse_json_line(raw)
+    except orjson.JSONDecodeError as exc:
+        return quarantined(offset, raw, f"invalid JSON: {exc}")
+    if type(row) is not dict:
+        return quarantined(offset, raw, f"not a JSON object but {type(row).__name__}")
+    if adapter is None:
+        return quarantined(offset, raw,
+                           "unknown shape: no adapter recognises this stream; add a mapping file (docs/streams.md)")
+    try:
+        return build(source_file, adapter, offset, raw, row)
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError) as exc:
+        # e.g. JSON nested deeper than can be hashed: the line is kept in quarantine, the run goes on
+        return quarantined(offset, raw, f"could not process the line: {type(exc).__name__}: {exc}"[:400])
+
+
+_validate = EvidenceRecord.__pydantic_validator__.validate_python
+_to_json = EvidenceRecord.__pydantic_serializer__.to_json
+
+
+def build(source_file: str, adapter: Adapter, offset: int, raw: bytes, row: Any,
+          fields: dict[str, Any] | None = None) -> Item | None:
+    """Map ``row`` (unless ``fields`` are given), add id and provenance, validate: a record or quarantine."""
+    if fields is None:
+        reason = adapter.check(row)
+        if reason:
+            return quarantined(offset, raw, f"unknown shape: {reason}")
+        try:
+            fields = dict(adapter.map(row))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return quarantined(offset, raw, f"mapping failed in {adapter.stream}: {exc!r}")
+        if not fields:
+            return None  # a bookkeeping line of its format (progress tick, snapshot): nothing to record
+    stream = fields.pop("stream", None) or adapter.stream
+    content_hash = canonical_hash(row)
+    own_sig = row.get("sig_hash") if isinstance(row, dict) else None
+    sig_hash = own_sig if isinstance(own_sig, str) and len(own_sig) >= 8 else content_hash
+    # The run id is part of the key: some formats name the run only in the file name, and two
+    # identical lines of two sessions are two events, not one.
+    dedup_key = f"{stream}:{fields.get('run_id') or ''}:{content_hash}"
+    fields["record_id"] = hashlib.sha256(dedup_key.encode()).hexdigest()[:24]
+    fields["stream"] = stream
+    fields["provenance"] = {"source_file": source_file, "line_offset": offset, "sig_hash": sig_hash}
+    try:
+        record = _validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        return quarantined(offset, raw, f"wrong types: {problems}")
+    ts = record.timestamp
+    return ("record", offset, Prepared(
+        record.record_id, record.stream, record.run_id, record.task_id, record.task_type, record.model_name,
+        record.file_path, record.pr_number, record.head_sha, ts.isoformat() if ts else None,
+        ts.timestamp() if ts else None, sig_hash,
+        _to_json(record, exclude_none=True, exclude_unset=True).decode(), offset))
+
+
+# --- the pool ---------------------------------------------------------------------------------
+
+
+def pool_key(adapter: Adapter | None) -> str | None:
+    """The name a worker finds ``adapter`` under, or None when its lines must be prepared here."""
+    if adapter is None or adapter.whole_file or hasattr(adapter, "begin_file"):
+        return None
+    if not type(adapter).__module__.startswith("mcp_distill.adapters."):
+        return None  # defined outside the package (a test, a plug-in): a worker's registry lacks it
+    same = [a for a in REGISTRY if a.stream == adapter.stream and not a.whole_file]
+    return adapter.stream if len(same) == 1 and same[0] is adapter else None
+
+
+_WORKER_ADAPTERS: dict[str, Adapter] = {}
+
+
+def prepare_batch(source_file: str, key: str, lines: list[Line]) -> list[Item]:
+    """In a worker: prepare one batch of lines with the registry's adapter named ``key``."""
+    if not _WORKER_ADAPTERS:
+        import mcp_distill.adapters  # noqa: F401  (registers every adapter module)
+
+        _WORKER_ADAPTERS.update((a.stream, a) for a in REGISTRY if not a.whole_file)
+    adapter = _WORKER_ADAPTERS[key]
+    items = []
+    for offset, raw, reason in lines:
+        item = prepare_line(source_file, adapter, offset, raw, reason)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _worker_start() -> None:
+    # Ctrl-C reaches the whole process group: the collector stops the pool; workers must not die mid-task
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class PreparePool:
+    """Worker processes preparing batches; results are handed back in submission order.
+
+    At most :data:`IN_FLIGHT` batches are out at once: :meth:`submit` returns the oldest finished
+    batches beyond that, so the caller stores them while the workers prepare the next ones.
+    """
+
+    def __init__(self, workers: int):
+        # spawn, never fork: the MCP server is multi-threaded, and a forked child inherits held locks
+        self._executor = ProcessPoolExecutor(max_workers=max(1, workers),
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_worker_start)
+        self._out: deque[tuple[Future[list[Item]] | None, Any, tuple[str, str, list[Line]]]] = deque()
+        #: Why the workers stopped, when they did (the rest is then prepared in this process).
+        self.broken: str | None = None
+
+    def submit(self, tag: Any, source_file: str, key: str, lines: list[Line]) -> Iterator[tuple[Any, list[Item]]]:
+        job = (source_file, key, lines)
+        future = None
+        if self.broken is None:
+            try:
+                future = self._executor.submit(prepare_batch, *job)
+            except (BrokenProcessPool, RuntimeError) as exc:
+                self.broken = f"{type(exc).__name__}: {exc}"
+        self._out.append((future, tag, job))
+        while len(self._out) > IN_FLIGHT:
+            yield self._next()
+
+    @property
+    def tags(self) -> list[Any]:
+        """The tags of the batches out, oldest first."""
+        return [tag for _, tag, _ in self._out]
+
+    def drain(self) -> Iterator[tuple[Any, list[Item]]]:
+        while self._out:
+            yield self._next()
+
+    def _next(self) -> tuple[Any, list[Item]]:
+        future, tag, job = self._out[0]
+        items = None
+        if future is not None:
+            try:
+                items = future.result()  # a worker's own exception is raised here, before its batch is stored
+            except BrokenProcessPool as exc:
+                self.broken = f"worker processes stopped: {exc}"
+        if items is None:
+            items = prepare_batch(*job)
+        self._out.popleft()
+        return tag, items
+
+    def close(self) -> None:
+        """Stop the workers; batches not yet stored are dropped (their lines are read again next time)."""
+        for future, _, _ in self._out:
+            if future is not None:
+                future.cancel()
+        self._out.clear()
+        self._executor.shutdown(wait=True, cancel_futures=True)
