@@ -123,8 +123,17 @@ def first(row: Row, *keys: str) -> Any:
     return None
 
 
+#: The last string parsed by :func:`parse_ts` and its result: an adapter's check and its map read the
+#: same timestamp of a row one after the other. Keyed by identity (strings are immutable).
+_last_ts: tuple[Any, datetime | None] = (None, None)
+
+
 def parse_ts(value: Any) -> datetime | None:
     """ISO-8601 strings (``Z`` included) and epoch seconds or milliseconds, as an aware UTC datetime."""
+    global _last_ts
+    last = _last_ts
+    if value is last[0] and value is not None:
+        return last[1]
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -140,7 +149,9 @@ def parse_ts(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        _last_ts = (value, parsed)
+        return parsed
     return None
 
 

@@ -28,7 +28,6 @@ from .base import (
     as_text,
     first,
     parse_ts,
-    rest,
     text_hash,
 )
 
@@ -75,6 +74,27 @@ def kind_problem(kind: str, value: Any) -> str | None:
     raise ValueError(f"unknown field kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
+#: Kinds decided by the value's type alone: the JSON types that always pass.
+_TYPE_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,), "list": (list,), "bool": (bool,), "obj": (dict,), "text": (str, dict, list),
+}
+
+
+def _plainly_ok(kind: str, value: Any) -> bool:
+    """True only when :func:`kind_problem` would find nothing: the common values, decided cheaply."""
+    t = type(value)
+    allowed = _TYPE_KINDS.get(kind)
+    if allowed is not None:
+        return t in allowed
+    if kind == "num":
+        return (t is int or t is float) and value >= 0
+    if kind == "conf":
+        return (t is int or t is float) and 0 <= value <= 100
+    if kind == "int":
+        return t is int and value >= 0
+    return False
+
+
 class Picker:
     """Reads a row through :func:`base.first` and records the top-level keys it consumed."""
 
@@ -83,10 +103,21 @@ class Picker:
         self.used: set[str] = set()
 
     def __call__(self, *keys: str) -> Any:
-        used = self.used
+        row, used = self.row, self.used
+        if type(row) is dict:  # the collector's hot path: plain keys of a parsed JSON object
+            for key in keys:
+                if "." in key:
+                    break
+                used.add(key)
+            else:
+                for key in keys:
+                    value = row.get(key)
+                    if value or (value is not None and value != "" and value != [] and value != {}):
+                        return value
+                return None
         for key in keys:
             used.add(key.partition(".")[0])
-        return first(self.row, *keys)
+        return first(row, *keys)
 
     def num(self, *keys: str) -> float | None:
         return as_float(self(*keys))
@@ -95,7 +126,8 @@ class Picker:
         return as_int(self(*keys))
 
     def text(self, *keys: str) -> str | None:
-        return as_text(self(*keys))
+        value = self(*keys)
+        return value if type(value) is str else as_text(value)
 
     def strs(self, *keys: str) -> list[str]:
         return as_str_list(self(*keys))
@@ -107,7 +139,8 @@ class Picker:
         return confidence(self(*keys))
 
     def rest(self) -> dict[str, Any]:
-        return rest(self.row, self.used)
+        used = self.used
+        return {k: v for k, v in self.row.items() if k not in used}
 
 
 class LakehouseAdapter(Adapter):
@@ -117,15 +150,17 @@ class LakehouseAdapter(Adapter):
     field_kinds: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     def check(self, row: Row) -> str | None:
-        if not isinstance(row, Mapping):
+        if type(row) is not dict and not isinstance(row, Mapping):
             return f"{self.stream}: a row must be a JSON object, got {type(row).__name__}"
+        get = row.get
         # a required key that is null is as good as absent (a null run_id or file cannot join anything)
-        missing = sorted(k for k in self.required_keys if row.get(k) is None)
-        if missing:
-            return f"{self.stream}: missing required field(s) {', '.join(missing)}"
+        for k in self.required_keys:
+            if get(k) is None:
+                missing = sorted(k for k in self.required_keys if get(k) is None)
+                return f"{self.stream}: missing required field(s) {', '.join(missing)}"
         for key, kind in self.field_kinds.items():
-            value = row.get(key)
-            if value is None:
+            value = get(key)
+            if value is None or _plainly_ok(kind, value):
                 continue
             problem = kind_problem(kind, value)
             if problem:
@@ -231,7 +266,7 @@ def finish(fields: Fields, pick: Picker) -> Fields:
     """Drop empty values, clean ``signals``, add the text hashes and ``extra`` (unmapped keys)."""
     out: Fields = {}
     for key, value in fields.items():
-        if value is None or value == [] or value == {} or value == "":
+        if not value and (value is None or value == [] or value == {} or value == ""):  # 0 and False are kept
             continue
         if key == "signals":
             value = signals(**value)
