@@ -43,6 +43,12 @@ from .store import Connection, Store
 
 #: Rows per transaction: large enough to amortise commits, small enough to lose little on a crash.
 BATCH_LINES = 5_000
+#: ...and at most this many bytes of lines, so memory stays flat when lines are long.
+BATCH_BYTES = 4 * 1024 * 1024
+#: While a big collect runs, the WAL is checkpointed every this many pages instead of SQLite's 1,000:
+#: every commit of a big batch rewrites the same random index pages, and copying them into the database
+#: (and syncing it) after each commit cost a third of the store's time.
+BIG_WAL_CHECKPOINT_PAGES = 16_384
 #: Bytes hashed at a file's head to notice a rewrite or rotation.
 HEAD_BYTES = 1_024
 #: Whole documents (trajectories, reports) above this size are refused rather than parsed in memory.
@@ -137,7 +143,9 @@ class Collector:
         sizes = dict(readable)
         total_bytes = sum(sizes.values()) or 1
         done_bytes = 0
-        pool = self._start_pool(plan, sizes)
+        big = self._bytes_to_read(plan, sizes) >= workers.POOL_MIN_BYTES
+        pool = workers.PreparePool(workers.POOL_WORKERS) if big and workers.POOL_WORKERS >= 1 else None
+        checkpoint_pages = self._defer_checkpoints() if big else None
         try:
             for path, adapter, whole_file in plan:
                 if self.progress:
@@ -167,6 +175,9 @@ class Collector:
         finally:
             if pool is not None:
                 pool.close()
+            if checkpoint_pages is not None:
+                with self.store.lock:
+                    self.store.conn.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
         if self.progress:
             self.progress(total_bytes, total_bytes, "done")
         receipt.count_in = result.total("lines")
@@ -189,11 +200,8 @@ class Collector:
         result.receipt_id = receipt.finish(self.store, validation_pass=True).receipt_id
         return result
 
-    def _start_pool(self, plan: list[tuple[Path, Adapter | None, bool]],
-                    sizes: dict[Path, int]) -> workers.PreparePool | None:
-        """A worker pool when the lines of pool-able adapters to read reach ``POOL_MIN_BYTES``, else None."""
-        if workers.POOL_WORKERS < 1:
-            return None
+    def _bytes_to_read(self, plan: list[tuple[Path, Adapter | None, bool]], sizes: dict[Path, int]) -> int:
+        """Bytes not yet read in the line files whose lines workers can prepare."""
         todo = 0
         for path, adapter, whole_file in plan:
             if whole_file or workers.pool_key(adapter) is None:
@@ -202,9 +210,14 @@ class Collector:
             size = sizes.get(path, 0)
             done = row["byte_offset"] if row and row["byte_offset"] <= size else 0
             todo += size - done
-        if todo < workers.POOL_MIN_BYTES or todo == 0:
-            return None
-        return workers.PreparePool(workers.POOL_WORKERS)
+        return todo
+
+    def _defer_checkpoints(self) -> int:
+        """Raise this connection's WAL auto-checkpoint for a big collect; the previous value, to restore."""
+        with self.store.lock:
+            previous = self.store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            self.store.conn.execute(f"PRAGMA wal_autocheckpoint = {max(previous, BIG_WAL_CHECKPOINT_PAGES)}")
+        return previous
 
     def _drain(self, pool: workers.PreparePool) -> None:
         for tag, items in pool.drain():
@@ -238,12 +251,13 @@ class Collector:
 
     def _line_batches(self, path: Path, start: int, stat: os.stat_result,
                       summary: FileSummary) -> Iterator[tuple[list[Line], int, str | None]]:
-        """Batches of BATCH_LINES lines from ``start``, each with the offset after it and the hash of the
-        file's head as read through the same handle; the last batch may be empty."""
+        """Batches of at most BATCH_LINES lines and about BATCH_BYTES bytes from ``start``, each with the
+        offset after it and the hash of the file's head read through the same handle; the last may be empty."""
         with open(path, "rb") as handle:
             handle.seek(start)
             offset = start
             batch: list[Line] = []
+            batch_end = offset + BATCH_BYTES
             for raw in handle:
                 if not raw.endswith(b"\n") and not _complete_json(raw):
                     if time.time() - stat.st_mtime < TAIL_GRACE_SECONDS:
@@ -256,9 +270,10 @@ class Collector:
                     continue
                 batch.append((offset, raw, None))
                 offset += len(raw)
-                if len(batch) >= BATCH_LINES:
+                if len(batch) >= BATCH_LINES or offset >= batch_end:
                     yield batch, offset, _head_hash(handle, min(HEAD_BYTES, offset))
                     batch = []
+                    batch_end = offset + BATCH_BYTES
             yield batch, offset, _head_hash(handle, min(HEAD_BYTES, offset))
 
     def _resume_offset(self, path: Path) -> tuple[int, str | None]:
