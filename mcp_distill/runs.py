@@ -29,6 +29,9 @@ from .store import Connection, Store
 
 #: Records about the same file closer in time than this belong to the same run.
 FILE_WINDOW_SECONDS = 30 * 60
+#: A pending run whose window covers more time buckets (of FILE_WINDOW_SECONDS) than this is checked
+#: on every file-window lookup of its file instead of being filed under each bucket.
+_MAX_BUCKETS = 16
 
 
 def _now() -> str:
@@ -94,7 +97,12 @@ class RunAssigner:
                  before_adopt: Callable[[], None] | None = None):
         self.conn = conn
         self.pending: dict[str, dict[str, Any]] = {}
-        self._by_file: dict[str, list[str]] = {}
+        # Pending runs by file, for file-window lookups: filed under every time bucket their window
+        # touches (or as "wide"), with the order in which each got its file (ties go to the earliest).
+        self._order: dict[str, int] = {}
+        self._buckets: dict[str, dict[int, list[str]]] = {}
+        self._wide: dict[str, list[str]] = {}
+        self._filed: dict[str, tuple[int, int] | None] = {}
         self.state = state if state is not None else JoinState()
         if self.state.window_files is None:
             self.state.window_files = {r[0] for r in conn.execute(
@@ -135,15 +143,43 @@ class RunAssigner:
         return key
 
     def _pending_in_window(self, file_path: str, epoch: float) -> str | None:
-        best: tuple[float, str] | None = None
-        for key in self._by_file.get(file_path, ()):
+        """The pending run of ``file_path`` whose window holds ``epoch``, nearest by its first epoch."""
+        buckets = self._buckets.get(file_path)
+        if buckets is None:
+            return None
+        candidates = buckets.get(int(epoch // FILE_WINDOW_SECONDS), [])
+        wide = self._wide.get(file_path)
+        if wide:
+            candidates = candidates + wide
+        best: tuple[float, int, str] | None = None
+        for key in candidates:
             run = self.pending[key]
-            if run["first"] is None or not (run["first"] - FILE_WINDOW_SECONDS <= epoch <= run["last"] + FILE_WINDOW_SECONDS):
+            first = run["first"]
+            if not (first - FILE_WINDOW_SECONDS <= epoch <= run["last"] + FILE_WINDOW_SECONDS):
                 continue
-            distance = abs(run["first"] - epoch)
-            if best is None or distance < best[0]:
-                best = (distance, key)
-        return best[1] if best else None
+            rank = (abs(first - epoch), self._order[key], key)
+            if best is None or rank < best:
+                best = rank
+        return best[2] if best else None
+
+    def _file(self, key: str, run: dict[str, Any]) -> None:
+        """File a pending run under the time buckets its window [first - W, last + W] touches."""
+        file_path = run["file_path"]
+        low = int((run["first"] - FILE_WINDOW_SECONDS) // FILE_WINDOW_SECONDS)
+        high = int((run["last"] + FILE_WINDOW_SECONDS) // FILE_WINDOW_SECONDS)
+        filed = self._filed.get(key, ())
+        if filed == (low, high) or filed is None:  # unchanged, or already checked on every lookup
+            return
+        buckets = self._buckets.setdefault(file_path, {})
+        if high - low > _MAX_BUCKETS:
+            self._wide.setdefault(file_path, []).append(key)
+            self._filed[key] = None
+            return
+        old_low, old_high = filed or (high + 1, high)
+        for bucket in range(low, high + 1):
+            if not old_low <= bucket <= old_high:
+                buckets.setdefault(bucket, []).append(key)
+        self._filed[key] = (low, high)
 
     def _stored_in_window(self, file_path: str, epoch: float) -> str | None:
         """The stored run of ``file_path`` whose window holds ``epoch``, nearest by its first epoch."""
@@ -184,16 +220,26 @@ class RunAssigner:
             run = self.pending[key] = {"run_id": record.run_id, "method": method, "file_path": None,
                                        "pr_number": None, "head_sha": None, "task_type": None,
                                        "first": None, "last": None, "count": 0}
-        for name, value in (("file_path", record.file_path), ("pr_number", record.pr_number),
-                            ("head_sha", record.head_sha), ("task_type", record.task_type)):
-            if run[name] is None and value is not None:
-                run[name] = value
-                if name == "file_path":
-                    self._by_file.setdefault(value, []).append(key)
+        if run["file_path"] is None and record.file_path is not None:
+            run["file_path"] = record.file_path
+            self._order[key] = len(self._order)
+        if run["pr_number"] is None and record.pr_number is not None:
+            run["pr_number"] = record.pr_number
+        if run["head_sha"] is None and record.head_sha is not None:
+            run["head_sha"] = record.head_sha
+        if run["task_type"] is None and record.task_type is not None:
+            run["task_type"] = record.task_type
         if epoch is not None:
-            run["first"] = epoch if run["first"] is None else min(run["first"], epoch)
-            run["last"] = epoch if run["last"] is None else max(run["last"], epoch)
+            first = run["first"]
+            if first is None:
+                run["first"] = run["last"] = epoch
+            elif epoch < first:
+                run["first"] = epoch
+            elif epoch > run["last"]:
+                run["last"] = epoch
         run["count"] += 1
+        if run["file_path"] is not None and run["first"] is not None:
+            self._file(key, run)
 
     def flush(self) -> None:
         if not self.pending:
@@ -219,9 +265,13 @@ class RunAssigner:
             [(key, r["run_id"], r["method"], r["file_path"], r["pr_number"], r["head_sha"], r["task_type"],
               r["first"], r["last"], r["count"], now) for key, r in self.pending.items()],
         )
-        self._widen_spans(key for key, r in self.pending.items() if r["first"] is not None)
+        # a run's span grows with new epochs, and a stored run joins a file when it first gets one
+        self._widen_spans(key for key, r in self.pending.items() if r["first"] is not None or r["file_path"])
         self.pending.clear()
-        self._by_file.clear()
+        self._order.clear()
+        self._buckets.clear()
+        self._wide.clear()
+        self._filed.clear()
 
 
 def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float) -> bool:
