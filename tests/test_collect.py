@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import orjson
 import pytest
 
 from mcp_distill import collect as collect_mod
+from mcp_distill import collect_workers
 from mcp_distill.adapters.base import canonical_hash
 from mcp_distill.collect import Collector, collect_paths
 from mcp_distill.config import Settings
@@ -315,3 +317,206 @@ def test_hostile_files_are_skipped_or_quarantined_and_the_rest_is_collected(stor
     assert "aliases are not supported" in reasons["leaderboard.yml"]
     assert reasons["tail.evidence.jsonl"].startswith("truncated last line")
     assert not any("exports" in r["path"] for r in store.query("SELECT path FROM sources"))
+
+
+# --- the parallel path: worker processes prepare the lines, the collector stores them in order -------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def snapshot(store) -> dict[str, list[dict]]:
+    """Every stored fact a collect decides (ids, run keys, JSON, offsets), none of the clock's."""
+    return {
+        "evidence": store.query(
+            "SELECT record_id, stream, run_key, run_id, task_id, task_type, model_name, file_path, pr_number, "
+            "head_sha, ts, ts_epoch, source_file, line_offset, sig_hash, data FROM evidence ORDER BY id"),
+        "runs": store.query(
+            "SELECT run_key, run_id, join_method, file_path, pr_number, head_sha, task_type, first_epoch, last_epoch, "
+            "record_count FROM runs ORDER BY run_key"),
+        "quarantine": store.query(
+            "SELECT source_file, line_offset, line_sha256, stream, reason, excerpt FROM quarantine ORDER BY id"),
+        "sources": store.query(
+            "SELECT path, stream, byte_offset, size, head_sha256, lines_read FROM sources ORDER BY path"),
+    }
+
+
+def force_sequential(monkeypatch) -> None:
+    monkeypatch.setattr(collect_workers, "POOL_MIN_BYTES", 1 << 62)
+
+
+def force_pool(monkeypatch) -> list[str]:
+    """Send every pool-able file to two workers, whatever its size; the returned list names each batch sent."""
+    monkeypatch.setattr(collect_workers, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(collect_workers, "POOL_WORKERS", 2)
+    sent: list[str] = []
+    submit = collect_workers.PreparePool.submit
+
+    def counting(self, tag, source_file, key, lines):
+        sent.append(key)
+        return submit(self, tag, source_file, key, lines)
+
+    monkeypatch.setattr(collect_workers.PreparePool, "submit", counting)
+    return sent
+
+
+def collect_into(db: Path, root: Path, mapping: bool = False) -> tuple[dict, object]:
+    store = open_store(db)
+    try:
+        settings = Settings(db_path=db, roots=[root, EXAMPLES / "mappings"])
+        result = collect_paths(store, settings, [str(root)],
+                               mapping_files=[str(EXAMPLES / "mappings" / "example.toml")] if mapping else None)
+        return snapshot(store), result
+    finally:
+        store.close()
+
+
+def vary(template: dict, i: int) -> dict:
+    """A distinct copy of an example row (new run ids, shifted times), as the benchmark makes them."""
+    copy_ = dict(template)
+    for key in ("run_id", "llm_team_run_id"):
+        if isinstance(copy_.get(key), str):
+            copy_[key] = f"{copy_[key]}-c{i}"
+    for key in ("ts", "reviewed_at", "audited_at", "created_at", "extracted_at", "discovered_at", "decided_at"):
+        if isinstance(copy_.get(key), str) and copy_[key][:4].isdigit():
+            copy_[key] = f"2026-05-{1 + i % 3:02d}T{i % 24:02d}:{(7 * i) % 60:02d}:00Z"
+    if isinstance(copy_.get("sig_hash"), str):
+        copy_["sig_hash"] = f"{copy_['sig_hash'][:8]}{i:016x}"
+    copy_["copy"] = i
+    return copy_
+
+
+def generated_folder(root: Path, copies: int) -> Path:
+    """The example streams times ``copies``, with the awkward lines a real folder has, plus a Claude Code
+    session (a stateful adapter) and a mapping-file stream (both stay in the collector's process)."""
+    root.mkdir()
+    for path in sorted((EXAMPLES / "lakehouse_kb").glob("*.jsonl")):
+        templates = []
+        for line in path.read_bytes().splitlines():
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                templates.append(value)
+        lines = [orjson.dumps(vary(t, i)) for i in range(copies) for t in templates]
+        lines[len(lines) // 2:len(lines) // 2] = [b"", b"{not json", lines[0], b"[1, 2]"]  # blank, bad, duplicate
+        (root / path.name).write_bytes(b"\n".join(lines) + b"\n")
+    with open(root / "auto_apply.jsonl", "ab") as handle:  # a truncated last line, quarantined after the grace
+        handle.write(b'{"file": "src/x.rs", "ts": "2026-05-0')
+    session = "0b7a5c2e-1d3f-4e5a-9b8c-7d6e5f4a3b2c"
+    (root / f"{session}.jsonl").write_bytes(b"".join(orjson.dumps(
+        {"type": kind, "sessionId": session, "uuid": f"u-{i}", "timestamp": f"2026-05-01T10:0{i}:00Z",
+         "message": {"role": kind, "content": f"step {i} on src/a.rs"}}) + b"\n"
+        for i, kind in enumerate(["user", "assistant", "user", "assistant"])))
+    (root / "eval_runs.jsonl").write_bytes((EXAMPLES / "custom" / "eval_runs.jsonl").read_bytes())
+    return root
+
+
+def test_parallel_path_stores_exactly_what_the_sequential_path_stores_on_the_examples(tmp_path, monkeypatch):
+    force_sequential(monkeypatch)
+    expected, _ = collect_into(tmp_path / "seq.db", EXAMPLES / "lakehouse_kb")
+    sent = force_pool(monkeypatch)
+    got, _ = collect_into(tmp_path / "par.db", EXAMPLES / "lakehouse_kb")
+    assert sent, "the pool was not used"
+    assert got == expected
+    assert expected["evidence"] and expected["quarantine"]  # the examples hold malformed lines on purpose
+    assert not multiprocessing.active_children()  # the workers were shut down
+
+
+def test_parallel_path_matches_sequential_on_a_bigger_folder_with_mixed_adapters(tmp_path, monkeypatch):
+    monkeypatch.setattr(collect_mod, "BATCH_LINES", 150)  # many batches, several in flight at once
+    monkeypatch.setattr(collect_mod, "TAIL_GRACE_SECONDS", 0)
+    root = generated_folder(tmp_path / "src", copies=6)
+    force_sequential(monkeypatch)
+    expected, seq = collect_into(tmp_path / "seq.db", root, mapping=True)
+    sent = force_pool(monkeypatch)
+    got, par = collect_into(tmp_path / "par.db", root, mapping=True)
+    assert len(sent) > collect_workers.IN_FLIGHT * 3
+    assert "claude_code_session" not in sent and "eval_runs" not in sent  # stateful and mapping streams stay here
+    assert got == expected
+    assert {r["stream"] for r in got["evidence"]} >= {"claude_code_session", "eval_runs", "auto_apply"}
+    reasons = " | ".join(r["reason"] for r in got["quarantine"])
+    assert "invalid JSON" in reasons and "not a JSON object" in reasons and "truncated last line" in reasons
+    assert par.as_dict()["per_file"] == seq.as_dict()["per_file"]
+    assert par.total("duplicates") > 0
+
+
+def test_parallel_crash_mid_run_then_rerun_leaves_no_duplicates_and_no_gaps(tmp_path, monkeypatch):
+    monkeypatch.setattr(collect_mod, "BATCH_LINES", 100)
+    root = generated_folder(tmp_path / "src", copies=4)
+    (root / "eval_runs.jsonl").unlink()
+    force_sequential(monkeypatch)
+    expected, _ = collect_into(tmp_path / "seq.db", root)
+    force_pool(monkeypatch)
+    original = Collector._commit_prepared
+    calls = {"n": 0}
+
+    def crashing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt("simulated crash")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collector, "_commit_prepared", crashing)
+    db = tmp_path / "par.db"
+    with pytest.raises(KeyboardInterrupt):
+        collect_into(db, root)
+    assert not multiprocessing.active_children()  # the pool was shut down on the way out
+    with open_store(db) as crashed:
+        partial = snapshot(crashed)
+    assert 0 < len(partial["evidence"]) < len(expected["evidence"])
+    assert partial["evidence"] == expected["evidence"][:len(partial["evidence"])]  # the batches stored, in order
+    monkeypatch.setattr(Collector, "_commit_prepared", original)
+    got, _ = collect_into(db, root)
+    assert got["evidence"] == expected["evidence"]
+    assert got["runs"] == expected["runs"] and got["quarantine"] == expected["quarantine"]
+    assert [(s["path"], s["byte_offset"], s["head_sha256"]) for s in got["sources"]] == \
+        [(s["path"], s["byte_offset"], s["head_sha256"]) for s in expected["sources"]]
+
+
+def test_workers_that_die_leave_the_rest_to_the_collector(tmp_path, monkeypatch):
+    """A broken pool (a worker killed, out of memory) costs speed, not rows: the batches are prepared here."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    class DyingPool:
+        def __init__(self, *args, **kwargs):
+            self.submitted = 0
+
+        def submit(self, fn, *args):
+            self.submitted += 1
+            future: Future = Future()
+            if self.submitted <= 2:
+                future.set_result(fn(*args))
+            else:
+                future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+            return future
+
+        def shutdown(self, wait=True, cancel_futures=False):
+            pass
+
+    force_sequential(monkeypatch)
+    expected, _ = collect_into(tmp_path / "seq.db", EXAMPLES / "lakehouse_kb")
+    force_pool(monkeypatch)
+    monkeypatch.setattr(collect_workers, "ProcessPoolExecutor", DyingPool)
+    got, result = collect_into(tmp_path / "par.db", EXAMPLES / "lakehouse_kb")
+    assert got == expected
+    from mcp_distill.receipts import get_receipt
+
+    store = open_store(tmp_path / "par.db")
+    warnings = get_receipt(store, result.receipt_id).warnings
+    store.close()
+    assert any("worker processes stopped" in w for w in warnings)
+
+
+def test_only_stateless_registry_adapters_go_to_workers():
+    from mcp_distill.adapters.base import REGISTRY
+    from mcp_distill.adapters.mapping import load_mappings
+
+    by_stream = {a.stream: a for a in REGISTRY if not a.whole_file}
+    assert collect_workers.pool_key(by_stream["scrum_reviews"]) == "scrum_reviews"
+    assert collect_workers.pool_key(by_stream["evidence"]) == "evidence"
+    assert collect_workers.pool_key(by_stream["claude_code_session"]) is None  # begin_file: state across lines
+    assert collect_workers.pool_key(load_mappings([EXAMPLES / "mappings" / "example.toml"])[0]) is None
+    assert all(collect_workers.pool_key(a) is None for a in REGISTRY if a.whole_file)
+    assert collect_workers.pool_key(None) is None
