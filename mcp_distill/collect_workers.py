@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -177,6 +179,16 @@ def prepare_batch(source_file: str, key: str, lines: list[Line]) -> list[Item]:
 def _worker_start() -> None:
     # Ctrl-C reaches the whole process group: the collector stops the pool; workers must not die mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A collector killed outright (SIGKILL, OOM) cannot stop its pool, and a worker waiting for work
+    # would wait forever: each worker leaves as soon as its parent is gone.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True, name="parent-watch").start()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 class PreparePool:
