@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import orjson
@@ -15,11 +17,13 @@ import pytest
 
 from mcp_distill import collect as collect_mod
 from mcp_distill import collect_workers
-from mcp_distill.adapters.base import canonical_hash
+from mcp_distill.adapters.base import REGISTRY, canonical_hash
+from mcp_distill.adapters.mapping import load_mappings
 from mcp_distill.collect import Collector, collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.errors import PathNotAllowedError
 from mcp_distill.models import EvidenceRecord
+from mcp_distill.receipts import get_receipt
 from mcp_distill.store import open_store
 
 
@@ -324,20 +328,18 @@ def test_hostile_files_are_skipped_or_quarantined_and_the_rest_is_collected(stor
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
+SNAPSHOT = {  # every stored fact a collect decides (ids, run keys, JSON, offsets), none of the clock's
+    "evidence": "record_id, stream, run_key, run_id, task_id, task_type, model_name, file_path, pr_number, head_sha, "
+                "ts, ts_epoch, source_file, line_offset, sig_hash, data FROM evidence ORDER BY id",
+    "runs": "run_key, run_id, join_method, file_path, pr_number, head_sha, task_type, first_epoch, last_epoch, "
+            "record_count FROM runs ORDER BY run_key",
+    "quarantine": "source_file, line_offset, line_sha256, stream, reason, excerpt FROM quarantine ORDER BY id",
+    "sources": "path, stream, byte_offset, size, head_sha256, lines_read FROM sources ORDER BY path",
+}
+
+
 def snapshot(store) -> dict[str, list[dict]]:
-    """Every stored fact a collect decides (ids, run keys, JSON, offsets), none of the clock's."""
-    return {
-        "evidence": store.query(
-            "SELECT record_id, stream, run_key, run_id, task_id, task_type, model_name, file_path, pr_number, "
-            "head_sha, ts, ts_epoch, source_file, line_offset, sig_hash, data FROM evidence ORDER BY id"),
-        "runs": store.query(
-            "SELECT run_key, run_id, join_method, file_path, pr_number, head_sha, task_type, first_epoch, last_epoch, "
-            "record_count FROM runs ORDER BY run_key"),
-        "quarantine": store.query(
-            "SELECT source_file, line_offset, line_sha256, stream, reason, excerpt FROM quarantine ORDER BY id"),
-        "sources": store.query(
-            "SELECT path, stream, byte_offset, size, head_sha256, lines_read FROM sources ORDER BY path"),
-    }
+    return {table: store.query(f"SELECT {sql}") for table, sql in SNAPSHOT.items()}
 
 
 def force_sequential(monkeypatch) -> None:
@@ -372,17 +374,19 @@ def collect_into(db: Path, root: Path, mapping: bool = False) -> tuple[dict, obj
 
 def vary(template: dict, i: int) -> dict:
     """A distinct copy of an example row (new run ids, shifted times), as the benchmark makes them."""
-    copy_ = dict(template)
-    for key in ("run_id", "llm_team_run_id"):
-        if isinstance(copy_.get(key), str):
-            copy_[key] = f"{copy_[key]}-c{i}"
-    for key in ("ts", "reviewed_at", "audited_at", "created_at", "extracted_at", "discovered_at", "decided_at"):
-        if isinstance(copy_.get(key), str) and copy_[key][:4].isdigit():
-            copy_[key] = f"2026-05-{1 + i % 3:02d}T{i % 24:02d}:{(7 * i) % 60:02d}:00Z"
-    if isinstance(copy_.get("sig_hash"), str):
-        copy_["sig_hash"] = f"{copy_['sig_hash'][:8]}{i:016x}"
-    copy_["copy"] = i
-    return copy_
+    times = ("ts", "reviewed_at", "audited_at", "created_at", "extracted_at", "discovered_at", "decided_at")
+    copy_ = {k: f"{v}-c{i}" if k in ("run_id", "llm_team_run_id") and isinstance(v, str)
+             else f"2026-05-{1 + i % 3:02d}T{i % 24:02d}:{(7 * i) % 60:02d}:00Z"
+             if k in times and isinstance(v, str) and v[:4].isdigit()
+             else f"{v[:8]}{i:016x}" if k == "sig_hash" and isinstance(v, str) else v for k, v in template.items()}
+    return {**copy_, "copy": i}
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def generated_folder(root: Path, copies: int) -> Path:
@@ -390,14 +394,7 @@ def generated_folder(root: Path, copies: int) -> Path:
     session (a stateful adapter) and a mapping-file stream (both stay in the collector's process)."""
     root.mkdir()
     for path in sorted((EXAMPLES / "lakehouse_kb").glob("*.jsonl")):
-        templates = []
-        for line in path.read_bytes().splitlines():
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                templates.append(value)
+        templates = [orjson.loads(line) for line in path.read_bytes().splitlines() if _is_object(line)]
         lines = [orjson.dumps(vary(t, i)) for i in range(copies) for t in templates]
         lines[len(lines) // 2:len(lines) // 2] = [b"", b"{not json", lines[0], b"[1, 2]"]  # blank, bad, duplicate
         (root / path.name).write_bytes(b"\n".join(lines) + b"\n")
@@ -476,20 +473,15 @@ def test_parallel_crash_mid_run_then_rerun_leaves_no_duplicates_and_no_gaps(tmp_
 
 def test_workers_that_die_leave_the_rest_to_the_collector(tmp_path, monkeypatch):
     """A broken pool (a worker killed, out of memory) costs speed, not rows: the batches are prepared here."""
-    from concurrent.futures import Future
-    from concurrent.futures.process import BrokenProcessPool
 
-    class DyingPool:
+    class DyingPool:  # two batches done, then every worker gone
         def __init__(self, *args, **kwargs):
             self.submitted = 0
 
         def submit(self, fn, *args):
             self.submitted += 1
             future: Future = Future()
-            if self.submitted <= 2:
-                future.set_result(fn(*args))
-            else:
-                future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+            future.set_result(fn(*args)) if self.submitted <= 2 else future.set_exception(BrokenProcessPool("gone"))
             return future
 
         def shutdown(self, wait=True, cancel_futures=False):
@@ -501,18 +493,11 @@ def test_workers_that_die_leave_the_rest_to_the_collector(tmp_path, monkeypatch)
     monkeypatch.setattr(collect_workers, "ProcessPoolExecutor", DyingPool)
     got, result = collect_into(tmp_path / "par.db", EXAMPLES / "lakehouse_kb")
     assert got == expected
-    from mcp_distill.receipts import get_receipt
-
-    store = open_store(tmp_path / "par.db")
-    warnings = get_receipt(store, result.receipt_id).warnings
-    store.close()
-    assert any("worker processes stopped" in w for w in warnings)
+    with open_store(tmp_path / "par.db") as store:
+        assert any("worker processes stopped" in w for w in get_receipt(store, result.receipt_id).warnings)
 
 
 def test_only_stateless_registry_adapters_go_to_workers():
-    from mcp_distill.adapters.base import REGISTRY
-    from mcp_distill.adapters.mapping import load_mappings
-
     by_stream = {a.stream: a for a in REGISTRY if not a.whole_file}
     assert collect_workers.pool_key(by_stream["scrum_reviews"]) == "scrum_reviews"
     assert collect_workers.pool_key(by_stream["evidence"]) == "evidence"
