@@ -363,12 +363,10 @@ class Collector:
         summary.lines += len(items)
         insert_rows()
         assigner.flush()
-        if quarantine:
-            before = conn.total_changes
-            conn.executemany(
+        if quarantine:  # a line quarantined by an earlier run is not counted again
+            summary.quarantined += conn.executemany(
                 "INSERT OR IGNORE INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", quarantine)
-            summary.quarantined += conn.total_changes - before
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", quarantine).rowcount
         # new evidence invalidates the score of every run it joined
         if touched and conn.execute("SELECT 1 FROM scores LIMIT 1").fetchone():
             conn.executemany("DELETE FROM scores WHERE run_key = ?", [(k,) for k in touched])

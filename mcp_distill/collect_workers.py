@@ -194,7 +194,7 @@ def _exit_with(sentinel: int) -> None:
 class PreparePool:
     """Worker processes preparing batches; results are handed back in submission order.
 
-    At most :data:`IN_FLIGHT` batches are out at once: :meth:`submit` returns the oldest finished
+    At most :data:`IN_FLIGHT` batches are out at once: :meth:`submit` waits for and returns the oldest
     batches beyond that, so the caller stores them while the workers prepare the next ones.
     """
 
@@ -207,7 +207,8 @@ class PreparePool:
         #: Why the workers stopped, when they did (the rest is then prepared in this process).
         self.broken: str | None = None
 
-    def submit(self, tag: Any, source_file: str, key: str, lines: list[Line]) -> Iterator[tuple[Any, list[Item]]]:
+    def submit(self, tag: Any, source_file: str, key: str, lines: list[Line]) -> list[tuple[Any, list[Item]]]:
+        """Hand one batch to the workers; return the (tag, items) of the batches now due, oldest first."""
         job = (source_file, key, lines)
         future = None
         if self.broken is None:
@@ -216,8 +217,7 @@ class PreparePool:
             except (BrokenProcessPool, RuntimeError) as exc:
                 self.broken = f"{type(exc).__name__}: {exc}"
         self._out.append((future, tag, job))
-        while len(self._out) > IN_FLIGHT:
-            yield self._next()
+        return [self._next() for _ in range(len(self._out) - IN_FLIGHT)]
 
     @property
     def tags(self) -> list[Any]:
