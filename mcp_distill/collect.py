@@ -33,7 +33,15 @@ import yaml
 from . import collect_workers as workers
 from .adapters import native as _native  # noqa: F401  (registers the native adapter)
 from .adapters.base import Adapter, find_adapter
-from .collect_workers import EXCERPT_CHARS, Item, Line, build, prepare_line, quarantined  # noqa: F401
+from .collect_workers import (  # noqa: F401  (EXCERPT_CHARS: kept importable from here)
+    EXCERPT_CHARS,
+    Chunk,
+    Item,
+    build,
+    chunk_lines,
+    prepare_line,
+    quarantined,
+)
 from .config import Settings
 from .errors import InvalidInputError
 from .receipts import ReceiptBuilder, now_utc
@@ -232,8 +240,8 @@ class Collector:
             # so two collects at once never share state.
             adapter = copy.copy(adapter)
             adapter.begin_file(path, start)
-        for batch, offset, head in self._line_batches(path, start, stat, summary):
-            self._commit_batch(path, adapter, batch, offset, head, stat, summary)
+        for chunk, n_lines, offset, head in self._line_batches(path, start, stat, summary):
+            self._commit_batch(path, adapter, chunk, n_lines, offset, head, stat, summary)
         return summary
 
     def _collect_lines_pooled(self, path: Path, adapter: Adapter | None, key: str,
@@ -244,37 +252,48 @@ class Collector:
         summary = FileSummary(str(path), adapter.stream if adapter else None)
         start, summary.restarted = self._resume_offset(path)
         stat = path.stat()
-        for batch, offset, head in self._line_batches(path, start, stat, summary):
-            for tag, items in pool.submit((path, len(batch), offset, head, stat, summary), str(path), key, batch):
+        for chunk, n_lines, offset, head in self._line_batches(path, start, stat, summary):
+            for tag, items in pool.submit((path, n_lines, offset, head, stat, summary), str(path), key, chunk):
                 self._commit_prepared(*tag, items)
         return summary
 
     def _line_batches(self, path: Path, start: int, stat: os.stat_result,
-                      summary: FileSummary) -> Iterator[tuple[list[Line], int, str | None]]:
-        """Batches of at most BATCH_LINES lines and about BATCH_BYTES bytes from ``start``, each with the
-        offset after it and the hash of the file's head read through the same handle; the last may be empty."""
+                      summary: FileSummary) -> Iterator[tuple[Chunk, int, int, str | None]]:
+        """The file from ``start`` in batches: (chunk, its line count, the offset after it, the hash of the
+        file's head read through the same handle). Blocks are cut at line ends, never split into lines
+        here: workers do that. The last batch may be empty; it holds a last line without newline when
+        that line is complete JSON or, unchanged for TAIL_GRACE_SECONDS, truncated for good."""
         with open(path, "rb") as handle:
             handle.seek(start)
-            offset = start
-            batch: list[Line] = []
-            batch_end = offset + BATCH_BYTES
-            for raw in handle:
-                if not raw.endswith(b"\n") and not _complete_json(raw):
-                    if time.time() - stat.st_mtime < TAIL_GRACE_SECONDS:
-                        summary.held_back = True  # a writer may be finishing this line
-                        break
-                    # unchanged for a while: truncated for good, so it is quarantined and the offset moves on
-                    batch.append((offset, raw, f"truncated last line: no newline and not valid JSON, unchanged "
-                                               f"for over {TAIL_GRACE_SECONDS} s"))
-                    offset += len(raw)
+            offset, buf, eof = start, b"", False
+            while True:
+                cut = workers.batch_cut(buf, BATCH_LINES, BATCH_BYTES)
+                if not cut and not eof:
+                    more = handle.read(BATCH_BYTES)
+                    eof = not more
+                    buf += more
                     continue
-                batch.append((offset, raw, None))
-                offset += len(raw)
-                if len(batch) >= BATCH_LINES or offset >= batch_end:
-                    yield batch, offset, _head_hash(handle, min(HEAD_BYTES, offset))
-                    batch = []
-                    batch_end = offset + BATCH_BYTES
-            yield batch, offset, _head_hash(handle, min(HEAD_BYTES, offset))
+                if cut:
+                    block, buf = buf[:cut], buf[cut:]
+                    offset += cut
+                    yield (offset - cut, block, None), block.count(b"\n"), offset, \
+                        _head_hash(handle, min(HEAD_BYTES, offset))
+                    continue
+                end = buf.rfind(b"\n") + 1  # the end of the file: its whole lines, then maybe a last one
+                block, last = buf[:end], buf[end:]
+                tail: tuple[int, bytes, str | None] | None = None
+                if last and _complete_json(last):
+                    tail = (offset + end, last, None)
+                elif last and time.time() - stat.st_mtime >= TAIL_GRACE_SECONDS:
+                    # unchanged for a while: truncated for good, so it is quarantined and the offset moves on
+                    tail = (offset + end, last, f"truncated last line: no newline and not valid JSON, unchanged "
+                                                f"for over {TAIL_GRACE_SECONDS} s")
+                elif last:
+                    summary.held_back = True  # a writer may be finishing this line
+                stop = offset + end + (len(last) if tail else 0)
+                yield (offset, block, tail), block.count(b"\n") + (tail is not None), stop, \
+                    _head_hash(handle, min(HEAD_BYTES, stop))
+                return
 
     def _resume_offset(self, path: Path) -> tuple[int, str | None]:
         row = self.store.query_one("SELECT * FROM sources WHERE path = ?", (str(path),))
@@ -289,12 +308,12 @@ class Collector:
             return 0, "file head changed (rewritten)"
         return row["byte_offset"], None
 
-    def _commit_batch(self, path: Path, adapter: Adapter | None, batch: list[Line], end_offset: int,
+    def _commit_batch(self, path: Path, adapter: Adapter | None, chunk: Chunk, n_lines: int, end_offset: int,
                       head: str | None, stat: os.stat_result, summary: FileSummary) -> None:
         source = str(path)
-        items = [item for off, raw, reason in batch
+        items = [item for off, raw, reason in chunk_lines(chunk)
                  if (item := prepare_line(source, adapter, off, raw, reason)) is not None]
-        self._commit_prepared(path, len(batch), end_offset, head, stat, summary, items)
+        self._commit_prepared(path, n_lines, end_offset, head, stat, summary, items)
 
     def _commit_prepared(self, path: Path, n_lines: int, end_offset: int, head: str | None,
                          stat: os.stat_result, summary: FileSummary, items: list[Item]) -> None:
