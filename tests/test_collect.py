@@ -352,24 +352,16 @@ def force_pool(monkeypatch) -> list[str]:
     monkeypatch.setattr(collect_workers, "POOL_WORKERS", 2)
     sent: list[str] = []
     submit = collect_workers.PreparePool.submit
-
-    def counting(self, tag, source_file, key, lines):
-        sent.append(key)
-        return submit(self, tag, source_file, key, lines)
-
-    monkeypatch.setattr(collect_workers.PreparePool, "submit", counting)
+    monkeypatch.setattr(collect_workers.PreparePool, "submit",
+                        lambda self, tag, source, key, chunk: sent.append(key) or submit(self, tag, source, key, chunk))
     return sent
 
 
 def collect_into(db: Path, root: Path, mapping: bool = False) -> tuple[dict, object]:
-    store = open_store(db)
-    try:
-        settings = Settings(db_path=db, roots=[root, EXAMPLES / "mappings"])
-        result = collect_paths(store, settings, [str(root)],
+    with open_store(db) as store:
+        result = collect_paths(store, Settings(db_path=db, roots=[root, EXAMPLES / "mappings"]), [str(root)],
                                mapping_files=[str(EXAMPLES / "mappings" / "example.toml")] if mapping else None)
         return snapshot(store), result
-    finally:
-        store.close()
 
 
 def vary(template: dict, i: int) -> dict:
@@ -505,3 +497,21 @@ def test_only_stateless_registry_adapters_go_to_workers():
     assert collect_workers.pool_key(load_mappings([EXAMPLES / "mappings" / "example.toml"])[0]) is None
     assert all(collect_workers.pool_key(a) is None for a in REGISTRY if a.whole_file)
     assert collect_workers.pool_key(None) is None
+
+
+def test_batches_cut_at_line_ends_by_count_and_bytes_as_line_by_line_reading_would(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(collect_mod, "BATCH_LINES", 7)
+    monkeypatch.setattr(collect_mod, "BATCH_BYTES", 300)
+    src = tmp_path / "evidence.jsonl"
+    lines = [orjson.dumps(row(i, text="x" * (i * 37 % 500))) + b"\n" for i in range(60)] + [b"\n", b"{cut"]
+    src.write_bytes(b"".join(lines))
+    summary = collect_mod.FileSummary(str(src), "evidence")
+    batches = list(Collector(store)._line_batches(src, 0, src.stat(), summary))
+    got = [line for chunk, *_ in batches for line in collect_workers.chunk_lines(chunk)]
+    offsets = [sum(len(x) for x in lines[:i]) for i in range(len(lines))]
+    assert got == list(zip(offsets[:-1], lines[:-1], [None] * (len(lines) - 1), strict=True))
+    assert summary.held_back and batches[-1][2] == offsets[-1]  # the unfinished line waits for its writer
+    for chunk, n_lines, end, _ in batches:
+        parts = list(collect_workers.chunk_lines(chunk))
+        assert len(parts) == n_lines <= 7 and (not parts or parts[-1][0] + len(parts[-1][1]) == end)
+        assert all(off + len(raw) - chunk[0] < 300 for off, raw, _ in parts[:-1])  # only the last line crosses
