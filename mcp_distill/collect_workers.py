@@ -3,8 +3,8 @@
 Preparing a line (parse the JSON, check and map it with its adapter, validate the EvidenceRecord,
 dump its JSON) is pure: it needs only the line, its offset, the file name and the adapter, and it is
 ~60% of a collect's CPU. It yields plain tuples (:class:`Prepared`, or a quarantine tuple) that pickle
-cheaply, so big collects hand batches of raw lines to worker processes while the collector keeps
-reading and storing. Results come back and are stored strictly in file order, each batch with its
+cheaply, so big collects hand blocks of raw lines (cut at line ends) to worker processes while the
+collector keeps reading and storing. Results come back and are stored strictly in file order, each batch with its
 offset in one transaction, so the store ends exactly as after a sequential collect.
 
 Only stateless line adapters of the registry go to the pool: workers find them by stream name in
@@ -40,12 +40,14 @@ from .sources import parse_json_line
 
 EXCERPT_CHARS = 240
 #: Below this many bytes to read in pooled files a collect stays in one process: starting workers
-#: (a fresh interpreter importing pydantic and the adapters, ~0.5 s each) would cost more than it saves.
+#: (a fresh interpreter importing pydantic and the adapters, ~0.2 s of CPU each, plus the IPC) costs
+#: more than it saves on a few MB (~10,000 lines); tests and MCP pushes stay sequential.
 POOL_MIN_BYTES = 8 * 1024 * 1024
 #: Worker processes of the pool (the collector's own process reads and stores meanwhile).
 POOL_WORKERS = os.cpu_count() or 1
 #: Batches handed to the pool ahead of the one being stored: enough to keep every worker busy while
-#: the collector stores, few enough that memory stays flat (each batch is BATCH_LINES raw lines).
+#: the collector stores, few enough that memory stays flat (a batch is at most BATCH_LINES lines and
+#: about BATCH_BYTES bytes).
 IN_FLIGHT = 3
 
 #: (offset, raw line, reason it is quarantined without parsing, or None)
