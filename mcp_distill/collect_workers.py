@@ -43,8 +43,10 @@ EXCERPT_CHARS = 240
 #: (a fresh interpreter importing pydantic and the adapters, ~0.2 s of CPU each, plus the IPC) costs
 #: more than it saves on a few MB (~10,000 lines); tests and MCP pushes stay sequential.
 POOL_MIN_BYTES = 8 * 1024 * 1024
-#: Worker processes of the pool (the collector's own process reads and stores meanwhile).
-POOL_WORKERS = os.cpu_count() or 1
+#: Worker processes of the pool. One core is left to the collector's own process: storing (SQLite) is
+#: the longer half of a collect, and a third process on two cores only slows it down (measured: 1 worker
+#: beats 2 on 2 cores). When the workers fall behind, the collector prepares batches itself.
+POOL_WORKERS = max(1, (os.cpu_count() or 1) - 1)
 #: Batches handed to the pool ahead of the one being stored: enough to keep every worker busy while
 #: the collector stores, few enough that memory stays flat (a batch is at most BATCH_LINES lines and
 #: about BATCH_BYTES bytes).
@@ -232,8 +234,10 @@ class PreparePool:
     """Worker processes preparing batches; results are handed back in submission order.
 
     At most :data:`IN_FLIGHT` batches are out at once: :meth:`submit` waits for and returns the oldest
-    batches beyond that, so the caller stores them while the workers prepare the next ones. Until a
-    first worker has started (a fresh interpreter: ~0.2 s), batches are prepared here instead of waiting.
+    batches beyond that, so the caller stores them while the workers prepare the next ones. Batches are
+    prepared here instead whenever this process would otherwise wait: before a first worker has started
+    (a fresh interpreter: ~0.2 s), and while the batch due is still being prepared (a queued one is
+    taken back from the workers).
     """
 
     def __init__(self, workers: int):
@@ -256,7 +260,7 @@ class PreparePool:
         job = (source_file, key, chunk)
         future = items = None
         if self.broken is None and self._started and not any(f.done() for f in self._started):
-            items = prepare_batch(*job)  # no worker is up yet: this process would only wait
+            items = prepare_batch(*job)  # no worker is up yet
         elif self.broken is None:
             try:
                 future = self._executor.submit(prepare_batch, *job)
@@ -264,6 +268,14 @@ class PreparePool:
                 self.broken = f"{type(exc).__name__}: {exc}"
         self._out.append([future, tag, job, items])
         return [self._next() for _ in range(len(self._out) - IN_FLIGHT)]
+
+    def _help(self) -> bool:
+        """Take back the newest batch no worker has started and prepare it here; False when there is none."""
+        for entry in reversed(self._out):
+            if entry[0] is not None and entry[0].cancel():
+                entry[0], entry[3] = None, prepare_batch(*entry[2])
+                return True
+        return False
 
     @property
     def tags(self) -> list[Any]:
@@ -275,6 +287,8 @@ class PreparePool:
             yield self._next()
 
     def _next(self) -> tuple[Any, list[Item]]:
+        while self._out[0][0] is not None and not self._out[0][0].done() and self._help():
+            pass  # the workers are behind: this process prepares queued batches instead of waiting
         future, tag, job, items = self._out[0]
         if future is not None:
             try:
