@@ -45,8 +45,9 @@ EXCERPT_CHARS = 240
 POOL_MIN_BYTES = 8 * 1024 * 1024
 #: Worker processes of the pool. One core is left to the collector's own process: storing (SQLite) is
 #: the longer half of a collect, and a third process on two cores only slows it down (measured: 1 worker
-#: beats 2 on 2 cores). When the workers fall behind, the collector prepares batches itself.
-POOL_WORKERS = max(1, (os.cpu_count() or 1) - 1)
+#: beats 2 on 2 cores). When the workers fall behind, the collector prepares batches itself. On one
+#: core there is no pool.
+POOL_WORKERS = (os.cpu_count() or 1) - 1
 #: Batches handed to the pool ahead of the one being stored: enough to keep every worker busy while
 #: the collector stores, few enough that memory stays flat (a batch is at most BATCH_LINES lines and
 #: about BATCH_BYTES bytes).
