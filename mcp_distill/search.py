@@ -3,40 +3,52 @@
 Usage (the MCP tools and the CLI are thin faces over exactly this)::
 
     from mcp_distill.embed import embedder_from_env
-    from mcp_distill.search import Doc, Index
+    from mcp_distill.search import Doc, Index, reindex
 
     index = Index(store, embedder_from_env(), "playbooks")   # EmbedderError on a model mismatch
     report = index.upsert([Doc(id="pb-1", title="Fix flaky migration", text="...",
                                tags=["db"], task_type="bugfix", source="runs",
-                               ts="2026-11-28T10:00:00Z")])
-    result = index.search("migration keeps failing", k=5, mode="hybrid",
-                          task_type="bugfix", tags=["db"], since="2026-11-01")
-    for hit in result.hits:          # Hit: id, title, score, keyword_rank, vector_rank, ...
-        ...
-    result.semantic_available         # False when the embedder was down (keyword results only)
-    result.warnings                   # human-readable notes for the caller
+                               ts="2026-11-28T10:00:00Z")],
+                          progress=lambda done, total: ...)   # -> UpsertReport
+    result = index.search("migration keeps failing", k=5, mode="hybrid",  # or keyword / semantic
+                          task_type="bugfix", tags=["db"], source="runs",
+                          since="2026-11-01", until="2026-12-01")          # -> SearchResult
+    for hit in result.hits:   # Hit: id, title, snippet, score, keyword_rank, keyword_score,
+        ...                   # vector_rank, vector_similarity, vector_distance, matched_fields, ...
+    result.semantic_available  # False when the embedder was down (keyword results only)
+    result.warnings            # human-readable notes for the caller
+    result.model_dump()        # JSON-ready for an MCP tool
 
-    index.delete(["pb-1"]); index.get("pb-1"); index.count(); index.status()
-    reindex(store, new_embedder)      # after changing the embedder: drops and rebuilds all vectors
+    index.get("pb-1"); index.delete(["pb-1"]); index.count(); index.pending(); index.status()
+    index.embed_pending()      # vectors for documents written while the embedder was down
+    reindex(store, new_embedder, progress)  # after changing embedder: rebuild every vector
+
+    Index(store, None, "playbooks")  # keyword-only (semantic mode raises EmbedderError)
+
+Errors: InvalidInputError (bad mode, k, time, document), EmbedderError (model mismatch ->
+``mcp-distill reindex``; embedder down in semantic mode). Any query text is accepted.
 
 Design
 ------
 - Documents of every collection live in ``search_docs``; ``collection`` scopes every call.
-- Keyword leg: FTS5 (``porter unicode61``), ``bm25()`` with column weights. The query is
-  sanitised to quoted tokens OR-ed (see :mod:`mcp_distill.search_query`), stemmed through a
-  temporary FTS5 table, and *bounded*: terms in more than ``MAX_DF_RATIO`` of documents are
-  dropped and at most ``MAX_QUERY_TERMS`` rarest terms kept. Filters are facet tokens ANDed
-  inside the MATCH (time through a join), so they never starve it.
-- Vector leg: one vectors space per store (model id and dim recorded in ``meta``; opening with
-  another model raises :class:`EmbedderError` asking for ``mcp-distill reindex``). KNN runs on
-  binary-quantised codes in a sqlite-vec ``vec0`` table (``collection`` partition key;
-  task_type/source/time metadata columns filter *inside* the KNN), then the candidates are
-  rescored with the exact float vectors. Small filtered sets (tags, or any filter leaving at
-  most ``EXACT_SCAN_MAX`` documents) are scored exactly, so no filter starves this leg either.
-- Fusion: :func:`mcp_distill.search_query.rrf_fuse` over ranks.
+- Keyword leg (:class:`~mcp_distill.search_legs.KeywordLeg`): FTS5 ``porter unicode61``,
+  ``bm25()`` with the title weighted 3x. The query is sanitised to quoted tokens OR-ed (see
+  :mod:`mcp_distill.search_query`), stemmed by FTS5's own tokenizer, and *bounded*: terms in
+  more than half the documents are dropped and the rarest kept within a postings budget (the
+  leg costs about its matched postings). Filters are facet tokens ANDed inside the MATCH (time
+  through a join), so they never starve it.
+- Vector leg (:class:`~mcp_distill.search_legs.VectorLeg`): one vector space per store (model id
+  and dim in ``meta``; another model is refused until ``mcp-distill reindex``). KNN on binary
+  codes in a sqlite-vec ``vec0`` table partitioned by collection and task_type, with source and
+  time as metadata filtered inside the KNN, then exact float rescoring of the candidates (the
+  vectors live once, in ``embed_cache``). Tag filters (multi-valued) read the tagged set from the
+  facet postings and score it exactly, or over-fetch from the KNN when that is cheaper, with an
+  exact fallback: no filter starves this leg either.
+- Fusion: :func:`~mcp_distill.search_query.rrf_fuse` over ranks, constants tuned on SciFact train.
 - An embedder outage never blocks writing (documents stay keyword-searchable and are marked
-  pending; :meth:`Index.embed_pending` or :func:`reindex` fills them), and in hybrid search it
-  degrades to keyword results with ``semantic_available=False``.
+  pending; the next upsert, :meth:`Index.embed_pending` or :func:`reindex` fills them), and in
+  hybrid search it degrades to keyword results with ``semantic_available=False``.
+- Measured figures: docs/benchmarks.md (bench/retrieval.py, bench/search.py).
 """
 
 from __future__ import annotations
@@ -385,7 +397,7 @@ class Index:
             result.keyword_terms = self.keyword.plan(query)
             keyword = self.keyword.run(result.keyword_terms, filters, depth)
         if mode in ("hybrid", "semantic"):
-            vector = self._semantic(query, filters, depth, mode, result)
+            vector = self._semantic(query, filters, depth, k, mode, result)
         if mode != "keyword" and result.semantic_available and (n := self.pending()):
             result.warnings.append(f"{n} documents of {self.collection!r} have no vector yet and can only be "
                                    "found by keywords; run `mcp-distill reindex`")
@@ -411,7 +423,7 @@ class Index:
             until=hi[1] if hi else None,
         )
 
-    def _semantic(self, query: str, filters: Filters, depth: int, mode: str,
+    def _semantic(self, query: str, filters: Filters, depth: int, k: int, mode: str,
                   result: SearchResult) -> list[tuple[int, float]]:
         try:
             embedder = self._require_embedder()
@@ -423,7 +435,7 @@ class Index:
             result.semantic_available = False
             result.warnings.append(f"semantic search unavailable, keyword results only: {exc}")
             return []
-        return self.vectors.search(qvec, filters, depth)
+        return self.vectors.search(qvec, filters, depth, need=k)
 
     def _hits(self, fused: list[tuple[int, float]], keyword: list[tuple[int, float]],
               vector: list[tuple[int, float]], terms: list[str]) -> list[Hit]:

@@ -30,8 +30,8 @@ from .search_query import (
 )
 from .store import Store
 
-#: A filtered set this small (or smaller) is scored exactly from the float vectors (about 2 µs per
-#: document on 2 cores), which is both faster than KNN and immune to starvation.
+#: A tag-filtered set this small (or smaller) is scored exactly from the float vectors (about 3 µs
+#: per document on 2 cores at 100k), which is both cheaper than an over-fetching KNN and exact.
 EXACT_SCAN_MAX = 2000
 #: Binary-code KNN candidates rescored exactly: between ``depth`` and VEC_OVERSAMPLE x depth,
 #: as many as fit VEC_KNN_BUDGET (documents x k; sqlite-vec's KNN cost is linear in k, about
@@ -51,6 +51,9 @@ TAG_COUNT_CAP = 50_000
 #: tag's rarity (sqlite-vec, per document x k). Measured on 2 cores at 100k documents.
 EXACT_NS_PER_DOC = 3000.0
 KNN_NS_PER_UNIT = 1.2
+#: The over-fetch is depth / (tags' share) times this: the expected yield is then 1.2 x depth,
+#: and a shortfall only matters below the caller's k (then the exact scan answers).
+TAG_OVERFETCH = 1.2
 #: vec0 metadata columns cannot hold NULL: documents without a time carry this sentinel, and
 #: time filters exclude it (as SQL's NULL comparisons do in the exact path).
 MISSING_TS = -1.0e18
@@ -115,16 +118,6 @@ class Filters:
     tags: tuple[str, ...] = ()
     since: float | None = None  # epoch seconds, inclusive
     until: float | None = None  # epoch seconds, exclusive
-
-    @property
-    def narrowing(self) -> bool:
-        """True when anything beyond the collection restricts the documents."""
-        return bool(self.task_type is not None or self.beyond_partitions)
-
-    @property
-    def beyond_partitions(self) -> bool:
-        """True when a filter is not a vec0 partition key (collection and task_type are)."""
-        return bool(self.source is not None or self.tags or self.since is not None or self.until is not None)
 
     def facets(self, with_collection: bool = True) -> list[str]:
         """Facet tokens every matching document carries in FTS5's ``facets`` column."""
@@ -262,8 +255,11 @@ class KeywordLeg:
     def _single_collection(self, collection: str) -> bool:
         """True when every document belongs to ``collection``: its facet would filter nothing
         and cost a walk of a posting list as long as the index."""
-        row = self.store.query_one("SELECT min(collection) AS lo, max(collection) AS hi FROM search_docs")
-        return bool(row) and row["lo"] == collection and row["hi"] == collection  # type: ignore[index]
+        # Two statements: SQLite answers a lone min() or max() from the index in O(log n), but
+        # scans for both in one statement.
+        lo = self.store.query_one("SELECT min(collection) AS v FROM search_docs")
+        hi = self.store.query_one("SELECT max(collection) AS v FROM search_docs")
+        return bool(lo and hi) and lo["v"] == collection and hi["v"] == collection  # type: ignore[index]
 
     def run(self, terms: list[str], filters: Filters, depth: int) -> list[tuple[int, float]]:
         """(doc id, BM25 score — higher is better) of the best ``depth`` matches."""
@@ -328,7 +324,7 @@ class VectorLeg:
     def __init__(self, store: Store, model_id: str | None, *, oversample: float = VEC_OVERSAMPLE,
                  knn_budget: float = VEC_KNN_BUDGET, exact_max: int = EXACT_SCAN_MAX):
         self.store = store
-        self.model_id = model_id  # exact vectors are read from embed_cache under this model id
+        self.model_id = model_id  # the store's vector space; None: no vectors yet, the leg returns nothing
         self.oversample = oversample
         self.knn_budget = knn_budget
         self.exact_max = exact_max
@@ -374,44 +370,43 @@ class VectorLeg:
 
     # -- search ---------------------------------------------------------------------------
 
-    def search(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
+    def search(self, qvec: np.ndarray, filters: Filters, depth: int, need: int | None = None
+               ) -> list[tuple[int, float]]:
         """(doc id, cosine similarity) of the ``depth`` nearest documents, best first.
 
-        - collection / task_type only: one KNN inside their vec0 partition;
-        - otherwise the filtered set is read from the FTS5 facet postings (an index of every
-          filter value; intersections are cheap) with the time filter joined: a set of at most
-          ``exact_max`` documents is scored exactly;
-        - a larger set: KNN with source/time inside vec0, tags checked after it with an
-          over-fetch sized by the tags' selectivity; if that still leaves fewer than ``depth``,
-          the whole set is scored exactly. No filter can starve the leg.
+        - no tag filter: one KNN; collection and task_type select vec0 partitions, source and
+          time are vec0 metadata columns filtered *inside* the KNN, so the k nearest passing
+          documents come back however selective the filter;
+        - tags (multi-valued, so not in vec0): the tagged set comes from the FTS5 facet postings
+          (intersections are cheap); up to ``exact_max`` documents are scored exactly; a larger
+          set is scored exactly or by a KNN over-fetching by the tags' rarity, whichever the cost
+          model says is cheaper. If the over-fetch still yields fewer than ``need`` (default
+          ``depth``), the whole set is scored exactly. No filter can starve the leg.
         """
         if depth <= 0 or self.model_id is None or not self.exists():
             return []
         qvec = np.asarray(qvec, dtype=np.float32)
-        affordable = int(self.knn_budget / max(total_docs(self.store), 1))
-        candidates = min(MAX_KNN_K, max(depth, min(int(depth * self.oversample), affordable)))
-        if not filters.beyond_partitions:
+        n = max(total_docs(self.store), 1)
+        candidates = min(MAX_KNN_K, max(depth, int(min(depth * self.oversample, self.knn_budget / n))))
+        if not filters.tags:
             return self._rescore(qvec, self._knn(qvec, filters, candidates), depth)
         ids = self._filtered_ids(filters, self.exact_max + 1)
         if len(ids) <= self.exact_max:
             return self._rescore(qvec, ids, depth)
-        n = max(total_docs(self.store), 1)
-        if not filters.tags:  # source / time are vec0 metadata: filtered inside the KNN, no over-fetch
-            return self._rescore(qvec, self._knn(qvec, filters, candidates), depth)
-        # Tags are checked after the KNN, so it must over-fetch by 1 / (the tags' share) — or the
-        # whole tagged set is scored exactly. Whichever the cost model says is cheaper.
-        ids = self._filtered_ids(filters, TAG_COUNT_CAP)
-        k = int(candidates * n / len(ids) * 2) + 1
-        if len(ids) < TAG_COUNT_CAP and (k > MAX_KNN_K or len(ids) * EXACT_NS_PER_DOC <= k * n * KNN_NS_PER_UNIT):
-            return self._rescore(qvec, ids, depth)
-        raw = self._knn(qvec, filters, min(k, MAX_KNN_K))
+        m = self._filtered_count(filters, TAG_COUNT_CAP)
+        k = int(depth * n / m * TAG_OVERFETCH) + 1
+        if m < TAG_COUNT_CAP and (k > MAX_KNN_K or m * EXACT_NS_PER_DOC <= k * n * KNN_NS_PER_UNIT):
+            return self._rescore(qvec, self._filtered_ids(filters, None), depth)
+        k = min(k, MAX_KNN_K)
+        raw = self._knn(qvec, filters, k)
         found = self._with_tags(raw, filters.tags)
-        if len(found) >= depth or len(raw) < min(k, MAX_KNN_K):  # enough, or the KNN saw every candidate
+        if len(found) >= min(need or depth, depth) or len(raw) < k:  # enough, or the KNN saw every candidate
             return self._rescore(qvec, found, depth)
         return self._rescore(qvec, self._filtered_ids(filters, None), depth)
 
-    def _filtered_ids(self, filters: Filters, limit: int | None) -> list[int]:
-        """Ids of the documents passing every filter (at most ``limit``), from the facet postings."""
+    @staticmethod
+    def _filtered_sql(filters: Filters, limit: int | None) -> tuple[str, list[Any]]:
+        """SELECT of the ids passing every filter (at most ``limit``), from the facet postings."""
         match = "facets : (" + " AND ".join(fts_string(f) for f in filters.facets()) + ")"
         time_clause, time_params = filters.time_sql("d")
         if time_clause:
@@ -423,8 +418,19 @@ class VectorLeg:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
+        return sql, params
+
+    def _filtered_ids(self, filters: Filters, limit: int | None) -> list[int]:
+        sql, params = self._filtered_sql(filters, limit)
         with self.store.lock:
             return [int(r[0]) for r in self.store.conn.execute(sql, params).fetchall()]
+
+    def _filtered_count(self, filters: Filters, limit: int) -> int:
+        """How many documents pass every filter, counting no further than ``limit`` (counting in
+        SQLite is ~10x cheaper than bringing 50k ids into Python)."""
+        sql, params = self._filtered_sql(filters, limit)
+        row = self.store.query_one(f"SELECT count(*) AS n FROM ({sql})", params)
+        return max(int(row["n"]) if row else 0, 1)
 
     def _knn(self, qvec: np.ndarray, filters: Filters, k: int) -> list[int]:
         clauses = ["code MATCH vec_quantize_binary(?)", "k = ?", "collection = ?"]

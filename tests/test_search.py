@@ -167,6 +167,19 @@ def test_filter_matching_one_doc_ranked_last_is_still_found(store: Store, onnx: 
     assert len(idx.search(q, k=20, mode="semantic", tags=["db"]).hits) == 20
 
 
+def test_tag_overfetch_shortfall_falls_back_to_an_exact_scan(store: Store, onnx: OnnxMiniLM,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_distill import search_legs
+
+    idx = Index(store, onnx, "many")
+    idx.vectors.exact_max = 0  # force the KNN route for every tag filter...
+    monkeypatch.setattr(search_legs, "TAG_OVERFETCH", 0.001)  # ...with an over-fetch far too small
+    idx.upsert([Doc(id=f"d{i}", title=f"Note {i}", text=f"Deployment step {i} of the release checklist.",
+                    tags=["ops"] if i % 2 else ["ops", "odd"]) for i in range(40)])
+    hits = idx.search("release checklist deployment", k=15, mode="semantic", tags=["odd"]).hits
+    assert len(hits) == 15 and all("odd" in h.tags for h in hits)
+
+
 def test_upsert_update_skip_delete_and_progress(index: Index, onnx: OnnxMiniLM) -> None:
     seen: list[tuple[int, int | None]] = []
     again = index.upsert(PLAYBOOKS, progress=lambda done, total: seen.append((done, total)))
