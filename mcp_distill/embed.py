@@ -159,8 +159,16 @@ class OnnxMiniLM:
         with self._lock:
             if self._session is not None:
                 return
+            # onnxruntime >= 1.29 Linux wheels log telemetry (a device id and process info in
+            # ~/.cache/Microsoft/DeveloperTools, uploaded to Microsoft when online) from import
+            # on; this environment variable, read at initialisation, is the full opt-out.
+            # Offline means offline. Too late if something imported onnxruntime before us.
+            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
             import onnxruntime as ort
             from tokenizers import Tokenizer
+
+            if os.environ.get("ORT_DISABLE_TELEMETRY") == "1":
+                ort.disable_telemetry_events()
 
             if self._explicit_model is not None:
                 path = self._explicit_model

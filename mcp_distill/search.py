@@ -76,18 +76,24 @@ from .search_query import (
     parse_time,
     rrf_fuse,
 )
+from .search_store import (
+    META_DIM,
+    META_MODEL,
+    WRITE_BATCH,
+    check_dim,
+    check_embedder,
+    check_schema,
+    embed_pending,
+    reindex,
+)
 from .search_types import MODES, Doc, Hit, Mode, Progress, SearchResult, UpsertReport, embed_text
 from .store import Store
 
 __all__ = [
-    "MODES", "Doc", "Hit", "Index", "Mode", "Progress", "SearchResult", "UpsertReport", "check_embedder",
-    "embed_pending", "embed_text", "reindex",
+    "META_DIM", "META_MODEL", "MODES", "Doc", "Hit", "Index", "Mode", "Progress", "SearchResult", "UpsertReport",
+    "check_embedder", "check_schema", "embed_pending", "embed_text", "reindex",
 ]
 
-META_MODEL = "search.embed_model"
-META_DIM = "search.embed_dim"
-#: Documents per write transaction during upsert / reindex (embedding happens outside it).
-WRITE_BATCH = 256
 MAX_K = 1000
 SNIPPET_CHARS = 280
 
@@ -114,27 +120,6 @@ def _snippet(text: str) -> str:
     return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
 
 
-def check_embedder(store: Store, embedder: Embedder) -> None:
-    """Refuse an embedder other than the one whose vectors the store holds."""
-    model = store.get_meta(META_MODEL)
-    if model is not None and model != embedder.model_id:
-        dim = store.get_meta(META_DIM)
-        raise EmbedderError(
-            f"the store's vectors were made by {model} ({dim}-d) but the configured embedder is "
-            f"{embedder.model_id}; run `mcp-distill reindex` to rebuild the vectors with it, or set "
-            "MCP_DISTILL_EMBEDDER / MCP_DISTILL_EMBED_MODEL back to the previous model"
-        )
-
-
-def _check_dim(store: Store, embedder: Embedder, got: int) -> None:
-    dim = store.get_meta(META_DIM)
-    if dim is not None and int(dim) != got:
-        raise EmbedderError(
-            f"{embedder.model_id} returned {got}-d vectors but the store holds {dim}-d ones; run "
-            "`mcp-distill reindex` to rebuild the vectors"
-        )
-
-
 # ----------------------------------------------------------------------------- the index
 
 
@@ -151,6 +136,7 @@ class Index:
         self.store = store
         self.collection = collection
         self.embedder = embedder
+        check_schema(store)
         if embedder is not None:
             check_embedder(store, embedder)
         self._doc_embedder = CachingEmbedder(store, embedder) if embedder is not None else None
@@ -214,7 +200,7 @@ class Index:
         if needs and self._doc_embedder is not None:
             try:
                 array = self._doc_embedder.embed([t[0].embed_text() for t in needs])
-                _check_dim(self.store, self._doc_embedder, int(array.shape[1]))
+                check_dim(self.store, self._doc_embedder, int(array.shape[1]))
                 vectors = {t[0].id: array[i] for i, t in enumerate(needs)}
             except EmbedderError as exc:
                 report.warnings.append(f"{len(needs)} documents written without vectors (keyword search only "
@@ -428,7 +414,7 @@ class Index:
         try:
             embedder = self._require_embedder()
             qvec = embedder.embed([query])[0]
-            _check_dim(self.store, embedder, int(qvec.shape[0]))
+            check_dim(self.store, embedder, int(qvec.shape[0]))
         except EmbedderError as exc:
             if mode == "semantic":
                 raise
@@ -467,62 +453,3 @@ class Index:
                 source=row["source"], ts=row["ts"], metadata=json.loads(row["metadata"]),
             ))
         return hits
-
-
-# ----------------------------------------------------------------------------- store-wide
-
-
-def embed_pending(store: Store, embedder: Embedder, collection: str | None = None,
-                  progress: Progress | None = None) -> int:
-    """Give a vector to every document without one (one collection, or all). Returns how many.
-
-    Raises EmbedderError if the embedder fails (nothing is lost: rerun when it is back).
-    """
-    check_embedder(store, embedder)
-    cached = CachingEmbedder(store, embedder)
-    vectors = VectorLeg(store, embedder.model_id)
-    where = "vector_id IS NULL" + (" AND collection = ?" if collection else "")
-    params: tuple[Any, ...] = (collection,) if collection else ()
-    row = store.query_one(f"SELECT count(*) AS n FROM search_docs WHERE {where}", params)
-    total = int(row["n"]) if row else 0
-    done = 0
-    last = 0
-    while True:
-        rows = store.query(
-            f"SELECT id, collection, title, text, content_hash, task_type, source, ts_epoch FROM search_docs "
-            f"WHERE {where} AND id > ? ORDER BY id LIMIT ?",
-            (*params, last, WRITE_BATCH),
-        )
-        if not rows:
-            break
-        last = int(rows[-1]["id"])
-        array = cached.embed([embed_text(r["title"], r["text"]) for r in rows])
-        _check_dim(store, embedder, int(array.shape[1]))
-        with store.write():
-            if store.get_meta(META_MODEL) is None:
-                store.set_meta(META_MODEL, embedder.model_id)
-                store.set_meta(META_DIM, str(array.shape[1]))
-            vectors.create(int(array.shape[1]))
-            for r, v in zip(rows, array, strict=True):
-                vectors.put(r["id"], r["collection"], v, r["task_type"], r["source"], r["ts_epoch"])
-            ids = cached.ids([r["content_hash"] for r in rows])
-            store.conn.executemany("UPDATE search_docs SET vector_id = ? WHERE id = ?",
-                                   [(ids[r["content_hash"]], r["id"]) for r in rows])
-        done += len(rows)
-        if progress:
-            progress(done, total)
-    return done
-
-
-def reindex(store: Store, embedder: Embedder, progress: Progress | None = None) -> int:
-    """Drop every vector of the store and rebuild all of them with ``embedder``.
-
-    The way to change embedder (model or dimension): vectors of two models are never mixed.
-    Cached embeddings of the new model are reused, so a rerun after an interruption is quick.
-    Returns the number of documents embedded.
-    """
-    with store.write():
-        VectorLeg(store, None).drop()
-        store.conn.execute("UPDATE search_docs SET vector_id = NULL WHERE vector_id IS NOT NULL")
-        store.conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (META_MODEL, META_DIM))
-    return embed_pending(store, embedder, None, progress)

@@ -255,3 +255,12 @@ def test_outage_while_writing_keeps_documents_pending(store: Store, onnx: OnnxMi
     down.upsert([PLAYBOOKS[3]])
     assert up.embed_pending() == 1 and up.pending() == 0  # ...or embed_pending does
     assert up.search("security advisory upgrade", mode="semantic").hits[0].id == "pb-deps"
+
+
+def test_store_from_a_development_snapshot_of_migration_002_is_refused(store: Store) -> None:
+    from mcp_distill.errors import StoreError
+
+    with store.write():
+        store.conn.execute("ALTER TABLE search_docs RENAME COLUMN vector_id TO embedded")
+    with pytest.raises(StoreError, match="development version"):
+        Index(store, None, "playbooks")
