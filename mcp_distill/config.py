@@ -27,6 +27,12 @@ class Settings:
     roots: list[Path] = field(default_factory=lambda: [Path.cwd()])
     rules_path: Path | None = None
 
+    def __post_init__(self) -> None:
+        # Roots are compared with resolved paths, so they are resolved too (a root reached through a
+        # symlink must still contain the files under it).
+        self.roots = [Path(r).expanduser().resolve() for r in self.roots]
+        self.db_path = Path(self.db_path)
+
     @classmethod
     def from_env(
         cls,
