@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _common  # noqa: E402
 from mcp_distill.collect import collect_paths  # noqa: E402
 from mcp_distill.config import Settings  # noqa: E402
 from mcp_distill.score import load_rules, score_runs  # noqa: E402
@@ -149,23 +150,8 @@ def run_export(db: Path, out: Path) -> dict:
 
 
 def write_section(body: str) -> None:
-    """Replace (or append) this benchmark's section of docs/benchmarks.md, leaving the others alone."""
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text(encoding="utf-8") if doc.exists() else (
-        "# Benchmarks\n\nEach section is written by the benchmark named in it; rerun the command shown to "
-        "reproduce it.\n")
-    lines = text.splitlines()
-    title = f"## {SECTION}"
-    start = next((i for i, line in enumerate(lines) if line.strip() == title), None)
-    block = [title, "", *body.strip("\n").splitlines(), ""]
-    if start is None:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        lines += ["", *block]
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = block
-    doc.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
+    """This benchmark's section of docs/benchmarks.md (the shared writer leaves the others alone)."""
+    _common.write_section(SECTION, body)
 
 
 def main() -> int:

@@ -36,10 +36,10 @@ from pathlib import Path
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "Ledger"
 sys.path.insert(0, str(ROOT))
 
+from bench import _common  # noqa: E402
 from mcp_distill.collect import collect_paths  # noqa: E402
 from mcp_distill.config import Settings  # noqa: E402
 from mcp_distill.ledger import ledger_entries, refresh_ledger  # noqa: E402
@@ -184,23 +184,8 @@ def machine() -> str:
 
 
 def write_section(body: str) -> None:
-    """Replace (or append) the ``## Ledger`` section of docs/benchmarks.md, leaving other sections alone."""
-    title = f"## {SECTION}"
-    text = BENCH_DOC.read_text(encoding="utf-8") if BENCH_DOC.exists() else (
-        "# Benchmarks\n\nEach section is written by the benchmark named in it; rerun the command shown to "
-        "reproduce it.\n")
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == title), None)
-    block = [title, "", *body.strip("\n").splitlines(), ""]
-    if start is None:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        lines += ["", *block]
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = block
-    BENCH_DOC.parent.mkdir(parents=True, exist_ok=True)
-    BENCH_DOC.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
+    """This benchmark's section of docs/benchmarks.md (the shared writer leaves the others alone)."""
+    _common.write_section(SECTION, body)
 
 
 def timed(label: str, fn, *args, **kwargs):
