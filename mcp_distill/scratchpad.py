@@ -12,12 +12,13 @@ refine the result; it is never required.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .config import Settings
 from .errors import InvalidInputError, NotFoundError
-from .models.scratchpad import ScratchpadSummary
+from .models.scratchpad import ChecklistCounts, ScratchpadSummary
 from .receipts import ReceiptBuilder
 from .scratchpad_llm import LLMConfig, refine, resolve_llm
 from .scratchpad_parse import summarize
@@ -86,10 +87,33 @@ def _read(path: str | os.PathLike[str], settings: Settings | None) -> tuple[Path
 
 
 # --- public API --------------------------------------------------------------------------------
+_CHECKBOX = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]\s")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def count_checklist(text: str) -> ChecklistCounts:
+    """The checkbox tally of ``text``: every ``[x]`` / ``[ ]`` list item outside fenced code."""
+    checked = unchecked = 0
+    fenced = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        m = _CHECKBOX.match(line)
+        if m:
+            if m.group(1) == " ":
+                unchecked += 1
+            else:
+                checked += 1
+    return ChecklistCounts(checked=checked, unchecked=unchecked)
+
+
 def normalize_text(text: str | bytes, run_id: str | None = None) -> ScratchpadSummary:
     """The deterministic summary of ``text`` (pure: no store, no network). Same text -> same summary."""
     text = _checked_text(text)
-    return summarize(text, run_id)
+    return summarize(text, run_id).model_copy(update={"checklist": count_checklist(text)})
 
 
 def normalize(
@@ -132,7 +156,7 @@ def normalize(
     if not reused:
         config = resolve_llm(llm)
         if config is not None:
-            summary = refine(summary, body, config)
+            summary = refine(summary, body, config).model_copy(update={"checklist": summary.checklist})
         if run_id is not None and store is not None:
             summary, stored = _save(store, summary), True
     if receipt is not None:

@@ -594,3 +594,29 @@ def test_stored_run_is_not_refined_twice(store, llm_server) -> None:
     assert get_scratchpad(store, "run-llm").review_reason == first.review_reason
     assert isinstance(ScratchpadSummary.model_validate_json(
         store.query_one("SELECT summary FROM scratchpads")["summary"]), ScratchpadSummary)
+
+
+def test_checklist_tally_equals_the_checkboxes_of_every_real_spec():
+    """The plain tally counts exactly the checked and unchecked items the spec files contain."""
+    import re as _re
+
+    from mcp_distill.scratchpad import normalize_text as _normalize
+
+    specs = sorted(shared_path("data", "real", "roadmap-specs-agentcmd").rglob("spec.md"))
+    assert specs
+    box = _re.compile(r"^\s*[-*+] \[([ xX])\] ")
+    for spec in specs:
+        text = spec.read_text(encoding="utf-8")
+        checked = sum(1 for line in text.splitlines() if (m := box.match(line)) and m.group(1) != " ")
+        unchecked = sum(1 for line in text.splitlines() if (m := box.match(line)) and m.group(1) == " ")
+        tally = _normalize(text).checklist
+        assert (tally.checked, tally.unchecked) == (checked, unchecked), spec
+    config = next(s for s in specs if "config-simplification" in str(s))
+    assert _normalize(config.read_text(encoding="utf-8")).checklist.model_dump() == {"checked": 14, "unchecked": 9}
+
+
+def test_checklist_skips_fenced_code_and_counts_numbered_items():
+    from mcp_distill.scratchpad import normalize_text as _normalize
+
+    text = "1. [x] one\n2) [ ] two\n```md\n- [x] an example, not a task\n```\n* [X] three\n"
+    assert _normalize(text).checklist.model_dump() == {"checked": 2, "unchecked": 1}

@@ -16,6 +16,14 @@ class ValidationStatus(StrictModel):
     checks: list[str] = Field(default_factory=list, description="The lines the counts were read from.")
 
 
+class ChecklistCounts(StrictModel):
+    """Every checkbox item as written (``- [x]``, ``* [X]``, ``1. [ ]``), duplicates included, fenced code
+    left out: the plain tally, beside the de-duplicated step lists."""
+
+    checked: int = Field(0, ge=0)
+    unchecked: int = Field(0, ge=0)
+
+
 class ScratchpadSummary(StrictModel):
     run_id: str | None = None
     current_objective: str | None = None
@@ -26,6 +34,7 @@ class ScratchpadSummary(StrictModel):
     decisions: list[str] = Field(default_factory=list)
     unresolved_questions: list[str] = Field(default_factory=list)
     validation_status: ValidationStatus = Field(default_factory=ValidationStatus)
+    checklist: ChecklistCounts = Field(default_factory=ChecklistCounts)
     next_command: str | None = None
     source_scratchpad_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the input text.")
     method: Literal["deterministic", "llm_refined"] = "deterministic"
