@@ -330,8 +330,7 @@ def index_playbooks(store: Store, embedder: Embedder | None, progress: Progress 
             for pb in books]
     report = index.upsert(docs, progress=(lambda done, total: progress(done, total or 0, "index")) if progress else None)
     live = {pb.playbook_id for pb in books}
-    stale = [r["doc_id"] for r in store.query(
-        "SELECT doc_id FROM search_docs WHERE collection = ?", (COLLECTION,)) if r["doc_id"] not in live]
+    stale = [doc_id for doc_id in index.ids() if doc_id not in live]
     removed = index.delete(stale) if stale else 0
     return {**report.model_dump(), "removed": removed}
 

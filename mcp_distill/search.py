@@ -324,6 +324,11 @@ class Index:
         row = self.store.query_one("SELECT count(*) AS n FROM search_docs WHERE collection = ?", (self.collection,))
         return int(row["n"]) if row else 0
 
+    def ids(self) -> list[str]:
+        """Every document id of this collection, sorted (to find documents whose source is gone)."""
+        rows = self.store.query("SELECT doc_id FROM search_docs WHERE collection = ? ORDER BY doc_id", (self.collection,))
+        return [r["doc_id"] for r in rows]
+
     def pending(self) -> int:
         """Documents of this collection without a vector (embedder was down, or never set)."""
         row = self.store.query_one(

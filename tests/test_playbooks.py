@@ -125,3 +125,18 @@ def test_get_unknown_playbook_says_what_to_do(store):
 
     with pytest.raises(NotFoundError, match="playbooks extract"):
         get_playbook(store, "pb-000")
+
+
+def test_a_playbook_that_disappears_leaves_the_index(store, embedder, tmp_path):
+    from mcp_distill.search import Index
+
+    collect_paths(store, Settings(db_path=store.path, roots=[PROJECT]), [str(EXAMPLES)])
+    score_runs(store, load_rules())
+    extract_playbooks(store)
+    index_playbooks(store, embedder)
+    gone = all_playbooks(store)[0].playbook_id
+    with store.write() as db:
+        db.conn.execute("DELETE FROM playbooks WHERE playbook_id = ?", (gone,))
+    assert index_playbooks(store, embedder)["removed"] == 1
+    assert gone not in Index(store, embedder, "playbooks").ids()
+    assert all(h.playbook.playbook_id != gone for h in search_playbooks(store, embedder, "review", k=50).hits)
