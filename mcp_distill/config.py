@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import PathNotAllowedError
+from .errors import ConfigError, PathNotAllowedError
 
 DB_ENV = "MCP_DISTILL_DB"
 ROOTS_ENV = "MCP_DISTILL_ROOTS"
@@ -79,3 +80,13 @@ class Settings:
             f"{path} is outside the allowed roots ({allowed}); add its folder with --root or "
             f"{ROOTS_ENV} (separate several with '{os.pathsep}')"
         )
+
+
+def read_toml(path: str | os.PathLike[str], what: str, missing_hint: str) -> dict:
+    """A user TOML file (rules, models, mappings) as a dict; a missing or broken file is a ConfigError."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} {path} not found; {missing_hint}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}; fix the invalid TOML and re-run") from exc

@@ -41,7 +41,6 @@ import hashlib
 import math
 import os
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +49,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from .config import read_toml
 from .errors import ConfigError, InvalidInputError
 
 LEDGER_VERSION = "ledger-1"
@@ -154,12 +154,7 @@ class ModelConfig:
 def load_model_config(path: str | Path | None = None) -> ModelConfig:
     """Read models.toml: ``path``, else $MCP_DISTILL_MODELS, else the shipped default."""
     cfg_path = Path(path or os.environ.get(MODELS_ENV) or DEFAULT_MODELS).expanduser()
-    try:
-        data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"model config {cfg_path} not found; copy {DEFAULT_MODELS} and edit it") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"model config {cfg_path} is not valid TOML: {exc}; fix it and re-run") from exc
+    data = read_toml(cfg_path, "model config", f"copy {DEFAULT_MODELS} and edit it")
     unknown = set(data) - {"ledger", "models"}
     if unknown:
         raise ConfigError(f"model config {cfg_path}: unknown section(s) {sorted(unknown)}; use [ledger] and "

@@ -9,7 +9,6 @@ a score always says which rules made it.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from .config import read_toml
 from .errors import ConfigError
 from .models import EvidenceRecord, ScoredRun, SignalVote
 from .receipts import ReceiptBuilder, now_utc
@@ -106,13 +106,8 @@ class ScoringRules(_Rules):
 def load_rules(path: str | Path | None = None) -> ScoringRules:
     """Read a rules file (default: the shipped one). A bad file raises ConfigError naming the problem."""
     rules_path = Path(path) if path else DEFAULT_RULES
-    try:
-        text = rules_path.read_bytes()
-        data = _merge(tomllib.loads(DEFAULT_RULES.read_text("utf-8")), tomllib.loads(text.decode("utf-8")))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"rules file {rules_path} not found; copy {DEFAULT_RULES} and edit it") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"rules file {rules_path} is not valid TOML: {exc}; fix it and re-run") from exc
+    data = _merge(read_toml(DEFAULT_RULES, "rules file", "reinstall mcp-distill"),
+                  read_toml(rules_path, "rules file", f"copy {DEFAULT_RULES} and edit it"))
     try:
         rules = ScoringRules.model_validate(data)
     except ValidationError as exc:

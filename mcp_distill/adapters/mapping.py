@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
+from ..config import read_toml
 from ..errors import ConfigError
 from ..models.common import CATEGORIES
 from .base import Adapter, Fields, Row, as_int, as_str_list, as_text, parse_ts, text_hash
@@ -330,12 +330,7 @@ def parse_mapping(path: Path, data: Mapping[str, Any]) -> MappingSpec:
 def load_mapping(path: str | Path) -> MappingAdapter:
     """One mapping file as an adapter instance."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"mapping file {path} not found; see examples/mappings/example.toml") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"mapping file {path}: invalid TOML: {exc}; fix the syntax and retry") from exc
+    data = read_toml(path, "mapping file", "see examples/mappings/example.toml")
     spec = parse_mapping(path, data)
     cls = type(
         f"Mapping_{spec.name}",
