@@ -200,3 +200,15 @@ async def test_pushes_go_to_each_stores_own_log_and_report_their_own_row(tmp_pat
         await b.call_tool("record_evidence", {"record": {"run_id": "only-b", "text": "b"}})
         stats = json.loads((await b.read_resource("distill://stats")).contents[0].text)
         assert stats["evidence"] == 1  # nothing of a.db's pushes leaked into b.db
+
+
+async def test_pushing_the_same_record_twice_stores_it_once(tmp_path):
+    server = build_server(Settings(db_path=tmp_path / "d.db", roots=[tmp_path]))
+    record = {"run_id": "same", "timestamp": "2026-04-20T10:00:00Z", "text": "identical"}
+    async with Client(server) as client:
+        first = (await client.call_tool("record_evidence", {"record": record})).structured_content
+        second = (await client.call_tool("record_evidence", {"record": record})).structured_content
+        assert first["inserted"] == 1 and second["inserted"] == 0 and second["duplicates"] == 1
+        assert second["record"]["record_id"] == first["record"]["record_id"]
+        stats = json.loads((await client.read_resource("distill://stats")).contents[0].text)
+        assert stats["evidence"] == 1
