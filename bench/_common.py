@@ -22,7 +22,7 @@ BENCH_DOC = ROOT / "docs" / "benchmarks.md"
 
 sys.path.insert(0, str(ROOT))
 
-from mcp_distill.embed import CachingEmbedder, Embedder, OnnxMiniLM  # noqa: E402
+from mcp_distill.search.embed import CachingEmbedder, Embedder, OnnxMiniLM  # noqa: E402
 from mcp_distill.store import Store, open_store  # noqa: E402
 
 

@@ -86,7 +86,7 @@ def generate(folder: Path, n: int) -> int:
 CHILD = """
 import json, resource, sys, time
 from mcp_distill.config import Settings
-from mcp_distill.collect import collect_paths
+from mcp_distill.collect.collector import collect_paths
 from mcp_distill.store import open_store
 db, folder = sys.argv[1:3]
 store = open_store(db)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import _common  # noqa: E402
-from mcp_distill.collect import collect_paths  # noqa: E402
+from mcp_distill.collect.collector import collect_paths  # noqa: E402
 from mcp_distill.config import Settings  # noqa: E402
 from mcp_distill.score import load_rules, score_runs  # noqa: E402
 from mcp_distill.store import open_store  # noqa: E402
@@ -123,7 +123,7 @@ def _children_peak_rss(stop: threading.Event, peak: list[float]) -> None:
 
 def export_child(db: str, out: str) -> None:
     """Run in a child process: one export, its figures as JSON on stdout."""
-    from mcp_distill.export import export_dataset
+    from mcp_distill.datasets.build import export_dataset
 
     store = open_store(db)
     load_before = os.getloadavg()[0]

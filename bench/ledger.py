@@ -40,9 +40,9 @@ SECTION = "Ledger"
 sys.path.insert(0, str(ROOT))
 
 from bench import _common  # noqa: E402
-from mcp_distill.collect import collect_paths  # noqa: E402
+from mcp_distill.collect.collector import collect_paths  # noqa: E402
 from mcp_distill.config import Settings  # noqa: E402
-from mcp_distill.ledger import ledger_entries, refresh_ledger  # noqa: E402
+from mcp_distill.ledger.routing import ledger_entries, refresh_ledger  # noqa: E402
 from mcp_distill.score import load_rules, score_runs  # noqa: E402
 from mcp_distill.store import Store, open_store  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Micro-benchmark of the two export-time filters: redaction and duplicate detection.
 
-Every exported row goes through ``mcp_distill.redact`` and ``mcp_distill.neardup``, so their
+Every exported row goes through ``mcp_distill.redact.scrub`` and ``mcp_distill.datasets.neardup``, so their
 throughput bounds export speed. Rows are synthetic agent-loop text (~1 KB of prose, code and log
 lines, a planted secret in 5 % of them, and 10 % edited copies for the dedup pass), generated from a
 fixed seed so runs compare. The adversarial section times 1 MB of each pathological input that the
@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mcp_distill.neardup import DedupIndex  # noqa: E402
-from mcp_distill.redact import Redactor, find_secrets, redact  # noqa: E402
+from mcp_distill.datasets.neardup import DedupIndex  # noqa: E402
+from mcp_distill.redact.scrub import Redactor, find_secrets, redact  # noqa: E402
 
 _LINES = [
     "The agent opened {f} and replaced the retry loop with exponential backoff.",

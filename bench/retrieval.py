@@ -1,4 +1,4 @@
-"""Retrieval quality of mcp-distill's own index (mcp_distill.search) on any BEIR folder.
+"""Retrieval quality of mcp-distill's own index (mcp_distill.search.index) on any BEIR folder.
 
     .venv/bin/python bench/retrieval.py --dataset ../shared/data/ir/scifact
     .venv/bin/python bench/retrieval.py --dataset ../shared/data/ir/scifact --tune   # train split grid
@@ -10,7 +10,7 @@ nDCG@10 and recall@100 per mode. The last stdout line is one JSON object
 
 Corpus and query embeddings are cached by content hash in bench/.cache/embeddings.db (first run
 on SciFact: about 4 minutes on 2 cores; later runs: seconds). ``--tune`` evaluates the fusion and
-keyword knobs on the *train* qrels only (the constants in mcp_distill/search_query.py were chosen
+keyword knobs on the *train* qrels only (the constants in mcp_distill/search/query.py were chosen
 that way); the reported figures are always on the split given (test by default).
 """
 
@@ -36,10 +36,11 @@ from _common import (
     write_section,
 )
 
-from mcp_distill import search_legs, search_query
-from mcp_distill.search import Doc, Index
-from mcp_distill.search_legs import Filters, KeywordLeg, VectorLeg
-from mcp_distill.search_query import rrf_fuse
+from mcp_distill.search import legs as search_legs
+from mcp_distill.search import query as search_query
+from mcp_distill.search.index import Doc, Index
+from mcp_distill.search.legs import Filters, KeywordLeg, VectorLeg
+from mcp_distill.search.query import rrf_fuse
 from mcp_distill.store import open_store
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -154,7 +155,7 @@ def report(dataset: Path, split: str, figures: dict[str, dict[str, float]], buil
         shown = dataset.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
         shown = dataset
-    return f"""Measured by `bench/retrieval.py` through the project's own index code (`mcp_distill.search`):
+    return f"""Measured by `bench/retrieval.py` through the project's own index code (`mcp_distill.search.index`):
 {n_docs:,} documents (title + text), {n_queries} queries of `qrels/{split}.tsv`, {machine()}.
 Embedder: all-MiniLM-L6-v2 int8 ONNX (`OnnxMiniLM`); keyword: FTS5 `porter unicode61`, bm25().
 

@@ -1,4 +1,4 @@
-"""Search latency of mcp_distill.search at 10k and 100k playbook-sized documents.
+"""Search latency of mcp_distill.search.index at 10k and 100k playbook-sized documents.
 
     .venv/bin/python bench/search.py                       # 10k and 100k, 200 queries, k=10
     .venv/bin/python bench/search.py --sizes 10000 --queries 100
@@ -40,10 +40,11 @@ from _common import (
     write_section,
 )
 
-from mcp_distill import search_legs, search_query
-from mcp_distill.embed import Embedder, OnnxMiniLM, l2_normalise
-from mcp_distill.search import Doc, Index, embed_text
-from mcp_distill.search_legs import Filters, KeywordLeg
+from mcp_distill.search import legs as search_legs
+from mcp_distill.search import query as search_query
+from mcp_distill.search.embed import Embedder, OnnxMiniLM, l2_normalise
+from mcp_distill.search.index import Doc, Index, embed_text
+from mcp_distill.search.legs import Filters, KeywordLeg
 from mcp_distill.store import open_store
 
 SECTION = "Search latency"
@@ -144,7 +145,7 @@ FILTERS: list[tuple[str, dict[str, object]]] = [
 
 def share(index: Index, kwargs: dict[str, object]) -> float:
     """Fraction of the documents a filter keeps (counted through the index's own filter path)."""
-    from mcp_distill.search_query import normalise_tag, parse_time
+    from mcp_distill.search.query import normalise_tag, parse_time
 
     since = parse_time(kwargs.get("since"), "since")  # type: ignore[arg-type]
     f = Filters(index.collection, task_type=kwargs.get("task_type"), source=kwargs.get("source"),  # type: ignore[arg-type]

@@ -10,15 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .collect import collect_paths
-from .config import Settings
-from .embed import Embedder
-from .export import export_dataset
-from .ledger import refresh_ledger
-from .playbooks import extract_playbooks, index_playbooks
-from .score import ScoringRules, score_runs
-from .stats import store_stats
-from .store import Store
+from mcp_distill.collect.collector import collect_paths
+from mcp_distill.config import Settings
+from mcp_distill.datasets.build import export_dataset
+from mcp_distill.ledger.routing import refresh_ledger
+from mcp_distill.score import ScoringRules, score_runs
+from mcp_distill.search.embed import Embedder
+from mcp_distill.search.playbooks import extract_playbooks, index_playbooks
+from mcp_distill.stats import store_stats
+from mcp_distill.store import Store
 
 Progress = Callable[[int, int, str], None]
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from .errors import NotFoundError
-from .models import FileDigest, Receipt, RecordCounts
-from .store import Store
+from mcp_distill.errors import NotFoundError
+from mcp_distill.models import FileDigest, Receipt, RecordCounts
+from mcp_distill.store import Store
 
 _HASH_CHUNK = 1 << 20
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from .errors import NotFoundError
-from .models import SCHEMAS
+from mcp_distill.errors import NotFoundError
+from mcp_distill.models import SCHEMAS
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 

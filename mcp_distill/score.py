@@ -17,12 +17,12 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from .config import read_toml
-from .errors import ConfigError
-from .models import EvidenceRecord, ScoredRun, SignalVote
-from .receipts import ReceiptBuilder, now_utc
-from .runs import resolve_run_key, run_records
-from .store import Store
+from mcp_distill.collect.runs import resolve_run_key, run_records
+from mcp_distill.config import read_toml
+from mcp_distill.errors import ConfigError
+from mcp_distill.models import EvidenceRecord, ScoredRun, SignalVote
+from mcp_distill.receipts import ReceiptBuilder, now_utc
+from mcp_distill.store import Store
 
 SCORER_CODE_VERSION = "score-1"
 DEFAULT_RULES = Path(__file__).parent / "defaults" / "scoring.toml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .store import Store
+from mcp_distill.store import Store
 
 
 def store_stats(store: Store) -> dict[str, Any]:

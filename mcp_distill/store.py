@@ -21,8 +21,8 @@ import sqlean
 import sqlite_vec
 from sqlite_utils import Database
 
-from . import migrations
-from .errors import StoreError, StoreVersionError
+from mcp_distill import migrations
+from mcp_distill.errors import StoreError, StoreVersionError
 
 BUSY_TIMEOUT_MS = 60_000
 #: Extra attempts when SQLite answers BUSY even after the busy timeout (a WAL snapshot race).

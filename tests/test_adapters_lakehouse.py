@@ -361,9 +361,9 @@ def test_auto_apply_rows_sit_near_their_scrum_review_and_runs_of_a_file_are_apar
 
 
 def test_collected_runs_join_and_score_as_intended(store: Any, manifest: dict[str, Any]) -> None:
-    from mcp_distill.collect import Collector
+    from mcp_distill.collect.collector import Collector
+    from mcp_distill.collect.sources import discover
     from mcp_distill.score import load_rules, score_runs
-    from mcp_distill.sources import discover
 
     result = Collector(store).collect(discover([KB], Settings(db_path=store.path, roots=[KB]))[0])
     assert result.total("quarantined") == 7

@@ -415,7 +415,7 @@ def test_a_truncated_document_or_line_fails_to_parse_clearly():
 
 
 def test_real_collector_joins_a_trajectory_with_its_report_and_quarantines_a_truncated_one(store, tmp_path):
-    from mcp_distill.collect import Collector
+    from mcp_distill.collect.collector import Collector
     from mcp_distill.score import load_rules, score_runs
 
     base = real("mini-swe-agent-deepseek")

@@ -15,11 +15,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mcp_distill import collect as collect_mod
-from mcp_distill import collect_workers
 from mcp_distill.adapters.base import REGISTRY, canonical_hash
 from mcp_distill.adapters.mapping import load_mappings
-from mcp_distill.collect import Collector, collect_paths
+from mcp_distill.collect import collector as collect_mod
+from mcp_distill.collect import workers as collect_workers
+from mcp_distill.collect.collector import Collector, collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.errors import PathNotAllowedError
 from mcp_distill.models import EvidenceRecord
@@ -179,7 +179,7 @@ def test_crash_mid_run_resumes_without_duplicates_or_gaps(tmp_path, monkeypatch)
 COLLECT_SCRIPT = """
 import sys
 from mcp_distill.config import Settings
-from mcp_distill.collect import collect_paths
+from mcp_distill.collect.collector import collect_paths
 from mcp_distill.store import open_store
 db, root, target = sys.argv[1:4]
 store = open_store(db)

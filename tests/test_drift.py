@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, SHARED, shared_path
 
-from mcp_distill import drift
 from mcp_distill.config import Settings
-from mcp_distill.drift import compare_snapshots, get_snapshot, latest_snapshot, list_snapshots, run_drift
-from mcp_distill.drift_check import endpoint_variants, validate_rev
-from mcp_distill.drift_parse import claim_key, extract_references, parse_markdown
+from mcp_distill.drift import snapshots as drift
+from mcp_distill.drift.check import endpoint_variants, validate_rev
+from mcp_distill.drift.parse import claim_key, extract_references, parse_markdown
+from mcp_distill.drift.snapshots import compare_snapshots, get_snapshot, latest_snapshot, list_snapshots, run_drift
 from mcp_distill.errors import InvalidInputError, NotFoundError, PathNotAllowedError
 from mcp_distill.models.drift import CLAIM_STATUSES, DriftSnapshot
 from mcp_distill.receipts import get_receipt, list_receipts
@@ -598,7 +598,7 @@ def test_self_check_docs(store: Store, tmp_path: Path) -> None:
 
 def test_git_output_is_bounded(store: Store, settings: Settings, tmp_path: Path, monkeypatch) -> None:
     """Grep output past the cap is dropped and the names it hid are re-checked one by one."""
-    from mcp_distill import drift_check
+    from mcp_distill.drift import check as drift_check
 
     many = "".join(f"    common_name = {i}\n" for i in range(300))  # 300 definition-like lines
     repo = tmp_path / "big"

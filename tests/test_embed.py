@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mcp_distill import embed
-from mcp_distill.embed import (
+from mcp_distill.errors import ConfigError, EmbedderError
+from mcp_distill.search import embed
+from mcp_distill.search.embed import (
     CachingEmbedder,
     Embedder,
     OllamaEmbedder,
@@ -22,7 +23,6 @@ from mcp_distill.embed import (
     embedder_from_env,
     make_embedder,
 )
-from mcp_distill.errors import ConfigError, EmbedderError
 from mcp_distill.store import Store
 
 

@@ -13,17 +13,17 @@ import orjson
 import pytest
 from conftest import EXAMPLES, PROJECT
 
-from mcp_distill import export as export_mod
-from mcp_distill import export_validate
-from mcp_distill.collect import collect_paths
+from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
+from mcp_distill.datasets import build as export_mod
+from mcp_distill.datasets import validate as export_validate
+from mcp_distill.datasets.build import export_dataset, validate_export
+from mcp_distill.datasets.mine import VALIDATION_FRACTION, chunk_text, split_for
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
-from mcp_distill.export import export_dataset, validate_export
-from mcp_distill.export_mine import VALIDATION_FRACTION, chunk_text, split_for
-from mcp_distill.playbooks import extract_playbooks
 from mcp_distill.receipts import get_receipt, sha256_file
-from mcp_distill.redact import find_secrets
+from mcp_distill.redact.scrub import find_secrets
 from mcp_distill.score import load_rules, score_runs
+from mcp_distill.search.playbooks import extract_playbooks
 
 WORDS = ("index cache retry budget shard vector gateway parser schema token window latency queue worker "
          "lock commit patch review finding runtime handler config manifest trace metric test branch merge "

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 import pytest
 
-from mcp_distill.collect import collect_paths
+from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.errors import ConfigError, NotFoundError
-from mcp_distill.ledger import (
+from mcp_distill.ledger.routing import (
     DEFAULT_MODELS,
     hist_percentile,
     latency_bin,
@@ -330,7 +330,7 @@ def test_shipped_model_config_knows_the_seed_models():
 def test_concurrent_refreshes_and_a_superseded_rebuild(store, tmp_path, monkeypatch):
     import threading
 
-    from mcp_distill import ledger_store as ledger_mod  # _refresh looks _process_batch up there
+    from mcp_distill.ledger import aggregate as ledger_mod  # _refresh looks _process_batch up there
 
     load(store, tmp_path, mixed_rows(3, 60, 0))
     results: list[dict] = []

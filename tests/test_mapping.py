@@ -94,7 +94,7 @@ def test_human_override_through_a_mapping() -> None:
 
 
 def test_example_collects_with_the_real_collector(store: Any) -> None:
-    from mcp_distill.collect import Collector
+    from mcp_distill.collect.collector import Collector
 
     result = Collector(store, extra_adapters=load_mappings([EXAMPLE])).collect([SAMPLE])
     assert (result.total("inserted"), result.total("quarantined")) == (6, 0)

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from mcp_distill.neardup import (
+from mcp_distill.datasets.neardup import (
     NEAR_DUP_THRESHOLD,
     NUM_PERM,
     DedupIndex,
@@ -175,7 +175,7 @@ def test_signatures_do_not_depend_on_batching_or_process() -> None:
     for i, t in enumerate(texts):
         assert np.array_equal(minhash_signatures([normalize(t)])[0], together[i])
     code = (
-        "from mcp_distill.neardup import minhash_signatures, normalize\n"
+        "from mcp_distill.datasets.neardup import minhash_signatures, normalize\n"
         "import hashlib, sys\n"
         "t = sys.stdin.read()\n"
         "print(hashlib.sha256(minhash_signatures([normalize(t)]).tobytes()).hexdigest())\n"

@@ -8,12 +8,12 @@ import pytest
 from conftest import EXAMPLES, PROJECT
 from mcp import Client
 
-from mcp_distill.collect import collect_paths
+from mcp_distill.collect.collector import collect_paths
+from mcp_distill.collect.runs import get_run
 from mcp_distill.config import Settings
-from mcp_distill.embed import OnnxMiniLM
-from mcp_distill.playbooks import all_playbooks, extract_playbooks, get_playbook, index_playbooks, search_playbooks
-from mcp_distill.runs import get_run
 from mcp_distill.score import load_rules, score_runs
+from mcp_distill.search.embed import OnnxMiniLM
+from mcp_distill.search.playbooks import all_playbooks, extract_playbooks, get_playbook, index_playbooks, search_playbooks
 from mcp_distill.server import build_server
 from mcp_distill.store import open_store
 
@@ -128,7 +128,7 @@ def test_get_unknown_playbook_says_what_to_do(store):
 
 
 def test_a_playbook_that_disappears_leaves_the_index(store, embedder, tmp_path):
-    from mcp_distill.search import Index
+    from mcp_distill.search.index import Index
 
     collect_paths(store, Settings(db_path=store.path, roots=[PROJECT]), [str(EXAMPLES)])
     score_runs(store, load_rules())

@@ -12,10 +12,10 @@ import pytest
 from conftest import SHARED, shared_path
 
 from mcp_distill.config import Settings
-from mcp_distill.embed import OnnxMiniLM
-from mcp_distill.ledger import ledger_entries
+from mcp_distill.ledger.routing import ledger_entries
 from mcp_distill.pipeline import run_pipeline
 from mcp_distill.score import load_rules
+from mcp_distill.search.embed import OnnxMiniLM
 from mcp_distill.store import open_store
 
 RESOLVED = {"astropy__astropy-12907", "django__django-11099", "django__django-12453", "django__django-14752",

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from mcp_distill.redact import (
+from mcp_distill.redact.scrub import (
     SECRET_TYPES,
     Redactor,
     SecretSpan,

@@ -19,7 +19,8 @@ from conftest import shared_path
 from mcp_distill.config import Settings
 from mcp_distill.errors import ConfigError, InvalidInputError, NotFoundError, PathNotAllowedError
 from mcp_distill.models import ScratchpadSummary
-from mcp_distill.scratchpad import (
+from mcp_distill.scratchpad.llm import LLM_MODEL_ENV, LLM_URL_ENV, LLMConfig
+from mcp_distill.scratchpad.normalize import (
     MAX_CHECKS,
     MAX_ITEM_CHARS,
     MAX_LIST_ITEMS,
@@ -30,7 +31,6 @@ from mcp_distill.scratchpad import (
     normalize_text,
     path_of,
 )
-from mcp_distill.scratchpad_llm import LLM_MODEL_ENV, LLM_URL_ENV, LLMConfig
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scratchpads"
 REAL = ("data", "real")
@@ -600,7 +600,7 @@ def test_checklist_tally_equals_the_checkboxes_of_every_real_spec():
     """The plain tally counts exactly the checked and unchecked items the spec files contain."""
     import re as _re
 
-    from mcp_distill.scratchpad import normalize_text as _normalize
+    from mcp_distill.scratchpad.normalize import normalize_text as _normalize
 
     specs = sorted(shared_path("data", "real", "roadmap-specs-agentcmd").rglob("spec.md"))
     assert specs
@@ -616,7 +616,7 @@ def test_checklist_tally_equals_the_checkboxes_of_every_real_spec():
 
 
 def test_checklist_skips_fenced_code_and_counts_numbered_items():
-    from mcp_distill.scratchpad import normalize_text as _normalize
+    from mcp_distill.scratchpad.normalize import normalize_text as _normalize
 
     text = "1. [x] one\n2) [ ] two\n```md\n- [x] an example, not a task\n```\n* [X] three\n"
     assert _normalize(text).checklist.model_dump() == {"checked": 2, "unchecked": 1}

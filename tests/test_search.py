@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcp_distill.embed import Embedder, OnnxMiniLM
 from mcp_distill.errors import EmbedderError, InvalidInputError
-from mcp_distill.search import META_DIM, META_MODEL, Doc, Index, reindex
-from mcp_distill.search_query import build_match, query_tokens, rrf_fuse
+from mcp_distill.search.embed import Embedder, OnnxMiniLM
+from mcp_distill.search.index import META_DIM, META_MODEL, Doc, Index, reindex
+from mcp_distill.search.query import build_match, query_tokens, rrf_fuse
 from mcp_distill.store import Store
 
 HOSTILE = ['foo AND (', '"unbalanced', 'col:val', 'NEAR(a b)', '*', '', '   ', '🔥 ünïcödé', '-x', 'OR OR',
@@ -169,7 +169,7 @@ def test_filter_matching_one_doc_ranked_last_is_still_found(store: Store, onnx: 
 
 def test_tag_overfetch_shortfall_falls_back_to_an_exact_scan(store: Store, onnx: OnnxMiniLM,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from mcp_distill import search_legs
+    from mcp_distill.search import legs as search_legs
 
     idx = Index(store, onnx, "many")
     idx.vectors.exact_max = 0  # force the KNN route for every tag filter...

@@ -3,7 +3,7 @@
 Keep this a plain list of imports: one line per adapter module.
 """
 
-from . import (  # noqa: F401
+from mcp_distill.adapters import (  # noqa: F401
     lakehouse_audit,
     lakehouse_distilled,
     lakehouse_scrum,

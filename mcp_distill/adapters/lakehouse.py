@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from .base import (
+from mcp_distill.adapters.base import (
     Adapter,
     Fields,
     Row,

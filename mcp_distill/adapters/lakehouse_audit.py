@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Fields, as_text, register
-from .lakehouse import LakehouseAdapter, Picker, joined, kinds, validations
+from mcp_distill.adapters.base import Fields, as_text, register
+from mcp_distill.adapters.lakehouse import LakehouseAdapter, Picker, joined, kinds, validations
 
 _PR_KINDS = kinds({"pr_number": "int", "head_sha": "str"})
 

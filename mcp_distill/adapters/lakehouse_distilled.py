@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Fields, Row, register
-from .lakehouse import LakehouseAdapter, Picker, kinds, validations
+from mcp_distill.adapters.base import Fields, Row, register
+from mcp_distill.adapters.lakehouse import LakehouseAdapter, Picker, kinds, validations
 
 _DISTILLED_KINDS = kinds({"created_at": "time", "embedding": "list", "embed_dim": "int", "text": "text"})
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Fields, as_int, as_text, register
-from .lakehouse import LakehouseAdapter, Picker, commands, count, joined, kinds, validations
+from mcp_distill.adapters.base import Fields, as_int, as_text, register
+from mcp_distill.adapters.lakehouse import LakehouseAdapter, Picker, commands, count, joined, kinds, validations
 
 
 def _tag(prefix: str, value: Any) -> list[str]:

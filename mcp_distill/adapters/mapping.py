@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from ..config import read_toml
-from ..errors import ConfigError
-from ..models.common import CATEGORIES
-from .base import Adapter, Fields, Row, as_int, as_str_list, as_text, parse_ts, text_hash
-from .lakehouse import commands, confidence, count, non_negative, validations
+from mcp_distill.adapters.base import Adapter, Fields, Row, as_int, as_str_list, as_text, parse_ts, text_hash
+from mcp_distill.adapters.lakehouse import commands, confidence, count, non_negative, validations
+from mcp_distill.config import read_toml
+from mcp_distill.errors import ConfigError
+from mcp_distill.models.common import CATEGORIES
 
 #: Every target a mapping may fill, with the conversion applied to the source value.
 TARGETS: dict[str, str] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Adapter, Fields, Row, register
+from mcp_distill.adapters.base import Adapter, Fields, Row, register
 
 #: Fields the collector sets itself; a native row may not bring its own.
 _COLLECTOR_FIELDS = {"record_id", "provenance", "schema_version"}

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import Fields, Row, as_float, as_int, parse_ts, register
-from .traces_common import TraceAdapter, cmd, dict_items, finish
+from mcp_distill.adapters.base import Fields, Row, as_float, as_int, parse_ts, register
+from mcp_distill.adapters.traces_common import TraceAdapter, cmd, dict_items, finish
 
 #: Events that only echo settings: nothing about the run.
 _QUIET_EVENTS = {"launched", "message_send_starting", "model warning", "repo", "no-repo", "auto_commits"}

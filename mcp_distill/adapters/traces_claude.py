@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .base import Fields, Row, as_float, as_int, parse_ts, register
-from .traces_common import Lru, TraceAdapter, clip, cmd, exit_code_in, finish, text_of
+from mcp_distill.adapters.base import Fields, Row, as_float, as_int, parse_ts, register
+from mcp_distill.adapters.traces_common import Lru, TraceAdapter, clip, cmd, exit_code_in, finish, text_of
 
 _LINE_TYPES = {"user", "assistant", "system", "progress"}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import Fields, Row, as_float, as_int, parse_ts, register
-from .traces_common import Lru, TraceAdapter, clip, cmd, exit_code_in, finish, json_maybe, patch_files
+from mcp_distill.adapters.base import Fields, Row, as_float, as_int, parse_ts, register
+from mcp_distill.adapters.traces_common import Lru, TraceAdapter, clip, cmd, exit_code_in, finish, json_maybe, patch_files
 
 _ROLLOUT_TYPES = {"session_meta", "response_item", "event_msg", "turn_context", "compacted"}
 _ROLLOUT_NAME = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$")

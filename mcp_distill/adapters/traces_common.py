@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from .base import Adapter, Fields, Row, text_hash
+from mcp_distill.adapters.base import Adapter, Fields, Row, text_hash
 
 #: Characters kept of a command's output (observations can be megabytes).
 OUTPUT_CLIP = 2000

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .base import Fields, Row, as_float, as_int, first, register
-from .traces_common import (
+from mcp_distill.adapters.base import Fields, Row, as_float, as_int, first, register
+from mcp_distill.adapters.traces_common import (
     TraceAdapter,
     clip,
     dict_items,
@@ -28,7 +28,7 @@ from .traces_common import (
     sum_or_none,
     wall_ms,
 )
-from .traces_openhands_events import (
+from mcp_distill.adapters.traces_openhands_events import (
     EventSummary,
     flatten,
     is_classic_event,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .base import as_int, first, parse_ts
-from .traces_common import clip, cmd, exit_code_in, json_maybe, text_of
+from mcp_distill.adapters.base import as_int, first, parse_ts
+from mcp_distill.adapters.traces_common import clip, cmd, exit_code_in, json_maybe, text_of
 
 #: Classic actions that are bookkeeping, not steps.
 _SILENT_ACTIONS = {"system", "recall", "think", "change_agent_state", "null", "message", "finish", "condensation"}

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .base import Fields, as_float, as_int, register
-from .traces_common import TraceAdapter, clip, cmd, finish, json_maybe, offset_of, sum_or_none, text_of
+from mcp_distill.adapters.base import Fields, as_float, as_int, register
+from mcp_distill.adapters.traces_common import TraceAdapter, clip, cmd, finish, json_maybe, offset_of, sum_or_none, text_of
 
 _INFERENCE = {"chat", "text_completion", "generate_content", "completion"}
 _STATUS_ERROR = (2, "STATUS_CODE_ERROR", "ERROR")

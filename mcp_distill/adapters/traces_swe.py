@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import Fields, as_float, as_int, first, parse_ts, register
-from .traces_common import (
+from mcp_distill.adapters.base import Fields, as_float, as_int, first, parse_ts, register
+from mcp_distill.adapters.traces_common import (
     TraceAdapter,
     clip,
     cmd,

@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import Fields, Row, register
-from .traces_common import TraceAdapter, dict_items, finish, normalise_exit, offset_of, patch_files
-from .traces_swe import _RUN_FOLDER
+from mcp_distill.adapters.base import Fields, Row, register
+from mcp_distill.adapters.traces_common import TraceAdapter, dict_items, finish, normalise_exit, offset_of, patch_files
+from mcp_distill.adapters.traces_swe import _RUN_FOLDER
 
 #: Test groups of a report that decide resolution (FAIL_TO_FAIL / PASS_TO_FAIL are informational).
 _DECIDING_GROUPS = ("FAIL_TO_PASS", "PASS_TO_PASS")

@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from ..config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
-from ..errors import DistillError
-from . import core, datasets, decisions, knowledge
-from .common import CliState, err
+from mcp_distill.cli import core, datasets, decisions, knowledge
+from mcp_distill.cli.common import CliState, err
+from mcp_distill.config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
+from mcp_distill.errors import DistillError
 
 app = typer.Typer(
     name="mcp-distill",

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..config import Settings
-from ..embed import Embedder, embedder_from_env
-from ..score import ScoringRules, load_rules
-from ..store import Store, open_store
+from mcp_distill.config import Settings
+from mcp_distill.score import ScoringRules, load_rules
+from mcp_distill.search.embed import Embedder, embedder_from_env
+from mcp_distill.store import Store, open_store
 
 # Piped output is not cut to 80 columns: tables stay readable in logs and CI.
 out = Console(width=None if sys.stdout.isatty() else 160)

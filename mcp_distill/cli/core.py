@@ -8,15 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..collect import collect_paths
-from ..errors import InvalidInputError
-from ..pipeline import run_pipeline
-from ..receipts import get_receipt, list_receipts, receipt_json
-from ..runs import get_run, list_runs
-from ..schema_files import SCHEMA_DIR, stale, write_all
-from ..score import score_runs
-from ..stats import quarantine_rows, store_stats
-from .common import cli_state, emit, err, kv_table, out, progress_bar
+from mcp_distill.cli.common import cli_state, emit, err, kv_table, out, progress_bar
+from mcp_distill.collect.collector import collect_paths
+from mcp_distill.collect.runs import get_run, list_runs
+from mcp_distill.errors import InvalidInputError
+from mcp_distill.pipeline import run_pipeline
+from mcp_distill.receipts import get_receipt, list_receipts, receipt_json
+from mcp_distill.schema_files import SCHEMA_DIR, stale, write_all
+from mcp_distill.score import score_runs
+from mcp_distill.stats import quarantine_rows, store_stats
 
 runs_app = typer.Typer(help="List and show joined runs.", no_args_is_help=True)
 receipts_app = typer.Typer(help="List and show stage receipts.", no_args_is_help=True)
@@ -188,7 +188,7 @@ def register(app: typer.Typer) -> None:
         path: Annotated[str, typer.Option(help="HTTP endpoint path.")] = "/mcp",
     ) -> None:
         """Serve the MCP tools: stdio (default, for Claude Code/Desktop and the Inspector) or --http."""
-        from ..server.http import serve_http, serve_stdio
+        from mcp_distill.server.http import serve_http, serve_stdio
 
         state = cli_state(ctx)
         if http:

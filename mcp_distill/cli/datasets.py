@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import ValidationFailedError
-from ..export import export_dataset, validate_export
-from .common import cli_state, emit, err, out, progress_bar
+from mcp_distill.cli.common import cli_state, emit, err, out, progress_bar
+from mcp_distill.datasets.build import export_dataset, validate_export
+from mcp_distill.errors import ValidationFailedError
 
 
 def files_table(result: dict) -> Table:

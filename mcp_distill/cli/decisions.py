@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..drift import get_snapshot, latest_snapshot, list_snapshots, run_drift
-from ..ledger import ledger_entries, recommend, refresh_ledger
-from ..scratchpad import get_scratchpad, normalize
-from .common import cli_state, emit, kv_table, out
+from mcp_distill.cli.common import cli_state, emit, kv_table, out
+from mcp_distill.drift.snapshots import get_snapshot, latest_snapshot, list_snapshots, run_drift
+from mcp_distill.ledger.routing import ledger_entries, recommend, refresh_ledger
+from mcp_distill.scratchpad.normalize import get_scratchpad, normalize
 
 scratchpad_app = typer.Typer(help="Normalise free-text agent scratchpads.", no_args_is_help=True)
 drift_app = typer.Typer(help="PRD claims checked against the repository at a git revision.", no_args_is_help=True)

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..playbooks import extract_playbooks, get_playbook, index_playbooks, search_playbooks
-from ..search import reindex as core_reindex
-from .common import cli_state, emit, kv_table, out, progress_bar
+from mcp_distill.cli.common import cli_state, emit, kv_table, out, progress_bar
+from mcp_distill.search.index import reindex as core_reindex
+from mcp_distill.search.playbooks import extract_playbooks, get_playbook, index_playbooks, search_playbooks
 
 playbooks_app = typer.Typer(help="Playbooks distilled from accepted runs.", no_args_is_help=True)
 

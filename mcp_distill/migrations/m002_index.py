@@ -1,8 +1,8 @@
 """Hybrid search index: documents, FTS5 keyword index, float vectors, tag sets, embedding cache.
 
 The sqlite-vec ``vec0`` table (``search_vec``) is not created here: its column type depends on
-the embedder's dimension, so :mod:`mcp_distill.search_legs` creates it when the first vectors
-are written, and :mod:`mcp_distill.search` records the embedder's model id and dimension in
+the embedder's dimension, so :mod:`mcp_distill.search.legs` creates it when the first vectors
+are written, and :mod:`mcp_distill.search.index` records the embedder's model id and dimension in
 ``meta``.
 
 - ``search_docs`` holds every document of every collection (``collection`` + ``doc_id`` unique).

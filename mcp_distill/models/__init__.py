@@ -1,13 +1,13 @@
 """Pydantic models: the source of truth for every schema; ``schemas/*.json`` is generated from them."""
 
-from .common import CATEGORIES, Category, Provenance
-from .datasets import Message, PreferenceSample, RagSample, SftSample
-from .evidence import CommandRun, EvidenceRecord, HumanOverride, Signals, ValidationResult
-from .ledger import ModelLedgerEntry
-from .playbook import Playbook
-from .receipt import FileDigest, Receipt, RecordCounts
-from .scoring import ScoredRun, SignalVote
-from .scratchpad import ScratchpadSummary, ValidationStatus
+from mcp_distill.models.common import CATEGORIES, Category, Provenance
+from mcp_distill.models.datasets import Message, PreferenceSample, RagSample, SftSample
+from mcp_distill.models.evidence import CommandRun, EvidenceRecord, HumanOverride, Signals, ValidationResult
+from mcp_distill.models.ledger import ModelLedgerEntry
+from mcp_distill.models.playbook import Playbook
+from mcp_distill.models.receipt import FileDigest, Receipt, RecordCounts
+from mcp_distill.models.scoring import ScoredRun, SignalVote
+from mcp_distill.models.scratchpad import ScratchpadSummary, ValidationStatus
 
 #: The nine published schemas, by the name their JSON Schema file carries.
 SCHEMAS = {

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .common import Provenance, StrictModel
+from mcp_distill.models.common import Provenance, StrictModel
 
 
 class RagSample(StrictModel):

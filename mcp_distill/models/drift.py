@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import StrictModel
+from mcp_distill.models.common import StrictModel
 
 RefKind = Literal["file", "dir", "glob", "symbol", "endpoint", "test", "commit"]
 ClaimKind = Literal["checkbox", "bullet", "table"]

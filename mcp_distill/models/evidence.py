@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .common import Category, Provenance, StrictModel
+from mcp_distill.models.common import Category, Provenance, StrictModel
 
 
 class CommandRun(StrictModel):

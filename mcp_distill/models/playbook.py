@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from .common import StrictModel
+from mcp_distill.models.common import StrictModel
 
 
 class Playbook(StrictModel):

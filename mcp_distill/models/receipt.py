@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .common import StrictModel
+from mcp_distill.models.common import StrictModel
 
 
 class FileDigest(StrictModel):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import Category, StrictModel
+from mcp_distill.models.common import Category, StrictModel
 
 Vote = Literal["positive", "negative", "partial", "neutral"]
 

@@ -1,5 +1,5 @@
 """MCP face of mcp-distill (stdio and Streamable HTTP)."""
 
-from .app import build_server
+from mcp_distill.server.app import build_server
 
 __all__ = ["build_server"]

@@ -20,12 +20,12 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
-from .. import __version__
-from ..config import Settings
-from ..embed import Embedder, embedder_from_env
-from ..errors import DistillError, NotFoundError
-from ..score import ScoringRules, load_rules
-from ..store import Store, open_store
+from mcp_distill import __version__
+from mcp_distill.config import Settings
+from mcp_distill.errors import DistillError, NotFoundError
+from mcp_distill.score import ScoringRules, load_rules
+from mcp_distill.search.embed import Embedder, embedder_from_env
+from mcp_distill.store import Store, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,7 +124,7 @@ def build_server(settings: Settings | None = None) -> MCPServer:
             store.close()
 
     mcp = MCPServer("mcp-distill", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    from . import core, datasets, decisions, knowledge
+    from mcp_distill.server import core, datasets, decisions, knowledge
 
     for module in (core, knowledge, datasets, decisions):
         module.register(mcp, holder)

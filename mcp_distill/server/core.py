@@ -9,16 +9,16 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from ..collect import collect_paths
-from ..live import record_evidence as core_record_evidence
-from ..live import record_override as core_record_override
-from ..models.results import CollectSummary, RecordResult, ScoreSummary
-from ..receipts import get_receipt, receipt_json
-from ..runs import get_run
-from ..schema_files import schema_for
-from ..score import score_runs
-from ..stats import store_stats
-from .app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+from mcp_distill.collect.collector import collect_paths
+from mcp_distill.collect.live import record_evidence as core_record_evidence
+from mcp_distill.collect.live import record_override as core_record_override
+from mcp_distill.collect.runs import get_run
+from mcp_distill.models.results import CollectSummary, RecordResult, ScoreSummary
+from mcp_distill.receipts import get_receipt, receipt_json
+from mcp_distill.schema_files import schema_for
+from mcp_distill.score import score_runs
+from mcp_distill.server.app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+from mcp_distill.stats import store_stats
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)

@@ -8,8 +8,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..export import export_dataset as core_export
-from .app import StateHolder, run_with_progress, state, tool_errors
+from mcp_distill.datasets.build import export_dataset as core_export
+from mcp_distill.server.app import StateHolder, run_with_progress, state, tool_errors
 
 __all__ = ["DEFAULT_EXPORT_DIR", "ExportResult", "register"]
 

@@ -9,13 +9,13 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..drift import get_snapshot, latest_snapshot, run_drift
-from ..errors import NotFoundError
-from ..ledger import Recommendation, ledger_entries, recommend
-from ..models import ModelLedgerEntry, ScratchpadSummary
-from ..models.drift import DriftReport
-from ..scratchpad import get_scratchpad, normalize
-from .app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+from mcp_distill.drift.snapshots import get_snapshot, latest_snapshot, run_drift
+from mcp_distill.errors import NotFoundError
+from mcp_distill.ledger.routing import Recommendation, ledger_entries, recommend
+from mcp_distill.models import ModelLedgerEntry, ScratchpadSummary
+from mcp_distill.models.drift import DriftReport
+from mcp_distill.scratchpad.normalize import get_scratchpad, normalize
+from mcp_distill.server.app import StateHolder, resource_errors, run_with_progress, state, tool_errors
 
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 

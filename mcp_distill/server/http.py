@@ -12,9 +12,9 @@ from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
 
-from ..config import TOKEN_ENV, Settings
-from ..errors import ConfigError
-from .app import build_server
+from mcp_distill.config import TOKEN_ENV, Settings
+from mcp_distill.errors import ConfigError
+from mcp_distill.server.app import build_server
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

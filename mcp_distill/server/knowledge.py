@@ -8,19 +8,19 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..playbooks import (
+from mcp_distill.search.playbooks import (
     PlaybookSearch,
     get_playbook,
     index_playbooks,
     render_for_prompt,
 )
-from ..playbooks import (
+from mcp_distill.search.playbooks import (
     extract_playbooks as core_extract,
 )
-from ..playbooks import (
+from mcp_distill.search.playbooks import (
     search_playbooks as core_search,
 )
-from .app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+from mcp_distill.server.app import StateHolder, resource_errors, run_with_progress, state, tool_errors
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 

@@ -1,0 +1,1 @@
+"""Dataset Builder: SFT, preference and RAG exports, mining, near-duplicates, validation."""

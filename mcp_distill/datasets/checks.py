@@ -1,0 +1,335 @@
+"""Dataset Builder, part 3b: the row-level checks behind :mod:`mcp_distill.datasets.validate`.
+
+One row at a time: its schema (:func:`_parse`), its store facts and splits (:class:`_RowValidator`),
+its provenance against the source files and the evidence table (:class:`_Checker`), and the secret
+scan of the strings a trainer reads (:func:`_content`). The streaming, the child process and the
+public entry points stay in :mod:`mcp_distill.datasets.validate`, which re-exports the public names.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Container, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from mcp_distill.adapters.base import canonical_hash
+from mcp_distill.collect.sources import is_line_file
+from mcp_distill.datasets.mine import differ, split_for, task_key, text_digest
+from mcp_distill.redact.scrub import find_secrets
+from mcp_distill.store import Store
+
+if TYPE_CHECKING:  # only for hints: export_validate imports this module
+    from mcp_distill.datasets.validate import ValidationReport, _ReadOnlyStore
+
+#: Free-text metadata a trainer may read, per kind: redacted by the export and scanned here.
+CONTENT_METADATA: dict[str, tuple[str, ...]] = {
+    "sft": ("model", "task_type"), "preference": (), "rag": ("model", "file_path", "task_id"),
+}
+#: Entries per lookup cache before it forgets the oldest (keeps memory flat on big exports).
+CACHE_LIMIT = 50_000
+_OPEN_FILES = 16
+_IN_CHUNK = 500
+
+
+class _Lru(OrderedDict[Any, Any]):
+    def put(self, key: Any, value: Any) -> Any:
+        self[key] = value
+        if len(self) > CACHE_LIMIT:
+            self.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class _Found:
+    run_key: str
+    task_key: str | None
+    split_vote: bool
+
+
+class _Checker:
+    """Store and source lookups, cached so rows sharing runs and lines cost one read."""
+
+    def __init__(self, store: Store | _ReadOnlyStore, report: ValidationReport):
+        self.store = store
+        self.report = report
+        self._categories = _Lru()
+        self._sources = _Lru()
+        self._records = _Lru()
+        self._files: dict[str, tuple[int, bool] | None] = {}
+        self._handles: OrderedDict[str, IO[bytes]] = OrderedDict()
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+        self._handles.clear()
+
+    def category(self, run_key: str) -> str | None:
+        if run_key not in self._categories:
+            self.prefetch({run_key}, set())
+        return self._categories[run_key]
+
+    def records(self, prov: dict[str, Any]) -> list[_Found]:
+        key = (prov["source_file"], prov["line_offset"], prov["sig_hash"])
+        if key not in self._records:
+            self.prefetch(set(), {key})
+        return self._records[key]
+
+    def prefetch(self, runs: set[str], provs: set[tuple[str, int, str]]) -> None:
+        """Load the categories of ``runs`` and the records at ``provs`` in a few IN queries."""
+        conn = self.store.conn
+        missing = sorted(r for r in runs if r not in self._categories)
+        for i in range(0, len(missing), _IN_CHUNK):
+            chunk = missing[i:i + _IN_CHUNK]
+            with self.store.lock:
+                found = dict(conn.execute(f"SELECT run_key, category FROM scores WHERE run_key IN "
+                                          f"({','.join('?' * len(chunk))})", chunk).fetchall())
+            for run in chunk:
+                self._categories.put(run, found.get(run))
+        need = sorted(p for p in provs if p not in self._records)
+        for name, group in itertools.groupby(need, key=lambda p: p[0]):
+            items = list(group)
+            for i in range(0, len(items), _IN_CHUNK):
+                chunk = items[i:i + _IN_CHUNK]
+                offsets = sorted({p[1] for p in chunk})
+                got: dict[tuple[str, int, str], list[_Found]] = {}
+                with self.store.lock:
+                    rows = conn.execute(
+                        "SELECT line_offset, sig_hash, run_key, task_id, task_type, file_path, "
+                        "CASE WHEN task_id IS NULL AND file_path IS NULL THEN json_extract(data, '$.input_text') END, "
+                        "json_extract(data, '$.signals.votes_for'), json_extract(data, '$.signals.votes_against') "
+                        f"FROM evidence WHERE source_file = ? AND line_offset IN ({','.join('?' * len(offsets))}) "
+                        "ORDER BY id", [name, *offsets]).fetchall()
+                for offset, sig, run, task_id, task_type, file_path, text, votes_for, votes_against in rows:
+                    got.setdefault((name, offset, sig), []).append(
+                        _Found(run, task_key(task_id, task_type, file_path, text), bool(votes_for) and bool(votes_against)))
+                for p in chunk:
+                    self._records.put(p, got.get(p, []))
+
+    def _file(self, name: str) -> tuple[int, bool] | None:
+        """(size, is a line file) of a source, None when it does not exist."""
+        if name not in self._files:
+            path = Path(name)
+            if not path.is_file():
+                self._files[name] = None
+            else:
+                lines = is_line_file(path)
+                self._files[name] = (path.stat().st_size, lines)
+        return self._files[name]
+
+    def _handle(self, name: str) -> IO[bytes]:
+        handle = self._handles.pop(name, None) or open(name, "rb")  # noqa: SIM115 (closed in close())
+        self._handles[name] = handle
+        if len(self._handles) > _OPEN_FILES:
+            self._handles.popitem(last=False)[1].close()
+        return handle
+
+    def source(self, prov: dict[str, Any]) -> str | None:
+        """Why the provenance does not point at its source line (None when it does)."""
+        key = (prov["source_file"], prov["line_offset"], prov["sig_hash"])
+        if key in self._sources:
+            return self._sources[key]
+        return self._sources.put(key, self._source(*key))
+
+    def _source(self, name: str, offset: int, sig: str) -> str | None:
+        info = self._file(name)
+        if info is None:
+            return f"source file {name} does not exist"
+        size, lines = info
+        if offset >= size:
+            return f"offset {offset} lies beyond the end of {name} ({size} bytes)"
+        if not lines:
+            return None  # a whole document: existing and long enough is all a line check can say
+        handle = self._handle(name)
+        if offset > 0:
+            handle.seek(offset - 1)
+            if handle.read(1) != b"\n":
+                return f"{name}@{offset} is not the start of a line"
+        handle.seek(offset)
+        try:
+            row = orjson.loads(handle.readline())
+        except orjson.JSONDecodeError:
+            return f"{name}@{offset} is not a JSON line"
+        own = row.get("sig_hash") if isinstance(row, dict) else None
+        actual = own if isinstance(own, str) and len(own) >= 8 else canonical_hash(row)
+        if actual != sig:
+            return f"{name}@{offset}: the line's sig_hash {actual[:16]}... does not match the provenance's {sig[:16]}..."
+        return None
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{path}[{i}]")
+
+
+def _content(kind: str, row: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """The strings a trainer reads (ids, hashes, provenance and generated metadata excluded)."""
+    if kind == "sft":
+        yield from _strings(row["messages"], "messages")
+    elif kind == "preference":
+        for name in ("prompt", "chosen", "rejected"):
+            yield name, row[name]
+    else:
+        for name in ("text", "title", "tags", "task_type"):
+            yield from _strings(row.get(name), name)
+    meta = row["metadata"]
+    for name in CONTENT_METADATA[kind]:
+        yield from _strings(meta.get(name), f"metadata.{name}")
+
+
+class _RowValidator:
+    def __init__(self, store: Store | _ReadOnlyStore, report: ValidationReport,
+                 known_clean: Container[bytes] | None = None):
+        self.report = report
+        self.check = _Checker(store, report)
+        self.rag_ids: set[str] = set()
+        self.known_clean = known_clean
+
+    def prefetch(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        runs: set[str] = set()
+        provs: set[tuple[str, int, str]] = set()
+        for row in rows:
+            meta = row["metadata"]
+            if kind == "sft":
+                runs.add(meta["run_id"])
+            elif kind == "preference":
+                runs.update((meta["chosen_run_id"], meta["rejected_run_id"]))
+            else:
+                runs.update(row["source_run_ids"])
+            for p in meta.get("provenance") or row.get("provenance") or []:
+                provs.add((p["source_file"], p["line_offset"], p["sig_hash"]))
+        self.check.prefetch(runs, provs)
+
+    def fail(self, where: str, message: str) -> None:
+        self.report.error(f"{where}: {message}")
+
+    def provenance(self, where: str, provs: list[dict[str, Any]]) -> None:
+        for i, prov in enumerate(provs):
+            self.report.checks["provenance"] += 1
+            problem = self.check.source(prov)
+            if problem:
+                self.fail(where, f"provenance[{i}]: {problem}")
+            elif not self.check.records(prov):
+                self.fail(where, f"provenance[{i}] ({prov['source_file']}@{prov['line_offset']}) matches no "
+                                 "evidence record in the store")
+
+    def _of_run(self, prov: dict[str, Any], runs: set[str]) -> list[_Found]:
+        return [f for f in self.check.records(prov) if f.run_key in runs]
+
+    def row(self, kind: str, split: str | None, where: str, row: dict[str, Any]) -> None:
+        if kind != "rag" and row["metadata"]["split"] != split:
+            self.fail(where, f"split {row['metadata']['split']!r} in the {split} file")
+        getattr(self, kind)(where, row, row["metadata"] if kind != "rag" else row)
+        for field_name, text in _content(kind, row):
+            if self.known_clean is not None and text_digest(text) in self.known_clean:
+                self.report.checks["secret_scans_memoised"] += 1
+                continue
+            found = find_secrets(text)
+            self.report.checks["secret_scans"] += 1
+            if found:
+                kinds = ", ".join(sorted({s.type for s in found}))
+                self.fail(where, f"{field_name} still holds a secret ({kinds}): redaction missed it")
+
+    def sft(self, where: str, row: dict[str, Any], meta: dict[str, Any]) -> None:
+        run = meta["run_id"]
+        category = self.check.category(run)
+        self.report.checks["sft_run_accepted"] += 1
+        if category != "accepted":
+            self.fail(where, f"run {run} is {category or 'not scored or not in the store'}, not accepted: "
+                             "only accepted runs may be in SFT")
+        self.provenance(where, meta["provenance"])
+        for i, prov in enumerate(meta["provenance"]):
+            if self.check.records(prov) and not self._of_run(prov, {run}):
+                self.fail(where, f"provenance[{i}]'s record belongs to another run than {run}")
+        own = self._of_run(meta["provenance"][0], {run})
+        keys = {f.task_key for f in own if f.task_key}
+        if own and not any(split_for(k) == meta["split"] for k in keys):
+            self.fail(where, f"split {meta['split']!r} is not the split of the run's task {sorted(keys)}")
+        for i, prov in enumerate(meta["provenance"][1:], 1):  # the prompt's record: the answer's task
+            found = self._of_run(prov, {run})
+            if own and found and not keys & {f.task_key for f in found}:
+                self.fail(where, f"provenance[{i}] (the prompt) is of another task than the answer {sorted(keys)}")
+
+    def preference(self, where: str, row: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.report.checks["preference_pairs"] += 1
+        if not differ(row["chosen"], row["rejected"]):
+            self.fail(where, "chosen and rejected are the same after normalisation")
+        provs = meta["provenance"]
+        self.provenance(where, provs)
+        chosen_run, rejected_run, key = meta["chosen_run_id"], meta["rejected_run_id"], meta["task_key"]
+        chosen = self._of_run(provs[0], {chosen_run})
+        rejected = self._of_run(provs[1], {rejected_run})
+        if not chosen:
+            self.fail(where, f"provenance[0] (chosen) is not a record of run {chosen_run}")
+        if not rejected:
+            self.fail(where, f"provenance[1] (rejected) is not a record of run {rejected_run}")
+        if chosen and rejected and (key not in {f.task_key for f in chosen} or key not in {f.task_key for f in rejected}):
+            self.fail(where, f"chosen and rejected are not of one task {key!r}")
+        if split_for(key) != meta["split"]:
+            self.fail(where, f"split {meta['split']!r} is not the split of task {key!r}")
+        for i, prov in enumerate(provs[2:], 2):  # the prompt's record: the chosen run's, same task
+            found = self._of_run(prov, {chosen_run})
+            if not found:
+                self.fail(where, f"provenance[{i}] (the prompt) is not a record of run {chosen_run}")
+            elif key not in {f.task_key for f in found}:
+                self.fail(where, f"provenance[{i}] (the prompt) is of another task than {key!r}")
+        c_cat, r_cat = self.check.category(chosen_run), self.check.category(rejected_run)
+        if chosen_run != rejected_run:
+            if c_cat != "accepted" or r_cat != "rejected":
+                self.fail(where, f"across runs the chosen run must be accepted and the rejected run rejected; "
+                                 f"{chosen_run} is {c_cat}, {rejected_run} is {r_cat}")
+        elif meta["source"] == "consensus":
+            if chosen and not any(f.split_vote for f in chosen):
+                self.fail(where, "a consensus pair's record has no split vote")
+        elif c_cat not in ("accepted", "partially_accepted"):
+            self.fail(where, f"attempts within run {chosen_run}: the run is {c_cat}, not accepted")
+
+    def rag(self, where: str, row: dict[str, Any], _: dict[str, Any]) -> None:
+        if row["id"] in self.rag_ids:
+            self.fail(where, f"chunk id {row['id']!r} appears twice")
+        self.rag_ids.add(row["id"])
+        runs = set(row["source_run_ids"])
+        if not runs:
+            self.fail(where, "no source run")
+        for run in sorted(runs):
+            self.report.checks["rag_run_accepted"] += 1
+            category = self.check.category(run)
+            if category != "accepted":
+                self.fail(where, f"source run {run} is {category or 'not scored or not in the store'}, not accepted")
+        self.provenance(where, row["provenance"])
+        for i, prov in enumerate(row["provenance"]):
+            if self.check.records(prov) and not self._of_run(prov, runs):
+                self.fail(where, f"provenance[{i}]'s record belongs to none of the source runs")
+
+
+def _parse(report: ValidationReport, rel: str, model: type[BaseModel], n: int,
+           raw: bytes) -> tuple[str, dict[str, Any]] | None:
+    """(where, row) of a line that parses and passes its schema; else the error is reported."""
+    where = f"{rel} line {n}"
+    if not raw.strip():
+        report.error(f"{where}: empty line")
+        return None
+    try:
+        row = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        report.error(f"{where}: not JSON ({exc})")
+        return None
+    try:
+        model.model_validate(row)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "row"
+        report.error(f"{where}: schema {model.__name__}: {loc}: {first['msg']}")
+        return None
+    return where, row

@@ -1,0 +1,1 @@
+"""PRD Drift Comparator: claims in planning docs checked against a git revision."""

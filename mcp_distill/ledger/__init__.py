@@ -1,0 +1,1 @@
+"""Model Routing Ledger: task type x model aggregates and routing recommendations."""

@@ -1,0 +1,1 @@
+"""Scratchpad Normalizer: free-text agent notes into structured bearings."""

@@ -1,0 +1,1 @@
+"""Playbooks and hybrid retrieval: extraction, the FTS5 + sqlite-vec index, embedders."""

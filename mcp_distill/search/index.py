@@ -1,0 +1,460 @@
+"""Generic hybrid retrieval index: FTS5 BM25 + sqlite-vec vectors, fused by reciprocal rank.
+
+Usage (the MCP tools and the CLI are thin faces over exactly this)::
+
+    from mcp_distill.search.embed import embedder_from_env
+    from mcp_distill.search.index import Doc, Index, reindex
+
+    index = Index(store, embedder_from_env(), "playbooks")   # EmbedderError on a model mismatch
+    report = index.upsert([Doc(id="pb-1", title="Fix flaky migration", text="...",
+                               tags=["db"], task_type="bugfix", source="runs",
+                               ts="2026-11-28T10:00:00Z")],
+                          progress=lambda done, total: ...)   # -> UpsertReport
+    result = index.search("migration keeps failing", k=5, mode="hybrid",  # or keyword / semantic
+                          task_type="bugfix", tags=["db"], source="runs",
+                          since="2026-11-01", until="2026-12-01")          # -> SearchResult
+    for hit in result.hits:   # Hit: id, title, snippet, score, keyword_rank, keyword_score,
+        ...                   # vector_rank, vector_similarity, vector_distance, matched_fields, ...
+    result.semantic_available  # False when the embedder was down (keyword results only)
+    result.warnings            # human-readable notes for the caller
+    result.model_dump()        # JSON-ready for an MCP tool
+
+    index.get("pb-1"); index.delete(["pb-1"]); index.count(); index.pending(); index.status()
+    index.embed_pending()      # vectors for documents written while the embedder was down
+    reindex(store, new_embedder, progress)  # after changing embedder: rebuild every vector
+
+    Index(store, None, "playbooks")  # keyword-only (semantic mode raises EmbedderError)
+
+Errors: InvalidInputError (bad mode, k, time, document), EmbedderError (model mismatch ->
+``mcp-distill reindex``; embedder down in semantic mode). Any query text is accepted.
+
+Design
+------
+- Documents of every collection live in ``search_docs``; ``collection`` scopes every call.
+- Keyword leg (:class:`~mcp_distill.search.legs.KeywordLeg`): FTS5 ``porter unicode61``,
+  ``bm25()`` with the title weighted 3x. The query is sanitised to quoted tokens OR-ed (see
+  :mod:`mcp_distill.search.query`), stemmed by FTS5's own tokenizer, and *bounded*: terms in
+  more than half the documents are dropped and the rarest kept within a postings budget (the
+  leg costs about its matched postings). Filters are facet tokens ANDed inside the MATCH (time
+  through a join), so they never starve it.
+- Vector leg (:class:`~mcp_distill.search.legs.VectorLeg`): one vector space per store (model id
+  and dim in ``meta``; another model is refused until ``mcp-distill reindex``). KNN on binary
+  codes in a sqlite-vec ``vec0`` table partitioned by collection and task_type, with source and
+  time as metadata filtered inside the KNN, then exact float rescoring of the candidates (the
+  vectors live once, in ``embed_cache``). Tag filters (multi-valued) read the tagged set from the
+  facet postings and score it exactly, or over-fetch from the KNN when that is cheaper, with an
+  exact fallback: no filter starves this leg either.
+- Fusion: :func:`~mcp_distill.search.query.rrf_fuse` over ranks, constants tuned on SciFact train.
+- An embedder outage never blocks writing (documents stay keyword-searchable and are marked
+  pending; the next upsert, :meth:`Index.embed_pending` or :func:`reindex` fills them), and in
+  hybrid search it degrades to keyword results with ``semantic_available=False``.
+- Measured figures: docs/benchmarks.md (bench/retrieval.py, bench/search.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from mcp_distill.errors import EmbedderError, InvalidInputError
+from mcp_distill.search.embed import CachingEmbedder, Embedder, content_hash
+from mcp_distill.search.legs import Filters, KeywordLeg, VectorLeg, doc_facets, forget_counts
+from mcp_distill.search.maintenance import (
+    META_DIM,
+    META_MODEL,
+    WRITE_BATCH,
+    check_dim,
+    check_embedder,
+    check_schema,
+    embed_pending,
+    reindex,
+)
+from mcp_distill.search.query import (
+    FUSION_DEPTH,
+    KEYWORD_WEIGHT,
+    MAX_QUERY_CHARS,
+    RRF_K,
+    VECTOR_WEIGHT,
+    normalise_tag,
+    parse_time,
+    rrf_fuse,
+)
+from mcp_distill.search.types import MODES, Doc, Hit, Mode, Progress, SearchResult, UpsertReport, embed_text
+from mcp_distill.store import Store
+
+__all__ = [
+    "META_DIM", "META_MODEL", "MODES", "Doc", "Hit", "Index", "Mode", "Progress", "SearchResult", "UpsertReport",
+    "check_embedder", "check_schema", "embed_pending", "embed_text", "reindex",
+]
+
+MAX_K = 1000
+SNIPPET_CHARS = 280
+
+
+@dataclass
+class _Existing:
+    id: int
+    row_hash: str
+    content_hash: str
+    vector_id: int | None
+
+
+def _row_hash(doc: Doc, collection: str) -> str:
+    payload = json.dumps([collection, doc.model_dump(mode="json")], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+# ----------------------------------------------------------------------------- the index
+
+
+class Index:
+    """One collection of the store's search index (see the module docstring for the design).
+
+    ``embedder=None`` gives a keyword-only index: documents are written pending vectors and
+    semantic search raises EmbedderError.
+    """
+
+    def __init__(self, store: Store, embedder: Embedder | None, collection: str):
+        if not isinstance(collection, str) or not collection.strip():
+            raise InvalidInputError("collection must be a non-empty name such as 'playbooks'")
+        self.store = store
+        self.collection = collection
+        self.embedder = embedder
+        check_schema(store)
+        if embedder is not None:
+            check_embedder(store, embedder)
+        self._doc_embedder = CachingEmbedder(store, embedder) if embedder is not None else None
+        self.keyword = KeywordLeg(store)
+        self.vectors = VectorLeg(store, embedder.model_id if embedder is not None else store.get_meta(META_MODEL))
+
+    # -- writing --------------------------------------------------------------------------
+
+    def upsert(self, docs: Iterable[Doc | dict[str, Any]], progress: Progress | None = None) -> UpsertReport:
+        """Insert or update documents by id. Unchanged documents are skipped; only documents whose
+        title/text changed are (re-)embedded, each text at most once per model (embed_cache).
+
+        Embedding runs outside the write transaction, ``WRITE_BATCH`` documents at a time.
+        An embedder failure does not lose the batch: it is written keyword-only, counted in
+        ``pending`` with a warning. ``progress(done, total)`` is called after each batch (total
+        is None for an unsized iterable).
+        """
+        total = len(docs) if isinstance(docs, Sequence) else None
+        report = UpsertReport(collection=self.collection)
+        batch: list[Doc] = []
+        for item in docs:
+            try:
+                batch.append(item if isinstance(item, Doc) else Doc.model_validate(item))
+            except ValueError as exc:
+                raise InvalidInputError(f"document #{report.received + len(batch)} is invalid: {exc}") from exc
+            if len(batch) >= WRITE_BATCH:
+                self._upsert_batch(batch, report)
+                batch = []
+                if progress:
+                    progress(report.received, total)
+        if batch:
+            self._upsert_batch(batch, report)
+        if progress:
+            progress(report.received, total)
+        return report
+
+    def _existing(self, ids: list[str]) -> dict[str, _Existing]:
+        rows = self.store.query(
+            "SELECT id, doc_id, row_hash, content_hash, vector_id FROM search_docs "
+            "WHERE collection = ? AND doc_id IN (SELECT value FROM json_each(?))",
+            (self.collection, json.dumps(ids)),
+        )
+        return {r["doc_id"]: _Existing(r["id"], r["row_hash"], r["content_hash"], r["vector_id"]) for r in rows}
+
+    def _upsert_batch(self, batch: list[Doc], report: UpsertReport) -> None:
+        report.received += len(batch)
+        unique = list({d.id: d for d in batch}.values())  # last one of an id wins
+        existing = self._existing([d.id for d in unique])
+        todo: list[tuple[Doc, str, str, _Existing | None]] = []
+        for doc in unique:
+            row_hash = _row_hash(doc, self.collection)
+            old = existing.get(doc.id)
+            if old is not None and old.row_hash == row_hash and (old.vector_id or self._doc_embedder is None):
+                report.unchanged += 1
+                continue
+            todo.append((doc, row_hash, content_hash(doc.embed_text()), old))
+        if not todo:
+            return
+        needs = [t for t in todo if t[3] is None or t[3].content_hash != t[2] or not t[3].vector_id]
+        vectors: dict[str, np.ndarray] = {}
+        if needs and self._doc_embedder is not None:
+            try:
+                array = self._doc_embedder.embed([t[0].embed_text() for t in needs])
+                check_dim(self.store, self._doc_embedder, int(array.shape[1]))
+                vectors = {t[0].id: array[i] for i, t in enumerate(needs)}
+            except EmbedderError as exc:
+                report.warnings.append(f"{len(needs)} documents written without vectors (keyword search only "
+                                       f"until `mcp-distill reindex` or the next upsert): {exc}")
+        with self.store.write():
+            vector_ids: dict[str, int] = {}
+            if vectors and self._doc_embedder is not None:
+                self._ensure_vectors(next(iter(vectors.values())).shape[0])
+                vector_ids = self._doc_embedder.ids([t[2] for t in needs])
+            for doc, row_hash, chash, old in todo:
+                vector = vectors.get(doc.id)
+                vector_id = vector_ids.get(chash) if vector is not None else None
+                if vector_id is None:
+                    vector = None  # its cache row is gone (pruned meanwhile): leave it pending
+                keep = old.vector_id if old is not None and old.content_hash == chash else None
+                has_vector = self._write_doc(doc, row_hash, chash, old, vector, vector_id, keep)
+                report.written += 1
+                if vector is not None:
+                    report.embedded += 1
+                elif not has_vector:
+                    report.pending += 1
+        forget_counts(self.store)
+
+    def _ensure_vectors(self, dim: int) -> None:
+        """Create the vec0 table and record model + dim on the first vectors (inside a write)."""
+        assert self.embedder is not None
+        check_embedder(self.store, self.embedder)
+        if self.store.get_meta(META_MODEL) is None:
+            self.store.set_meta(META_MODEL, self.embedder.model_id)
+            self.store.set_meta(META_DIM, str(dim))
+        self.vectors.create(dim)
+
+    def _write_doc(self, doc: Doc, row_hash: str, chash: str, old: _Existing | None,
+                   vector: np.ndarray | None, vector_id: int | None, keep: int | None) -> bool:
+        """Write one document (inside a write); True when it has a vector afterwards.
+
+        ``vector``/``vector_id``: a new vector and its embed_cache row; ``keep``: the vector row
+        of an unchanged text (only metadata changed), re-filed under the new metadata.
+        """
+        conn = self.store.conn
+        tags = [normalise_tag(t) for t in doc.tags if normalise_tag(t)]
+        parsed = parse_time(doc.ts) if doc.ts else None
+        ts_epoch = parsed[1] if parsed else None
+        if vector is None and keep is not None:  # re-file the same vector (task_type is a partition key)
+            vector = self.vectors.vector_of(keep)
+            vector_id = keep if vector is not None else None
+        values = (doc.title, doc.text, json.dumps(doc.tags, ensure_ascii=False),
+                  doc_facets(self.collection, doc.task_type, doc.source, tags), doc.task_type, doc.source,
+                  doc.ts, ts_epoch, json.dumps(doc.metadata, ensure_ascii=False, default=str), chash, row_hash,
+                  vector_id, _now())
+        if old is None:
+            cursor = conn.execute(
+                "INSERT INTO search_docs(title, text, tags, facets, task_type, source, ts, ts_epoch, metadata, "
+                "content_hash, row_hash, vector_id, updated_at, collection, doc_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, self.collection, doc.id),
+            )
+            rowid = int(cursor.lastrowid or 0)
+        else:
+            rowid = old.id
+            conn.execute(
+                "UPDATE search_docs SET title = ?, text = ?, tags = ?, facets = ?, task_type = ?, source = ?, "
+                "ts = ?, ts_epoch = ?, metadata = ?, content_hash = ?, row_hash = ?, vector_id = ?, updated_at = ? "
+                "WHERE id = ?",
+                (*values, rowid),
+            )
+            conn.execute("DELETE FROM search_tags WHERE doc = ?", (rowid,))
+        conn.executemany("INSERT OR IGNORE INTO search_tags(tag, doc) VALUES (?, ?)", [(t, rowid) for t in tags])
+        if vector is not None:
+            self.vectors.put(rowid, self.collection, vector, doc.task_type, doc.source, ts_epoch)
+        elif old is not None and old.vector_id:
+            self.vectors.remove([rowid])  # the text changed and no new vector: never serve a stale one
+        return vector is not None
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove documents by id; returns how many existed."""
+        wanted = [str(i) for i in ids]
+        if not wanted:
+            return 0
+        with self.store.write():
+            rows = self.store.query(
+                "SELECT id FROM search_docs WHERE collection = ? AND doc_id IN (SELECT value FROM json_each(?))",
+                (self.collection, json.dumps(wanted)),
+            )
+            rowids = [int(r["id"]) for r in rows]
+            if rowids:
+                self.vectors.remove(rowids)
+                self.store.conn.executemany("DELETE FROM search_docs WHERE id = ?", [(r,) for r in rowids])
+        forget_counts(self.store)
+        return len(rowids)
+
+    def embed_pending(self, progress: Progress | None = None) -> int:
+        """Embed this collection's documents that have no vector yet (after an outage)."""
+        return embed_pending(self.store, self._require_embedder(), self.collection, progress)
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Drop every vector of the store and rebuild them with this index's embedder."""
+        return reindex(self.store, self._require_embedder(), progress)
+
+    def _require_embedder(self) -> Embedder:
+        if self.embedder is None:
+            raise EmbedderError("no embedder is configured; set MCP_DISTILL_EMBEDDER (default onnx)")
+        return self.embedder
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, doc_id: str) -> Doc | None:
+        """The stored document, or None."""
+        row = self.store.query_one(
+            "SELECT doc_id, title, text, tags, task_type, source, ts, metadata FROM search_docs "
+            "WHERE collection = ? AND doc_id = ?",
+            (self.collection, doc_id),
+        )
+        if row is None:
+            return None
+        return Doc(id=row["doc_id"], title=row["title"], text=row["text"], tags=json.loads(row["tags"]),
+                   task_type=row["task_type"], source=row["source"], ts=row["ts"],
+                   metadata=json.loads(row["metadata"]))
+
+    def count(self) -> int:
+        row = self.store.query_one("SELECT count(*) AS n FROM search_docs WHERE collection = ?", (self.collection,))
+        return int(row["n"]) if row else 0
+
+    def ids(self) -> list[str]:
+        """Every document id of this collection, sorted (to find documents whose source is gone)."""
+        rows = self.store.query("SELECT doc_id FROM search_docs WHERE collection = ? ORDER BY doc_id", (self.collection,))
+        return [r["doc_id"] for r in rows]
+
+    def pending(self) -> int:
+        """Documents of this collection without a vector (embedder was down, or never set)."""
+        row = self.store.query_one(
+            "SELECT count(*) AS n FROM search_docs WHERE collection = ? AND vector_id IS NULL", (self.collection,)
+        )
+        return int(row["n"]) if row else 0
+
+    def status(self) -> dict[str, Any]:
+        """Counts and the vector space of the store, for `stats`-like tools."""
+        return {
+            "collection": self.collection,
+            "documents": self.count(),
+            "pending_vectors": self.pending(),
+            "embed_model": self.store.get_meta(META_MODEL),
+            "embed_dim": int(d) if (d := self.store.get_meta(META_DIM)) else None,
+            "embedder": self.embedder.model_id if self.embedder is not None else None,
+        }
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        task_type: str | None = None,
+        tags: Sequence[str] | str | None = None,
+        source: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        explain: bool = True,
+    ) -> SearchResult:
+        """The ``k`` best documents for ``query``.
+
+        ``mode``: ``hybrid`` (both legs, RRF), ``keyword`` (BM25 only) or ``semantic`` (vectors
+        only). Filters: ``task_type``/``source`` exact, ``tags`` all must match (case-insensitive),
+        ``since`` inclusive / ``until`` exclusive ISO-8601 times (documents without a time are
+        excluded by a time filter). Any query text is accepted — FTS5 syntax is neutralised —
+        and an empty query returns no hits. In hybrid mode an embedder failure returns keyword
+        results with ``semantic_available=False`` and a warning; in semantic mode it raises
+        :class:`EmbedderError`. Raises :class:`InvalidInputError` for a bad mode, k or time.
+        ``explain=False`` skips ``matched_fields`` (about 0.15 ms per hit).
+        """
+        started = time.perf_counter()
+        if mode not in MODES:
+            raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise InvalidInputError(f"k must be an integer from 1 to {MAX_K}, not {k!r}")
+        query = "" if query is None else str(query)[:MAX_QUERY_CHARS]
+        filters = self._filters(task_type, tags, source, since, until)
+        result = SearchResult(query=query, collection=self.collection, mode=mode, hits=[])
+        depth = max(FUSION_DEPTH, k)
+        if not query.strip():
+            result.warnings.append("empty query: nothing to search for")
+            return result
+        keyword: list[tuple[int, float]] = []
+        vector: list[tuple[int, float]] = []
+        if mode in ("hybrid", "keyword"):
+            result.keyword_terms = self.keyword.plan(query)
+            keyword = self.keyword.run(result.keyword_terms, filters, depth)
+        if mode in ("hybrid", "semantic"):
+            vector = self._semantic(query, filters, depth, k, mode, result)
+        if mode != "keyword" and result.semantic_available and (n := self.pending()):
+            result.warnings.append(f"{n} documents of {self.collection!r} have no vector yet and can only be "
+                                   "found by keywords; run `mcp-distill reindex`")
+        legs = {"keyword": [d for d, _ in keyword], "vector": [d for d, _ in vector]}
+        fused = rrf_fuse(legs, {"keyword": KEYWORD_WEIGHT, "vector": VECTOR_WEIGHT}, k=RRF_K, depth=depth)[:k]
+        result.hits = self._hits(fused, keyword, vector, result.keyword_terms if explain else [])
+        result.took_ms = round((time.perf_counter() - started) * 1000, 3)
+        return result
+
+    def _filters(self, task_type: str | None, tags: Sequence[str] | str | None, source: str | None,
+                 since: datetime | str | None, until: datetime | str | None) -> Filters:
+        if isinstance(tags, str):
+            tags = [tags]
+        norm = tuple(dict.fromkeys(t for t in (normalise_tag(x) for x in (tags or ())) if t))
+        lo = parse_time(since, "since")
+        hi = parse_time(until, "until")
+        return Filters(
+            collection=self.collection,
+            task_type=task_type if task_type not in (None, "") else None,
+            source=source if source not in (None, "") else None,
+            tags=norm,
+            since=lo[1] if lo else None,
+            until=hi[1] if hi else None,
+        )
+
+    def _semantic(self, query: str, filters: Filters, depth: int, k: int, mode: str,
+                  result: SearchResult) -> list[tuple[int, float]]:
+        try:
+            embedder = self._require_embedder()
+            qvec = embedder.embed([query])[0]
+            check_dim(self.store, embedder, int(qvec.shape[0]))
+        except EmbedderError as exc:
+            if mode == "semantic":
+                raise
+            result.semantic_available = False
+            result.warnings.append(f"semantic search unavailable, keyword results only: {exc}")
+            return []
+        return self.vectors.search(qvec, filters, depth, need=k)
+
+    def _hits(self, fused: list[tuple[int, float]], keyword: list[tuple[int, float]],
+              vector: list[tuple[int, float]], terms: list[str]) -> list[Hit]:
+        if not fused:
+            return []
+        ids = [d for d, _ in fused]
+        kw = {d: (rank, score) for rank, (d, score) in enumerate(keyword, start=1)}
+        vec = {d: (rank, sim) for rank, (d, sim) in enumerate(vector, start=1)}
+        rows = {
+            r["id"]: r for r in self.store.query(
+                "SELECT id, doc_id, title, text, tags, task_type, source, ts, metadata FROM search_docs "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
+        }
+        fields = self.keyword.matched_fields(terms, [d for d in ids if d in rows and d in kw])
+        hits: list[Hit] = []
+        for doc, score in fused:
+            row = rows.get(doc)
+            if row is None:  # deleted between the legs and now
+                continue
+            kw_rank, kw_score = kw.get(doc, (None, None))
+            v_rank, sim = vec.get(doc, (None, None))
+            hits.append(Hit(
+                id=row["doc_id"], collection=self.collection, title=row["title"], snippet=_snippet(row["text"]),
+                score=score, keyword_rank=kw_rank, keyword_score=kw_score, vector_rank=v_rank,
+                vector_similarity=sim, vector_distance=None if sim is None else 1.0 - sim,
+                matched_fields=fields.get(doc, []), tags=json.loads(row["tags"]), task_type=row["task_type"],
+                source=row["source"], ts=row["ts"], metadata=json.loads(row["metadata"]),
+            ))
+        return hits

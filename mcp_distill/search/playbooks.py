@@ -1,0 +1,379 @@
+"""Playbook Extractor: how a kind of task was solved before, built only from accepted runs.
+
+Deterministic, no LLM. Scored runs are grouped by **task type and problem pattern**; every group
+with at least one accepted run becomes a Playbook whose fields are read off the evidence:
+
+- ``problem_pattern`` / pattern key: the run's *subject* — the top two folders of the file it worked
+  on (``crates/gateway``), else the project part of its task id (``django__django`` of
+  ``django__django-11099``), else its three most frequent content words — under its task type.
+- ``commands_worked`` / ``commands_failed``: commands of accepted runs that did not fail, and
+  commands that failed (non-zero exit / ``ok: false``) in any run of the group.
+- ``known_failure_modes``: negative-vote reasons and failure markers of the group's rejected runs.
+- ``acceptance_criteria``: the positive votes that accepted its runs; ``validation_steps``: checks
+  that passed in accepted runs; ``model_routing_path``: models of accepted runs in time order.
+- ``recovery_strategy`` / ``escalation_threshold``: from late acceptances (accepted on attempt N,
+  or after a model switch).
+- success statistics: accepted / scored runs of the group, and when it was last seen.
+
+The id is a hash of the pattern key, so re-extraction keeps a playbook's id while its pattern
+holds; a group that no longer has an accepted run loses its playbook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from mcp_distill.errors import NotFoundError
+from mcp_distill.models import EvidenceRecord, Playbook
+from mcp_distill.receipts import ReceiptBuilder, now_utc
+from mcp_distill.search.embed import Embedder
+from mcp_distill.search.index import Doc, Index
+from mcp_distill.store import Store
+
+Progress = Callable[[int, int, str], None]
+
+#: Most items kept per list field: playbooks are read mid-task, so they stay short.
+MAX_ITEMS = 8
+#: Content words that name a pattern when nothing structural does.
+PATTERN_WORDS = 3
+_WORD = re.compile(r"[a-z][a-z0-9_]{2,}")
+_STOP = frozenset(
+    "the and for with that this from are was were has have not but all any can its into out our you your "
+    "they them then than there their will would should could been being also only more most such when where "
+    "which while what who how why use used using run runs ran file files code line lines fix fixed issue "
+    "error errors test tests make made new one two get set add added none null true false".split()
+)
+
+
+@dataclass
+class RunView:
+    run_key: str
+    category: str
+    reasons: list[str]
+    votes: list[dict[str, Any]]
+    records: list[EvidenceRecord] = field(default_factory=list)
+
+    @property
+    def task_type(self) -> str:
+        for r in self.records:
+            if r.task_type:
+                return r.task_type
+        return self.records[0].stream if self.records else "unknown"
+
+    def first(self, attr: str) -> Any:
+        for r in self.records:
+            value = getattr(r, attr)
+            if value:
+                return value
+        return None
+
+    @property
+    def last_seen(self) -> datetime | None:
+        stamps = [r.timestamp for r in self.records if r.timestamp]
+        return max(stamps) if stamps else None
+
+
+def words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+def subject(run: RunView) -> str:
+    """The structural subject of a run (see module docstring)."""
+    file_path = run.first("file_path") or next((f for r in run.records for f in r.source_files), None)
+    if file_path:
+        parts = [p for p in str(file_path).replace("\\", "/").split("/") if p and p != "."]
+        return "/".join(parts[:2]) if len(parts) > 2 else "/".join(parts[:-1]) or parts[-1]
+    task_id = run.first("task_id")
+    if task_id:
+        match = re.match(r"(.+?)[-_]\d+$", str(task_id))
+        return match.group(1) if match else str(task_id)
+    text = " ".join(filter(None, (run.first("input_text"), run.first("text"), run.first("output_text"))))
+    top = [w for w, _ in sorted(Counter(words(text)).items(), key=lambda kv: (-kv[1], kv[0]))[:PATTERN_WORDS]]
+    return " ".join(sorted(top)) or "general"
+
+
+def pattern_key(run: RunView) -> str:
+    return f"{run.task_type}|{subject(run)}"
+
+
+def playbook_id(key: str) -> str:
+    return "pb-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _top(counter: Counter[str], n: int = MAX_ITEMS) -> list[str]:
+    return [item for item, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n] if item]
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: Accepted runs quoted in a playbook's examples, and how long a quote may be.
+MAX_EXAMPLES = 3
+EXAMPLE_CHARS = 280
+
+
+def example_of(run: RunView) -> str | None:
+    """How the run solved it, in a few words: a distilled procedure, else a finding, else its output."""
+    texts = [r.text for r in run.records if r.text and "procedure" in r.stream]
+    texts += [r.text for r in run.records if r.text and len(r.text) > 40]
+    texts += [r.output_text for r in run.records if r.output_text]
+    return _short(texts[0], EXAMPLE_CHARS) if texts else None
+
+
+def build_playbook(key: str, runs: list[RunView], created_at: datetime) -> Playbook | None:
+    """One group's playbook, or None when no run of the group was accepted. Pure."""
+    runs = sorted(runs, key=lambda r: r.run_key)
+    accepted = [r for r in runs if r.category == "accepted"]
+    if not accepted:
+        return None
+    rejected = [r for r in runs if r.category == "rejected"]
+    scored = [r for r in runs if r.category in ("accepted", "partially_accepted", "rejected")]
+    task_type, subj = key.split("|", 1)
+
+    worked: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    for run in runs:
+        for rec in run.records:
+            for cmd in rec.commands_run:
+                bad = cmd.ok is False or (cmd.exit_code not in (None, 0))
+                if bad:
+                    failed[_short(cmd.command, 160)] += 1
+                elif run.category == "accepted":
+                    worked[_short(cmd.command, 160)] += 1
+    context = Counter(_short(c, 120) for r in accepted for rec in r.records for c in rec.retrieved_context)
+    files = Counter(f for r in accepted for rec in r.records for f in [rec.file_path, *rec.source_files] if f)
+    checks = Counter(v.name for r in accepted for rec in r.records for v in rec.validation_results if v.passed)
+    criteria = Counter(_short(v["detail"]) for r in accepted for v in r.votes if v.get("vote") == "positive")
+    failures: Counter[str] = Counter()
+    for run in rejected:
+        for v in run.votes:
+            if v.get("vote") == "negative":
+                failures[_short(v["detail"])] += 1
+        for rec in run.records:
+            failures.update(_short(m) for m in rec.failure_markers)
+
+    routing: Counter[tuple[str, ...]] = Counter()
+    late_attempts: list[int] = []
+    for run in accepted:
+        ordered = sorted((r for r in run.records if r.model_name), key=lambda r: (r.timestamp is None, r.timestamp))
+        path: list[str] = []
+        for rec in ordered:
+            if rec.model_name not in path:
+                path.append(rec.model_name)
+            if rec.signals.accepted_on_attempt:
+                late_attempts.append(rec.signals.accepted_on_attempt)
+        if path:
+            routing[tuple(path)] += 1
+    best_path = list(sorted(routing.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]) if routing else []
+
+    recovery = None
+    if late_attempts and max(late_attempts) > 1:
+        recovery = (f"Accepted on attempt {min(a for a in late_attempts if a > 1)}-{max(late_attempts)} in "
+                    f"{sum(a > 1 for a in late_attempts)} of {len(accepted)} accepted run(s): retry with the "
+                    "reviewer's findings" + (f", escalating {' -> '.join(best_path)}" if len(best_path) > 1 else ""))
+    elif len(best_path) > 1:
+        recovery = f"Escalate models in order: {' -> '.join(best_path)}"
+    threshold = None
+    if late_attempts:
+        threshold = f"escalate after {max(late_attempts) - 1 if max(late_attempts) > 1 else 1} failed attempt(s)"
+    elif rejected:
+        threshold = f"needs a human after a rejection like: {_top(failures, 1)[0]}" if failures else None
+
+    text_words = Counter(w for r in accepted for rec in r.records
+                         for w in words(" ".join(filter(None, (rec.input_text, rec.text)))[:4000]))
+    keywords = _top(text_words, 5)
+    problem = f"{task_type} on {subj}" + (f": {', '.join(keywords)}" if keywords else "")
+    last_seen = max((r.last_seen for r in runs if r.last_seen), default=None)
+    tags = sorted({task_type, subj, *best_path} - {""})
+    return Playbook(
+        playbook_id=playbook_id(key),
+        task_type=task_type,
+        problem_pattern=problem,
+        title=f"{task_type}: {subj}",
+        useful_context=_top(context),
+        model_routing_path=best_path,
+        commands_worked=_top(worked),
+        commands_failed=_top(failed),
+        validation_steps=_top(checks),
+        repo_files_touched=_top(files),
+        recovery_strategy=recovery,
+        known_failure_modes=_top(failures),
+        escalation_threshold=threshold,
+        acceptance_criteria=_top(criteria),
+        examples=list(dict.fromkeys(e for e in map(example_of, accepted) if e))[:MAX_EXAMPLES],
+        source_run_ids=[r.run_key for r in accepted],
+        tags=tags,
+        success_count=len(accepted),
+        attempt_count=len(scored),
+        success_rate=round(len(accepted) / len(scored), 4) if scored else 0.0,
+        last_seen=last_seen,
+        created_at=created_at,
+    )
+
+
+def _scored_runs(store: Store) -> Iterable[RunView]:
+    """Every scored run with its records, one run at a time (memory bound by the largest run)."""
+    current: RunView | None = None
+    cursor = store.conn.execute(
+        "SELECT s.run_key, s.category, s.reasons, s.votes, e.data FROM scores s "
+        "JOIN evidence e ON e.run_key = s.run_key ORDER BY s.run_key, e.ts_epoch, e.id")
+    for run_key, category, reasons, votes, data in cursor:
+        if current is None or current.run_key != run_key:
+            if current is not None:
+                yield current
+            current = RunView(run_key, category, orjson.loads(reasons), orjson.loads(votes))
+        current.records.append(EvidenceRecord.model_validate_json(data))
+    if current is not None:
+        yield current
+
+
+def playbook_text(pb: Playbook) -> str:
+    """What the keyword and vector legs index for a playbook."""
+    parts = [pb.problem_pattern, *pb.examples, *pb.acceptance_criteria, *pb.commands_worked, *pb.validation_steps,
+             *pb.known_failure_modes, *pb.repo_files_touched, *pb.useful_context,
+             pb.recovery_strategy or "", " ".join(pb.model_routing_path)]
+    return "\n".join(p for p in parts if p)
+
+
+def extract_playbooks(store: Store, progress: Progress | None = None, command: str = "extract") -> dict[str, Any]:
+    """Rebuild every playbook from the current scores. Idempotent; ids are stable per pattern."""
+    receipt = ReceiptBuilder("playbooks", command)
+    groups: dict[str, list[RunView]] = {}
+    n_runs = 0
+    with store.lock:
+        for run in _scored_runs(store):
+            n_runs += 1
+            # only the evidence that matters for grouping and fields is kept per run
+            groups.setdefault(pattern_key(run), []).append(run)
+    existing = {r["pattern_key"]: r for r in store.query("SELECT playbook_id, pattern_key, created_at FROM playbooks")}
+    now = now_utc()
+    built: list[tuple[str, Playbook]] = []
+    for i, key in enumerate(sorted(groups)):
+        created = datetime.fromisoformat(existing[key]["created_at"]) if key in existing else now
+        pb = build_playbook(key, groups[key], created)
+        if pb is not None:
+            built.append((key, pb))
+        if progress:
+            progress(i + 1, len(groups), key)
+    keep = {key for key, _ in built}
+    with store.write() as db:
+        for key, pb in built:
+            db.conn.execute(
+                "INSERT INTO playbooks(playbook_id, task_type, pattern_key, data, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(pattern_key) DO UPDATE SET data = excluded.data, "
+                "updated_at = excluded.updated_at",
+                (pb.playbook_id, pb.task_type, key, pb.model_dump_json(), pb.created_at.isoformat(), now.isoformat()))
+        gone = [existing[k]["playbook_id"] for k in existing if k not in keep]
+        db.conn.executemany("DELETE FROM playbooks WHERE playbook_id = ?", [(g,) for g in gone])
+    receipt.count_in = n_runs
+    receipt.count_out = len(built)
+    receipt.count("groups", len(groups))
+    receipt.count("removed", len(gone))
+    result = receipt.finish(store, validation_pass=True)
+    return {"runs": n_runs, "groups": len(groups), "playbooks": len(built), "removed": gone,
+            "receipt_id": result.receipt_id, "playbook_ids": [pb.playbook_id for _, pb in built]}
+
+
+def get_playbook(store: Store, pid: str) -> Playbook:
+    row = store.query_one("SELECT data FROM playbooks WHERE playbook_id = ?", (pid,))
+    if row is None:
+        raise NotFoundError(f"no playbook {pid!r}; run `mcp-distill playbooks extract` or search with search_playbooks")
+    return Playbook.model_validate_json(row["data"])
+
+
+def all_playbooks(store: Store) -> list[Playbook]:
+    return [Playbook.model_validate_json(r["data"]) for r in
+            store.query("SELECT data FROM playbooks ORDER BY playbook_id")]
+
+
+COLLECTION = "playbooks"
+
+
+class PlaybookHit(BaseModel):
+    """A playbook found for a query, with why it ranked (each leg's rank and score)."""
+
+    playbook: Playbook
+    score: float
+    keyword_rank: int | None
+    keyword_score: float | None
+    vector_rank: int | None
+    vector_similarity: float | None
+    matched_fields: list[str]
+
+
+class PlaybookSearch(BaseModel):
+    query: str
+    mode: str
+    hits: list[PlaybookHit]
+    semantic_available: bool
+    warnings: list[str]
+
+
+def index_playbooks(store: Store, embedder: Embedder | None, progress: Progress | None = None) -> dict[str, Any]:
+    """Bring the search index in line with the playbooks table (unchanged documents are skipped)."""
+    index = Index(store, embedder, COLLECTION)
+    books = all_playbooks(store)
+    docs = [Doc(id=pb.playbook_id, title=pb.title or pb.problem_pattern, text=playbook_text(pb), tags=pb.tags,
+                task_type=pb.task_type, source="playbooks", ts=pb.last_seen or pb.created_at,
+                metadata={"success_rate": pb.success_rate, "success_count": pb.success_count})
+            for pb in books]
+    report = index.upsert(docs, progress=(lambda done, total: progress(done, total or 0, "index")) if progress else None)
+    live = {pb.playbook_id for pb in books}
+    stale = [doc_id for doc_id in index.ids() if doc_id not in live]
+    removed = index.delete(stale) if stale else 0
+    return {**report.model_dump(), "removed": removed}
+
+
+def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int = 5, task_type: str | None = None,
+                     tags: list[str] | None = None, mode: str = "hybrid") -> PlaybookSearch:
+    """Hybrid (default), keyword or semantic search over playbooks, with filters and explanations."""
+    result = Index(store, embedder, COLLECTION).search(query, k=k, mode=mode, task_type=task_type, tags=tags)
+    hits = []
+    for hit in result.hits:
+        try:
+            pb = get_playbook(store, hit.id)
+        except NotFoundError:
+            continue  # indexed but since removed: the next index run drops it
+        hits.append(PlaybookHit(playbook=pb, score=hit.score, keyword_rank=hit.keyword_rank,
+                                keyword_score=hit.keyword_score, vector_rank=hit.vector_rank,
+                                vector_similarity=hit.vector_similarity, matched_fields=hit.matched_fields))
+    return PlaybookSearch(query=query, mode=result.mode, hits=hits, semantic_available=result.semantic_available,
+                          warnings=result.warnings)
+
+
+def render_for_prompt(task: str, found: PlaybookSearch) -> str:
+    """The best playbooks for a task as one ready-to-use message (the ``apply_playbook`` prompt)."""
+    if not found.hits:
+        return (f"Task: {task}\n\nNo playbook matches this task yet. Work it out, and once the run is accepted, "
+                "`extract_playbooks` will distil it for next time.")
+    lines = [f"Task: {task}", "", "Playbooks from accepted runs of similar tasks (best first):"]
+    for n, hit in enumerate(found.hits, 1):
+        pb = hit.playbook
+        lines += ["", f"## {n}. {pb.title} ({pb.success_count}/{pb.attempt_count} accepted)",
+                  f"Pattern: {pb.problem_pattern}"]
+        lines += [f"Example: {e}" for e in pb.examples]
+        for label, items in (("Acceptance criteria", pb.acceptance_criteria), ("Commands that worked", pb.commands_worked),
+                             ("Commands that failed", pb.commands_failed), ("Validate with", pb.validation_steps),
+                             ("Known failure modes", pb.known_failure_modes), ("Files", pb.repo_files_touched),
+                             ("Useful context", pb.useful_context)):
+            if items:
+                lines.append(f"{label}: " + "; ".join(items))
+        if pb.model_routing_path:
+            lines.append("Model routing: " + " -> ".join(pb.model_routing_path))
+        if pb.recovery_strategy:
+            lines.append(f"Recovery: {pb.recovery_strategy}")
+        if pb.escalation_threshold:
+            lines.append(f"Escalation: {pb.escalation_threshold}")
+    lines += ["", "Follow the acceptance criteria; avoid the known failure modes."]
+    return "\n".join(lines)

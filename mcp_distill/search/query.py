@@ -1,0 +1,175 @@
+"""Pure pieces of the search index: query sanitising, FTS5 expressions, facet tokens, fusion.
+
+Nothing here touches the store, so each piece is testable (and tunable) on its own;
+:mod:`mcp_distill.search.index` puts them together.
+
+Why the keyword query is built this way
+---------------------------------------
+Agents send arbitrary text ("foo AND (", quotes, ``col:val``, ``NEAR(a b)``, ``*``). Passing it
+to FTS5 raw raises syntax errors. :func:`query_tokens` keeps only runs of letters and digits,
+each becomes a double-quoted FTS5 string (never an operator), and the strings are OR-ed — the
+bag-of-words BM25 that measured 0.687 nDCG@10 on SciFact. Which tokens are kept (document
+frequency cut, term cap) is decided by the index, which knows the vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Hashable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from mcp_distill.errors import InvalidInputError
+
+# ----------------------------------------------------------------------------- fusion constants
+# Tuned together on SciFact *train* qrels (809 queries; `bench/retrieval.py --tune`), never on
+# test. nDCG@10 on train: RRF_K 60 / weights 1:1 (the textbook default) 0.719; RRF_K 5 0.733;
+# RRF_K 1 with the vector leg at 0.75: 0.739 (the best of k in 1..60 x vector weight 0.75..1.5).
+# A small k lets the first ranks of each leg dominate, which is what a top-5 tool needs.
+#: Reciprocal-rank-fusion damping constant k (see rrf_fuse).
+RRF_K = 1.0
+#: Per-leg weights of the fusion: BM25 is the stronger leg on SciFact (0.69 vs 0.66 nDCG@10).
+KEYWORD_WEIGHT = 1.0
+VECTOR_WEIGHT = 0.75
+#: Ranks taken from each leg before fusing (or k when larger). 50 vs 100 changes train nDCG@10
+#: by 0.0007, and the vector leg's KNN cost is linear in it (6 vs 11 ms at 100k documents).
+FUSION_DEPTH = 50
+
+# ----------------------------------------------------------------------------- keyword constants
+#: FTS5 bm25() column weights of title, text and tags (the facets column, filter tokens, weighs 0).
+#: Title 3x text: SciFact train nDCG@10 0.7016 (1x), 0.7052 (2x), 0.7078 (3x), 0.7073 (4x).
+TITLE_WEIGHT = 3.0
+TEXT_WEIGHT = 1.0
+TAGS_WEIGHT = 1.0
+#: A query term found in more than this fraction of all documents is dropped: its idf is about
+#: zero (BM25 gains nothing from it) while it matches half the index.
+MAX_DF_RATIO = 0.5
+#: The keyword leg's cost is about proportional to the postings it scores (measured ~0.5 µs per
+#: matched posting with bm25() on 2 cores), so the query keeps its rarest terms while the sum
+#: of their document frequencies stays within this budget; common terms (low idf, most of the
+#: cost) go first. This is what bounds the leg at 100k documents (every token OR-ed took 130 ms
+#: there, see docs/benchmarks.md). SciFact train nDCG@10 with a budget of 4000 / 8000 / none:
+#: 0.7083 / 0.7078 / 0.7079, and 4000 halves the leg's time at 10k and 100k (2 ms vs 4 ms).
+POSTINGS_BUDGET = 4000
+#: ...but the rarest terms are kept anyway up to this many, so a query of only common words
+#: still finds something.
+MIN_KEEP_TERMS = 2
+#: At most this many (rarest) terms are OR-ed; a pasted log line must not become a 500-way OR.
+MAX_QUERY_TERMS = 32
+#: Query text beyond this many characters is ignored (both legs).
+MAX_QUERY_CHARS = 4000
+
+# unicode61 splits on everything that is not a letter, a number or a private-use character;
+# "_" is a separator there too, so it is one here.
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+K = TypeVar("K", bound=Hashable)
+
+
+def query_tokens(text: str, limit: int = 4 * MAX_QUERY_TERMS) -> list[str]:
+    """Distinct letter/digit runs of ``text`` in order of first appearance (case-folded), at most
+    ``limit``. Whatever the input, the result holds no FTS5 syntax."""
+    seen: dict[str, None] = {}
+    for match in _TOKEN.finditer(text[:MAX_QUERY_CHARS]):
+        token = match.group(0).casefold()
+        if token not in seen:
+            seen[token] = None
+            if len(seen) >= limit:
+                break
+    return list(seen)
+
+
+def fts_string(token: str) -> str:
+    """``token`` as an FTS5 string literal: double-quoted, inner quotes doubled."""
+    return '"' + token.replace('"', '""') + '"'
+
+
+def facet_token(kind: str, value: str) -> str:
+    """An opaque token standing for one filter value (kind: c=collection, t=task_type, s=source,
+    g=tag) in the FTS5 ``facets`` column.
+
+    Letters a-f and digits from a hash, wrapped as ``x<kind><hash>0``: the tokenizer keeps it as
+    one token and the porter stemmer leaves it alone (no English suffix ends in a digit), and no
+    two kinds collide.
+    """
+    digest = hashlib.blake2b(f"{kind}\x00{value}".encode(), digest_size=8).hexdigest()
+    return f"x{kind}{digest}0"
+
+
+def normalise_tag(tag: str) -> str:
+    """Tags match case-insensitively and ignore surrounding blanks."""
+    return " ".join(str(tag).split()).casefold()
+
+
+def build_match(terms: Sequence[str], facets: Sequence[str]) -> str:
+    """The FTS5 MATCH expression: any of ``terms`` in title/text/tags, and all ``facets``.
+
+    ``{title text tags} : ("a" OR "b") AND facets : ("xc..0" AND "xg..0")``. Filters inside the
+    MATCH are intersected by FTS5 itself, so a filter can never starve the keyword leg.
+    """
+    body = "{title text tags} : (" + " OR ".join(fts_string(t) for t in terms) + ")"
+    if facets:
+        body += " AND facets : (" + " AND ".join(fts_string(f) for f in facets) + ")"
+    return body
+
+
+def rrf_fuse(
+    rankings: Mapping[str, Sequence[K]],
+    weights: Mapping[str, float] | None = None,
+    k: float = RRF_K,
+    depth: int | None = FUSION_DEPTH,
+) -> list[tuple[K, float]]:
+    """Weighted reciprocal rank fusion of several ranked lists.
+
+    ``score(d) = sum over legs L containing d of  w_L / (k + rank_L(d))``, ``rank`` 1-based,
+    each list cut to its first ``depth`` items. Ranks only, never raw scores: BM25 values and
+    cosine similarities live on unrelated scales, and ranks make the fusion robust to both.
+    A larger ``k`` flattens the curve (deep ranks count relatively more); the weights tilt the
+    fusion towards a leg. Legs missing from ``weights`` weigh 1.0. Ties are broken by the best
+    single-leg rank, then by first appearance, so the output is deterministic.
+
+    Returns (key, score) pairs, best first.
+    """
+    weights = weights or {}
+    scores: dict[K, float] = {}
+    best: dict[K, int] = {}
+    for leg, ranking in rankings.items():
+        w = float(weights.get(leg, 1.0))
+        items = ranking if depth is None else ranking[:depth]
+        for rank, key in enumerate(items, start=1):
+            scores[key] = scores.get(key, 0.0) + w / (k + rank)
+            if rank < best.get(key, 1 << 30):
+                best[key] = rank
+    order = {key: i for i, key in enumerate(scores)}
+    return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], order[kv[0]]))
+
+
+def parse_time(value: datetime | str | float | int | None, name: str = "ts") -> tuple[str, float] | None:
+    """(ISO-8601 string in UTC, epoch seconds) of a datetime, an ISO string or epoch seconds.
+
+    Naive datetimes are taken as UTC. Raises InvalidInputError on anything unparseable.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be an ISO-8601 time, not {value!r}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{name} must be a finite epoch time, not {value!r}")
+        dt = datetime.fromtimestamp(float(value), tz=UTC)
+    elif isinstance(value, datetime):
+        dt = value
+    else:
+        text = str(value).strip()
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"{name}={text[:60]!r} is not an ISO-8601 time; write it like 2026-11-28 or 2026-11-28T10:00:00Z"
+            ) from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    dt = dt.astimezone(UTC)
+    return dt.isoformat().replace("+00:00", "Z"), dt.timestamp()
