@@ -36,166 +36,168 @@ def collect_table(summary: dict) -> Table:
     return table
 
 
+def run(
+    ctx: typer.Context,
+    paths: Annotated[list[str] | None, typer.Argument(help="Sources to collect (default: examples/lakehouse_kb "
+                                                           "when present, else the roots).")] = None,
+    out_dir: Annotated[str, typer.Option("--out", help="Where the datasets are exported.")] = "exports",
+) -> None:
+    """The main job: collect, score, extract and index playbooks, refresh the ledger, export datasets."""
+    state = cli_state(ctx)
+    if not paths:
+        example = Path("examples/lakehouse_kb")
+        paths = [str(example)] if example.exists() else None
+    with progress_bar("pipeline") as bar:
+        result = run_pipeline(state.store, state.settings, state.rules(), state.embedder(), paths, progress=bar,
+                              out_dir=out_dir)
+    if state.as_json:
+        emit(state, result)
+        return
+    out.print(collect_table(result["collect"]))
+    out.print(kv_table("pipeline", result["summary"]))
+
+def collect(
+    ctx: typer.Context,
+    paths: Annotated[list[str] | None, typer.Argument(help="Files or folders (default: the roots).")] = None,
+    mapping: Annotated[list[str] | None, typer.Option(help="Declarative TOML mapping file for other streams "
+                                                           "(repeatable).")] = None,
+) -> None:
+    """Collect JSONL/JSON evidence: incremental, idempotent; malformed lines are quarantined."""
+    state = cli_state(ctx)
+    with progress_bar("collect") as bar:
+        result = collect_paths(state.store, state.settings, paths, mapping_files=mapping, progress=bar,
+                               command="cli:collect").as_dict()
+    emit(state, result, collect_table(result))
+    if result["quarantined"]:
+        err.print(f"{result['quarantined']} line(s) quarantined: see `mcp-distill quarantine`")
+
+def score(
+    ctx: typer.Context,
+    run_id: Annotated[str | None, typer.Argument(help="One run (default: every unscored run).")] = None,
+    rescore: Annotated[bool, typer.Option(help="Score every run again (after a rules change).")] = False,
+) -> None:
+    """Deterministic scoring with the rules file (MCP_DISTILL_RULES / --rules)."""
+    state = cli_state(ctx)
+    with progress_bar("score") as bar:
+        result = score_runs(state.store, state.rules(), run=run_id, rescore=rescore, progress=bar,
+                            command="cli:score")
+    emit(state, result, kv_table(f"scored ({result['scorer_version']})",
+                                 {"runs scored": result["scored"], **result["by_category"]}))
+
+@runs_app.command("list")
+def runs_list(
+    ctx: typer.Context,
+    category: Annotated[str | None, typer.Option(help="Only runs of this category.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """Runs with their join method and category."""
+    state = cli_state(ctx)
+    rows = list_runs(state.store, category=category, limit=limit)
+    table = Table(title="runs")
+    for col in ("run_key", "join", "task_type", "records", "category"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["run_key"], r["join_method"], r["task_type"] or "", str(r["record_count"]),
+                      r["category"] or "(unscored)")
+    emit(state, rows, table)
+
+@runs_app.command("show")
+def runs_show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="run_id or run key")]) -> None:
+    """One run: every record joined to it, with provenance, and its score and reasons."""
+    state = cli_state(ctx)
+    view = get_run(state.store, run_id)
+    if state.as_json:
+        emit(state, view)
+        return
+    out.print(f"[bold]{view['run_key']}[/] joined by {view['join_method']}; streams: {', '.join(view['streams'])}")
+    for r in view["records"]:
+        prov = r.get("provenance", {})
+        out.print(f"  - {r['stream']:<22} {prov.get('source_file')}:{prov.get('line_offset')}")
+    score_view = view["score"]
+    if score_view:
+        out.print(f"[bold]category:[/] {score_view['category']}  ({score_view['scorer_version']})")
+        for reason in score_view["reasons"]:
+            out.print(f"  * {reason}")
+    else:
+        out.print("not scored yet: run `mcp-distill score`")
+
+def stats(ctx: typer.Context) -> None:
+    """What the store holds."""
+    state = cli_state(ctx)
+    data = store_stats(state.store)
+    flat = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
+    flat.update({f"category {k}": v for k, v in data["by_category"].items()})
+    emit(state, data, kv_table("store", flat))
+
+def quarantine(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """Quarantined lines: file, byte offset, reason and an excerpt."""
+    state = cli_state(ctx)
+    rows = quarantine_rows(state.store, limit)
+    table = Table(title="quarantine")
+    for col in ("file", "offset", "reason"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["source_file"], str(r["line_offset"]), r["reason"])
+    emit(state, rows, table)
+
+@receipts_app.command("list")
+def receipts_list(ctx: typer.Context, stage: str | None = None, limit: int = 20) -> None:
+    """Recent receipts."""
+    state = cli_state(ctx)
+    rows = list_receipts(state.store, stage, limit)
+    table = Table(title="receipts")
+    for col in ("receipt_id", "stage", "started_at", "valid"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["receipt_id"], r["stage"], r["started_at"], "yes" if r["validation_pass"] else "NO")
+    emit(state, rows, table)
+
+@receipts_app.command("show")
+def receipts_show(ctx: typer.Context, receipt_id: str) -> None:
+    """One receipt as JSON."""
+    state = cli_state(ctx)
+    out.print_json(receipt_json(get_receipt(state.store, receipt_id)).decode())
+
+@schemas_app.command("generate")
+def schemas_generate(directory: Path = SCHEMA_DIR) -> None:
+    """Write schemas/*.json from the pydantic models."""
+    for path in write_all(directory):
+        out.print(f"wrote {path}")
+
+@schemas_app.command("check")
+def schemas_check(directory: Path = SCHEMA_DIR) -> None:
+    """Exit 1 when a schema file is stale."""
+    names = stale(directory)
+    if names:
+        raise InvalidInputError(f"stale schema files: {', '.join(names)}; run `mcp-distill schemas generate`")
+    out.print("schemas are up to date")
+
+def serve(
+    ctx: typer.Context,
+    http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
+    host: Annotated[str, typer.Option(help="HTTP bind address; anything but loopback needs MCP_DISTILL_TOKEN.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+    path: Annotated[str, typer.Option(help="HTTP endpoint path.")] = "/mcp",
+) -> None:
+    """Serve the MCP tools: stdio (default, for Claude Code/Desktop and the Inspector) or --http."""
+    from mcp_distill.server.http import serve_http, serve_stdio
+
+    state = cli_state(ctx)
+    if http:
+        serve_http(state.settings, host=host, port=port, path=path)
+    else:
+        serve_stdio(state.settings)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def run(
-        ctx: typer.Context,
-        paths: Annotated[list[str] | None, typer.Argument(help="Sources to collect (default: examples/lakehouse_kb "
-                                                               "when present, else the roots).")] = None,
-        out_dir: Annotated[str, typer.Option("--out", help="Where the datasets are exported.")] = "exports",
-    ) -> None:
-        """The main job: collect, score, extract and index playbooks, refresh the ledger, export datasets."""
-        state = cli_state(ctx)
-        if not paths:
-            example = Path("examples/lakehouse_kb")
-            paths = [str(example)] if example.exists() else None
-        with progress_bar("pipeline") as bar:
-            result = run_pipeline(state.store, state.settings, state.rules(), state.embedder(), paths, progress=bar,
-                                  out_dir=out_dir)
-        if state.as_json:
-            emit(state, result)
-            return
-        out.print(collect_table(result["collect"]))
-        out.print(kv_table("pipeline", result["summary"]))
-
-    @app.command()
-    def collect(
-        ctx: typer.Context,
-        paths: Annotated[list[str] | None, typer.Argument(help="Files or folders (default: the roots).")] = None,
-        mapping: Annotated[list[str] | None, typer.Option(help="Declarative TOML mapping file for other streams "
-                                                               "(repeatable).")] = None,
-    ) -> None:
-        """Collect JSONL/JSON evidence: incremental, idempotent; malformed lines are quarantined."""
-        state = cli_state(ctx)
-        with progress_bar("collect") as bar:
-            result = collect_paths(state.store, state.settings, paths, mapping_files=mapping, progress=bar,
-                                   command="cli:collect").as_dict()
-        emit(state, result, collect_table(result))
-        if result["quarantined"]:
-            err.print(f"{result['quarantined']} line(s) quarantined: see `mcp-distill quarantine`")
-
-    @app.command()
-    def score(
-        ctx: typer.Context,
-        run_id: Annotated[str | None, typer.Argument(help="One run (default: every unscored run).")] = None,
-        rescore: Annotated[bool, typer.Option(help="Score every run again (after a rules change).")] = False,
-    ) -> None:
-        """Deterministic scoring with the rules file (MCP_DISTILL_RULES / --rules)."""
-        state = cli_state(ctx)
-        with progress_bar("score") as bar:
-            result = score_runs(state.store, state.rules(), run=run_id, rescore=rescore, progress=bar,
-                                command="cli:score")
-        emit(state, result, kv_table(f"scored ({result['scorer_version']})",
-                                     {"runs scored": result["scored"], **result["by_category"]}))
-
-    @runs_app.command("list")
-    def runs_list(
-        ctx: typer.Context,
-        category: Annotated[str | None, typer.Option(help="Only runs of this category.")] = None,
-        limit: Annotated[int, typer.Option(min=1)] = 50,
-    ) -> None:
-        """Runs with their join method and category."""
-        state = cli_state(ctx)
-        rows = list_runs(state.store, category=category, limit=limit)
-        table = Table(title="runs")
-        for col in ("run_key", "join", "task_type", "records", "category"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["run_key"], r["join_method"], r["task_type"] or "", str(r["record_count"]),
-                          r["category"] or "(unscored)")
-        emit(state, rows, table)
-
-    @runs_app.command("show")
-    def runs_show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="run_id or run key")]) -> None:
-        """One run: every record joined to it, with provenance, and its score and reasons."""
-        state = cli_state(ctx)
-        view = get_run(state.store, run_id)
-        if state.as_json:
-            emit(state, view)
-            return
-        out.print(f"[bold]{view['run_key']}[/] joined by {view['join_method']}; streams: {', '.join(view['streams'])}")
-        for r in view["records"]:
-            prov = r.get("provenance", {})
-            out.print(f"  - {r['stream']:<22} {prov.get('source_file')}:{prov.get('line_offset')}")
-        score_view = view["score"]
-        if score_view:
-            out.print(f"[bold]category:[/] {score_view['category']}  ({score_view['scorer_version']})")
-            for reason in score_view["reasons"]:
-                out.print(f"  * {reason}")
-        else:
-            out.print("not scored yet: run `mcp-distill score`")
-
-    @app.command()
-    def stats(ctx: typer.Context) -> None:
-        """What the store holds."""
-        state = cli_state(ctx)
-        data = store_stats(state.store)
-        flat = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
-        flat.update({f"category {k}": v for k, v in data["by_category"].items()})
-        emit(state, data, kv_table("store", flat))
-
-    @app.command()
-    def quarantine(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
-        """Quarantined lines: file, byte offset, reason and an excerpt."""
-        state = cli_state(ctx)
-        rows = quarantine_rows(state.store, limit)
-        table = Table(title="quarantine")
-        for col in ("file", "offset", "reason"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["source_file"], str(r["line_offset"]), r["reason"])
-        emit(state, rows, table)
-
-    @receipts_app.command("list")
-    def receipts_list(ctx: typer.Context, stage: str | None = None, limit: int = 20) -> None:
-        """Recent receipts."""
-        state = cli_state(ctx)
-        rows = list_receipts(state.store, stage, limit)
-        table = Table(title="receipts")
-        for col in ("receipt_id", "stage", "started_at", "valid"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["receipt_id"], r["stage"], r["started_at"], "yes" if r["validation_pass"] else "NO")
-        emit(state, rows, table)
-
-    @receipts_app.command("show")
-    def receipts_show(ctx: typer.Context, receipt_id: str) -> None:
-        """One receipt as JSON."""
-        state = cli_state(ctx)
-        out.print_json(receipt_json(get_receipt(state.store, receipt_id)).decode())
-
-    @schemas_app.command("generate")
-    def schemas_generate(directory: Path = SCHEMA_DIR) -> None:
-        """Write schemas/*.json from the pydantic models."""
-        for path in write_all(directory):
-            out.print(f"wrote {path}")
-
-    @schemas_app.command("check")
-    def schemas_check(directory: Path = SCHEMA_DIR) -> None:
-        """Exit 1 when a schema file is stale."""
-        names = stale(directory)
-        if names:
-            raise InvalidInputError(f"stale schema files: {', '.join(names)}; run `mcp-distill schemas generate`")
-        out.print("schemas are up to date")
-
-    @app.command()
-    def serve(
-        ctx: typer.Context,
-        http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
-        host: Annotated[str, typer.Option(help="HTTP bind address; anything but loopback needs MCP_DISTILL_TOKEN.")]
-        = "127.0.0.1",
-        port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
-        path: Annotated[str, typer.Option(help="HTTP endpoint path.")] = "/mcp",
-    ) -> None:
-        """Serve the MCP tools: stdio (default, for Claude Code/Desktop and the Inspector) or --http."""
-        from mcp_distill.server.http import serve_http, serve_stdio
-
-        state = cli_state(ctx)
-        if http:
-            serve_http(state.settings, host=host, port=port, path=path)
-        else:
-            serve_stdio(state.settings)
-
+    """Add this module's commands to the top-level app."""
+    app.command()(run)
+    app.command()(collect)
+    app.command()(score)
+    app.command()(stats)
+    app.command()(quarantine)
+    app.command()(serve)
     app.add_typer(runs_app, name="runs")
     app.add_typer(receipts_app, name="receipts")
     app.add_typer(schemas_app, name="schemas")

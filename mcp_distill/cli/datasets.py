@@ -21,35 +21,38 @@ def files_table(result: dict) -> Table:
     return table
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def export(
-        ctx: typer.Context,
-        kind: Annotated[str, typer.Option(help="rag, sft, preference or all.")] = "all",
-        out_dir: Annotated[str, typer.Option("--out", help="Output folder.")] = "exports",
-    ) -> None:
-        """Write RAG / SFT / preference JSONL with receipt.json; redacted, deduplicated, validated."""
-        state = cli_state(ctx)
-        target = out_dir  # a person at the shell may write anywhere; the MCP tool checks its out_dir against the roots
-        with progress_bar("export") as bar:
-            result = export_dataset(state.store, kind=kind, out_dir=target, progress=bar, command="cli:export")
-        emit(state, result, files_table(result))
-        if not state.as_json:
-            redacted = sum(result.get("redactions", {}).values())
-            out.print(f"validation ok ({result['validation']['rows']} rows checked); {redacted} secret(s) redacted; "
-                      f"receipt {result['receipt_id']}")
+def export(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Option(help="rag, sft, preference or all.")] = "all",
+    out_dir: Annotated[str, typer.Option("--out", help="Output folder.")] = "exports",
+) -> None:
+    """Write RAG / SFT / preference JSONL with receipt.json; redacted, deduplicated, validated."""
+    state = cli_state(ctx)
+    target = out_dir  # a person at the shell may write anywhere; the MCP tool checks its out_dir against the roots
+    with progress_bar("export") as bar:
+        result = export_dataset(state.store, kind=kind, out_dir=target, progress=bar, command="cli:export")
+    emit(state, result, files_table(result))
+    if not state.as_json:
+        redacted = sum(result.get("redactions", {}).values())
+        out.print(f"validation ok ({result['validation']['rows']} rows checked); {redacted} secret(s) redacted; "
+                  f"receipt {result['receipt_id']}")
 
-    @app.command()
-    def validate(
-        ctx: typer.Context,
-        directory: Annotated[str, typer.Argument(help="An export folder (the one holding sft/, preference/, rag/).")],
-    ) -> None:
-        """Check an export against the store: accepted-only SFT, one-task pairs, provenance, schemas, no secrets."""
-        state = cli_state(ctx)
-        report = validate_export(state.store, directory)
-        emit(state, report.summary())
-        if not report.ok:
-            for message in report.errors[:20]:
-                err.print(f"- {message}", soft_wrap=True)
-            raise ValidationFailedError(f"{report.error_count} problem(s) in {directory}; fix or re-run "
-                                        "`mcp-distill export`")
+def validate(
+    ctx: typer.Context,
+    directory: Annotated[str, typer.Argument(help="An export folder (the one holding sft/, preference/, rag/).")],
+) -> None:
+    """Check an export against the store: accepted-only SFT, one-task pairs, provenance, schemas, no secrets."""
+    state = cli_state(ctx)
+    report = validate_export(state.store, directory)
+    emit(state, report.summary())
+    if not report.ok:
+        for message in report.errors[:20]:
+            err.print(f"- {message}", soft_wrap=True)
+        raise ValidationFailedError(f"{report.error_count} problem(s) in {directory}; fix or re-run "
+                                    "`mcp-distill export`")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the top-level app."""
+    app.command()(export)
+    app.command()(validate)

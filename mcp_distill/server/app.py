@@ -1,33 +1,24 @@
 """The MCP server: a thin face over the library core.
 
-Each ``register_*`` module adds tools/resources for one capability. Tools do no SQL and hold no
-business logic: they call the core, and translate its named exceptions into ``ToolError`` (or
-``ResourceError`` for resources) whose message says what to do next.
+Each tool module (core, knowledge, datasets, decisions) adds tools/resources for one capability through its
+``register``. Tools do no SQL and hold no business logic: they call the core, and translate its named
+exceptions into ``ToolError`` (or ``ResourceError`` for resources) whose message says what to do next. The
+helpers they share live in the leaf module ``server/context.py``.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-import anyio
-import anyio.from_thread
-import anyio.to_thread
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver import MCPServer
 
 from mcp_distill import __version__
 from mcp_distill.config import Settings
-from mcp_distill.errors import DistillError, NotFoundError
-from mcp_distill.score import ScoringRules, load_rules
-from mcp_distill.search.embed import Embedder, embedder_from_env
-from mcp_distill.store import Store, open_store
-
-F = TypeVar("F", bound=Callable[..., Any])
+from mcp_distill.score import load_rules
+from mcp_distill.server import core, datasets, decisions, knowledge
+from mcp_distill.server.context import AppState, StateHolder
+from mcp_distill.store import open_store
 
 INSTRUCTIONS = (
     "mcp-distill turns agent-loop evidence (JSONL telemetry, reviews, verdicts, overrides, traces) into "
@@ -36,75 +27,6 @@ INSTRUCTIONS = (
     "Read distill://stats for what the store holds."
 )
 
-
-@dataclass
-class AppState:
-    store: Store
-    settings: Settings
-    rules: ScoringRules
-    _embedder: Embedder | None = None
-
-    def embedder(self) -> Embedder:
-        """The configured embedder, created on first use (the ONNX model loads lazily too)."""
-        if self._embedder is None:
-            self._embedder = embedder_from_env()
-        return self._embedder
-
-
-def state(ctx: Context) -> AppState:
-    return ctx.request_context.lifespan_context
-
-
-class StateHolder:
-    """The lifespan's state for static resources, which the SDK calls without a Context."""
-
-    def __init__(self) -> None:
-        self.current: AppState | None = None
-
-    def get(self) -> AppState:
-        if self.current is None:
-            raise ResourceError("the server is not started yet; retry in a moment")
-        return self.current
-
-
-def tool_errors(fn: F) -> F:
-    """Expected core failures reach the client as a ToolError with the core's actionable message."""
-    if inspect.iscoroutinefunction(fn):
-        @functools.wraps(fn)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await fn(*args, **kwargs)
-            except DistillError as exc:
-                raise ToolError(str(exc)) from exc
-        return async_wrapper  # type: ignore[return-value]
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DistillError as exc:
-            raise ToolError(str(exc)) from exc
-    return wrapper  # type: ignore[return-value]
-
-
-def resource_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DistillError as exc:
-            raise ResourceError(str(exc)) from exc
-    return wrapper  # type: ignore[return-value]
-
-
-async def run_with_progress(ctx: Context, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run blocking core work in a worker thread, forwarding its progress callback to the client."""
-
-    def progress(done: int, total: int, message: str) -> None:
-        with suppress(Exception):
-            anyio.from_thread.run(lambda: ctx.report_progress(done, total, message=message))
-
-    return await anyio.to_thread.run_sync(functools.partial(work, *args, progress=progress, **kwargs))
 
 
 def build_server(settings: Settings | None = None) -> MCPServer:
@@ -124,20 +46,9 @@ def build_server(settings: Settings | None = None) -> MCPServer:
             store.close()
 
     mcp = MCPServer("mcp-distill", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    from mcp_distill.server import core, datasets, decisions, knowledge
-
     for module in (core, knowledge, datasets, decisions):
         module.register(mcp, holder)
     return mcp
 
 
-__all__ = [
-    "AppState",
-    "NotFoundError",
-    "StateHolder",
-    "build_server",
-    "resource_errors",
-    "run_with_progress",
-    "state",
-    "tool_errors",
-]
+__all__ = ["INSTRUCTIONS", "build_server"]

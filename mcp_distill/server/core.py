@@ -17,7 +17,7 @@ from mcp_distill.models.results import CollectSummary, RecordResult, ScoreSummar
 from mcp_distill.receipts import get_receipt, receipt_json
 from mcp_distill.schema_files import schema_for
 from mcp_distill.score import score_runs
-from mcp_distill.server.app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+from mcp_distill.server.context import StateHolder, resource_errors, run_with_progress, state, tool_errors
 from mcp_distill.stats import store_stats
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)

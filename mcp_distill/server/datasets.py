@@ -9,7 +9,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_distill.datasets.build import export_dataset as core_export
-from mcp_distill.server.app import StateHolder, run_with_progress, state, tool_errors
+from mcp_distill.server.context import StateHolder, run_with_progress, state, tool_errors
 
 __all__ = ["DEFAULT_EXPORT_DIR", "ExportResult", "register"]
 

@@ -15,7 +15,7 @@ from mcp_distill.ledger.routing import Recommendation, ledger_entries, recommend
 from mcp_distill.models import ModelLedgerEntry, ScratchpadSummary
 from mcp_distill.models.drift import DriftReport
 from mcp_distill.scratchpad.normalize import get_scratchpad, normalize
-from mcp_distill.server.app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+from mcp_distill.server.context import StateHolder, resource_errors, run_with_progress, state, tool_errors
 
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 

@@ -20,7 +20,7 @@ from mcp_distill.search.playbooks import (
 from mcp_distill.search.playbooks import (
     search_playbooks as core_search,
 )
-from mcp_distill.server.app import StateHolder, resource_errors, run_with_progress, state, tool_errors
+from mcp_distill.server.context import StateHolder, resource_errors, run_with_progress, state, tool_errors
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 
