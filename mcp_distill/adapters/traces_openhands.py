@@ -4,6 +4,11 @@
   (``instance_id``, ``instruction``, ``history``, ``metrics``, ``error``, ``test_result``) and so a
   whole run; the issue resolver's output (``issue``, ``git_patch``, ``success``) too. Both the
   classic event history and the Software-Agent-SDK one are read (``traces_openhands_events``).
+  Earlier OpenHands / OpenDevin outputs are read too: the run named by ``id`` instead of
+  ``instance_id``, ``history`` as ``[action, observation]`` pairs, the model in
+  ``metadata.model_name``, ``git_patch`` / ``swe_instance`` at the top, and the verdict in
+  ``test_result`` (``result`` as a boolean, a 0..1 correctness or a word; ``success``, ``correct``,
+  ``resolved``, ``score``; ``report.resolved``).
 * ``openhands_events`` (documents): a JSON list of events (``tests/runtime/trajs/*.json``, the SDK's
   ``traj_<task>.json``); the run id is the file's task name (``traj_`` stripped).
 * ``openhands_eval`` (documents): OpenAgentSafety ``eval_<task>.json`` grader results and
@@ -47,6 +52,52 @@ def _task_from_path(path: Path | None, *prefixes: str) -> str | None:
         if stem.startswith(prefix):
             return stem[len(prefix):] or None
     return stem or None
+
+
+#: Words of ``test_result`` verdicts, as the scorer's outcome words.
+_RESULT_WORDS = {"true": "success", "yes": "success", "correct": "success", "pass": "success", "passed": "success",
+                 "success": "success", "resolved": "success", "solved": "success", "false": "failure",
+                 "no": "failure", "incorrect": "failure", "wrong": "failure", "fail": "failure",
+                 "failed": "failure", "failure": "failure", "unresolved": "failure"}
+#: ``test_result`` keys that hold a verdict in one benchmark or another, most specific first.
+_RESULT_KEYS = ("result", "resolved", "success", "correct", "passed", "score")
+
+
+def outcome_of_test_result(test_result: Any, depth: int = 0) -> str | None:
+    """The outcome an OpenHands/OpenDevin ``test_result`` states, or None when it states none.
+
+    A boolean is success / failure; a number is a correctness in 0..1 (1 success, 0 failure, between:
+    partial; other numbers are not a verdict); a word is translated when it is a yes/no word and kept
+    as written otherwise (the scorer's rules decide); an object is searched for the keys above.
+    """
+    if isinstance(test_result, bool):
+        return "success" if test_result else "failure"
+    if isinstance(test_result, int | float):
+        return "success" if test_result == 1 else "failure" if test_result == 0 else \
+            "partial" if 0 < test_result < 1 else None
+    if isinstance(test_result, str):
+        word = test_result.strip().lower()
+        if not word or len(word) > 40 or " " in word:
+            return None  # an answer or a message, not a verdict word
+        return _RESULT_WORDS.get(word, word)
+    if not isinstance(test_result, Mapping) or depth > 2:
+        return None
+    report = test_result.get("report")
+    if isinstance(report, Mapping) and isinstance(report.get("resolved"), bool):
+        return "success" if report["resolved"] else "failure"
+    for key in _RESULT_KEYS:
+        if key in test_result and test_result[key] is not None:
+            found = outcome_of_test_result(test_result[key], depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _classic_history(history: list[Any]) -> bool:
+    """Whether a history's first items are classic OpenHands events, or ``[action, observation]`` pairs."""
+    items = history[:5]
+    return bool(items) and all(is_classic_event(item) or (
+        isinstance(item, list | tuple) and item and all(is_classic_event(e) for e in item)) for item in items)
 
 
 def _error_outcome(error: Any) -> str | None:
@@ -121,12 +172,16 @@ class OpenHandsOutputAdapter(TraceAdapter):
             return False
         if "instance_id" in doc:
             return "test_result" in doc or "instruction" in doc or "metadata" in doc
+        if "id" in doc:  # earlier outputs: "id" is common, so the history must look like OpenHands events too
+            agent = isinstance(doc.get("metadata"), Mapping) and "agent_class" in doc["metadata"]
+            return ("test_result" in doc or "instruction" in doc) and (agent or _classic_history(doc["history"]))
         return isinstance(doc.get("issue"), Mapping) and ("git_patch" in doc or "success" in doc)
 
     def check(self, row: Row) -> str | None:
         if self.recognise(row):
             return None
-        return f"{self.stream}: an OpenHands output line needs history and instance_id (or issue + git_patch)"
+        return (f"{self.stream}: an OpenHands output line needs history and instance_id (or id, or "
+                "issue + git_patch)")
 
     def map(self, row: Row) -> Fields:
         summary = summarise(row.get("history") or [])
@@ -140,8 +195,9 @@ class OpenHandsOutputAdapter(TraceAdapter):
             run_id = f"{issue.get('owner')}/{issue.get('repo')}#{issue.get('number')}"
             task_type, patch = "issue_resolver", row.get("git_patch")
         else:
-            run_id = str(row["instance_id"])
-            patch = test_result.get("git_patch")
+            run_id = str(row["instance_id"] if "instance_id" in row else row["id"])
+            instance = instance or (row.get("swe_instance") if isinstance(row.get("swe_instance"), Mapping) else {})
+            patch = test_result.get("git_patch") or row.get("git_patch")
             task_type = "swe_bench" if instance.get("repo") or patch else "openhands_task"
         outcome = _error_outcome(row.get("error"))
         if row.get("error"):
@@ -153,15 +209,19 @@ class OpenHandsOutputAdapter(TraceAdapter):
             markers += grade_markers
         elif isinstance(row.get("success"), bool):
             outcome = "success" if row["success"] else (outcome or "failure")
+        elif (tested := outcome_of_test_result(test_result)) is not None:
+            outcome = tested  # the benchmark's own verdict; an error stays a failure marker
         elif outcome is None and isinstance(patch, str) and patch.strip():
             outcome = "submitted"  # a patch, no test verdict (multi-SWE-bench runs are judged elsewhere)
         if summary.agent_error and outcome is None:
             outcome = "error"
-        model = first(metadata, "llm_config.model", "llm.model")
+        model = first(metadata, "llm_config.model", "llm.model", "model_name")
+        final = row.get("final_message") or test_result.get("final_message")
         return _run_fields(
             summary, run_id=run_id, task_type=task_type, model=model,
             input_text=row.get("instruction") or instance.get("problem_statement") or summary.input_text,
-            output_text=patch, outcome=outcome, markers=markers, validation=validation,
+            output_text=patch or (final if isinstance(final, str) else None), outcome=outcome, markers=markers,
+            validation=validation,
             metrics=_metrics_fields(row.get("metrics")),
             extra={"agent_class": metadata.get("agent_class"), "max_iterations": metadata.get("max_iterations"),
                    "dataset": metadata.get("dataset"), "issue_type": row.get("issue_type"),

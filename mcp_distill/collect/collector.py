@@ -110,6 +110,8 @@ class Collector:
         self.extra_adapters = list(extra_adapters)
         self.progress = progress
         self._joins = JoinState()  # what run joining remembers between this collector's transactions
+        # the last record stored with an id that does not name its file (migration 007); 0: none
+        self._legacy_max_id = int(store.get_meta("dedup_legacy_max_id") or 0)
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -344,12 +346,12 @@ class Collector:
         """Store one batch inside the caller's transaction: quarantine, dedup, run keys, evidence rows."""
         now = now_utc().isoformat()
         source = str(path)
-        keys = [item[2].record_id for item in items if item[0] == "record"]
-        existing: set[str] = set()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            existing.update(r[0] for r in conn.execute(f"SELECT record_id FROM evidence WHERE record_id IN ({marks})", chunk))
+        records = [item[2] for item in items if item[0] == "record"]
+        existing = _stored_ids(conn, [rec.record_id for rec in records])
+        if self._legacy_max_id:  # records stored before ids named their file: found by their old id
+            legacy = _legacy_duplicates(conn, source, [rec for rec in records if rec.record_id not in existing],
+                                        self._legacy_max_id)
+            existing.update(rec.record_id for rec in records if rec.legacy_id in legacy)
         rows: list[tuple] = []
 
         def insert_rows() -> None:  # before an adoption moves rows between runs, and at the end
@@ -442,6 +444,35 @@ class Collector:
             )
             self._joins.seal(db.conn)
         return summary
+
+
+def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
+    """The ``ids`` already in the evidence table."""
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(r[0] for r in conn.execute(f"SELECT record_id FROM evidence WHERE record_id IN ({marks})", chunk))
+    return found
+
+
+def _legacy_duplicates(conn: Connection, source: str, records: list[Any], max_id: int) -> set[str]:
+    """Old-style ids (stream + run + content) of ``records`` already stored from this same file.
+
+    Before migration 007 the id did not name the file: a stored old-style id from *another* file is
+    a line that was then dropped as a duplicate across files, so it is not a duplicate now."""
+    found: set[str] = set()
+    mine = workers.source_key(source)
+    ids = [rec.legacy_id for rec in records]
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for record_id, source_file in conn.execute(
+                f"SELECT record_id, source_file FROM evidence WHERE record_id IN ({marks}) AND id <= ?",
+                (*chunk, max_id)):
+            if workers.source_key(source_file) == mine:
+                found.add(record_id)
+    return found
 
 
 class _NoAliasLoader(yaml.SafeLoader):

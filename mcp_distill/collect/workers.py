@@ -35,7 +35,7 @@ import orjson
 from pydantic import ValidationError
 
 from mcp_distill.adapters.base import REGISTRY, Adapter, canonical_hash
-from mcp_distill.collect.sources import parse_json_line
+from mcp_distill.collect.sources import ROTATED, parse_json_line
 from mcp_distill.models import EvidenceRecord
 
 EXCERPT_CHARS = 240
@@ -100,6 +100,8 @@ class Prepared(NamedTuple):
     sig_hash: str
     data: str
     offset: int
+    #: The id this line had before ids named their source file (stores collected before migration 007).
+    legacy_id: str
 
 
 #: ("record", offset, Prepared) or ("quarantine", offset, line sha256, reason, excerpt)
@@ -156,9 +158,12 @@ def build(source_file: str, adapter: Adapter, offset: int, raw: bytes, row: Any,
     own_sig = row.get("sig_hash") if isinstance(row, dict) else None
     sig_hash = own_sig if isinstance(own_sig, str) and len(own_sig) >= 8 else content_hash
     # The run id is part of the key: some formats name the run only in the file name, and two
-    # identical lines of two sessions are two events, not one.
-    dedup_key = f"{stream}:{fields.get('run_id') or ''}:{content_hash}"
-    fields["record_id"] = hashlib.sha256(dedup_key.encode()).hexdigest()[:24]
+    # identical lines of two sessions are two events, not one. So is the source file: the same line
+    # in two files is two records (two agents can log byte-identical lines), while the same line read
+    # again from the same file (a rewrite, a rotation, a re-collect) is one.
+    legacy_key = f"{stream}:{fields.get('run_id') or ''}:{content_hash}"
+    legacy_id = hashlib.sha256(legacy_key.encode()).hexdigest()[:24]
+    fields["record_id"] = hashlib.sha256(f"{legacy_key}:{source_key(source_file)}".encode()).hexdigest()[:24]
     fields["stream"] = stream
     fields["provenance"] = {"source_file": source_file, "line_offset": offset, "sig_hash": sig_hash}
     try:
@@ -173,7 +178,14 @@ def build(source_file: str, adapter: Adapter, offset: int, raw: bytes, row: Any,
         record.record_id, record.stream, record.run_id, record.task_id, record.task_type, record.model_name,
         record.file_path, record.pr_number, record.head_sha, ts.isoformat() if ts else None,
         ts.timestamp() if ts else None, sig_hash,
-        _to_json(record, exclude_none=True, exclude_unset=True).decode(), offset))
+        _to_json(record, exclude_none=True, exclude_unset=True).decode(), offset, legacy_id))
+
+
+def source_key(source_file: str) -> str:
+    """The file part of a record's dedup key: its path, a rotation suffix (``x.jsonl.1``) dropped, so a
+    rotated log's lines are the lines already read from ``x.jsonl``, not new ones."""
+    match = ROTATED.search(source_file)
+    return source_file[:match.start()] + "." + match.group(1) if match else source_file
 
 
 # --- the pool ---------------------------------------------------------------------------------
