@@ -7,13 +7,39 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcp_distill.errors import ConfigError, PathNotAllowedError
+from mcp_distill.errors import ConfigError, InvalidInputError, PathNotAllowedError
 
 DB_ENV = "MCP_DISTILL_DB"
 ROOTS_ENV = "MCP_DISTILL_ROOTS"
 RULES_ENV = "MCP_DISTILL_RULES"
 TOKEN_ENV = "MCP_DISTILL_TOKEN"
 DEFAULT_DB = Path("store") / "distill.db"
+#: The kernel's limits (Linux: 4096 bytes a path, 255 a name); asked once, POSIX defaults elsewhere.
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
+NAME_MAX = os.pathconf("/", "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+
+
+def check_path_text(path: str | os.PathLike[str]) -> None:
+    """Refuse a path no file system can hold (a NUL byte, too long) with a message naming what is wrong.
+
+    Without this the OS answers with a bare ``ValueError``/``OSError`` whose text (or lack of it) names
+    neither the path nor the fix.
+    """
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    shown = text if len(text) <= 80 else f"{text[:60]}...({len(text)} characters)"
+    if "\x00" in text:
+        raise InvalidInputError(f"the path {shown!r} contains a NUL byte (\\x00) at character {text.index(chr(0))}; "
+                                "no file name can hold one: pass the path without it")
+    size = len(os.fsencode(text))
+    if size >= PATH_MAX:
+        raise InvalidInputError(f"the path {shown!r} is {size} bytes long, above the system limit of {PATH_MAX - 1}; "
+                                "pass a shorter path (a relative one, or a folder closer to the root)")
+    longest = max((len(os.fsencode(part)) for part in Path(text).parts), default=0)
+    if longest > NAME_MAX:
+        raise InvalidInputError(f"the path {shown!r} has a name of {longest} bytes, above the system limit of "
+                                f"{NAME_MAX} per file or folder name; rename it shorter")
 
 
 @dataclass
@@ -63,6 +89,7 @@ class Settings:
         A relative path is taken from the current folder when that lands inside a root, else from
         each root in turn (an MCP server's working folder is often not the user's).
         """
+        check_path_text(path)
         given = Path(path).expanduser()
         resolved = given.resolve()
         if self._inside(resolved):

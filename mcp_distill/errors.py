@@ -39,3 +39,7 @@ class EmbedderError(DistillError):
 
 class ValidationFailedError(DistillError):
     """An export or record failed its validator."""
+
+
+class DiskError(DistillError):
+    """A file or the store cannot be written: the disk is full, read-only or failing."""

@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from mcp_distill import migrations
 from mcp_distill.errors import StoreError, StoreVersionError
+from mcp_distill.faults import store_fault
 
 BUSY_TIMEOUT_MS = 60_000
 #: Extra attempts when SQLite answers BUSY even after the busy timeout (a WAL snapshot race).
@@ -84,12 +85,16 @@ class Store:
             self._begin_immediate()
             try:
                 yield self.db
-            except BaseException:
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                # a full or read-only disk: one line naming it (the transaction is rolled back, nothing lost)
+                fault = store_fault(exc, f"the store {self.path}", "free space (or move the store with --db) and re-run; "
+                                    "what was committed before is kept")
+                if fault is not None:
+                    raise fault from exc
                 raise
-            else:
-                self.conn.execute("COMMIT")
 
     def _begin_immediate(self) -> None:
         for attempt in range(WRITE_RETRIES + 1):

@@ -47,8 +47,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from mcp_distill.config import check_path_text
 from mcp_distill.datasets import mine
-from mcp_distill.datasets.io import AtomicFile, Sink, unverified, write_atomic
+from mcp_distill.datasets.io import TEMP_DIR_PREFIX, AtomicFile, Sink, remove_stale_temps, unverified, write_atomic
 from mcp_distill.datasets.validate import (
     BackgroundValidator,
     StreamValidator,
@@ -56,6 +57,7 @@ from mcp_distill.datasets.validate import (
     validate_export,
 )
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
+from mcp_distill.faults import file_fault, store_fault
 from mcp_distill.models import PreferenceSample, RagSample, SftSample
 from mcp_distill.receipts import ReceiptBuilder, receipt_json
 from mcp_distill.redact.scrub import find_secrets, redact
@@ -310,18 +312,23 @@ class Exporter:
         if self.out.exists() and not self.out.is_dir():
             raise InvalidInputError(f"{self.out} is a file; give a folder for the export")
         self.out.mkdir(parents=True, exist_ok=True)
+        stale = remove_stale_temps(self.out, {str(Path(rel).parent) for rels in FILES.values() for rel in rels})
+        if stale:
+            self.receipt.count("stale_temp_files_removed", len(stale))
+            self.receipt.warnings.append(f"removed {len(stale)} temporary file(s) a killed export left: "
+                                         f"{', '.join(stale[:5])}")
         try:
             self.validator = self._start_validator()
             for kind in self.kinds:
                 files = FILES[kind]
                 splits = ("train",) if kind == "rag" else ("train", "validation")
-                per_kind = {split: AtomicFile(self.out / rel, rel) for split, rel in zip(splits, files, strict=True)}
+                per_kind = {split: AtomicFile(self.out / rel, rel, self.out) for split, rel in zip(splits, files, strict=True)}
                 self.targets.update({rel: per_kind[s] for s, rel in zip(splits, files, strict=True)})
                 self.sinks[kind] = Sink(kind, per_kind, self.scrub, self.canon, self.stats, self.receipt.warnings,
                                         self.feed, MODELS[kind], SINK_BATCH)
             for rel in sorted(self.targets):
                 self.feed(rel, [])
-            with tempfile.TemporaryDirectory(prefix=".export-", dir=self.out) as tmp:
+            with tempfile.TemporaryDirectory(prefix=f"{TEMP_DIR_PREFIX}{os.getpid()}-", dir=self.out) as tmp:
                 scratch = sqlite3.connect(Path(tmp) / "pairs.db")
                 try:
                     scratch.execute("CREATE TABLE cand (task_key TEXT, category TEXT, run_key TEXT, overridden INT, "
@@ -441,11 +448,23 @@ def export_dataset(store: Store, kind: str = "all", out_dir: str | os.PathLike[s
     """
     kinds = _kinds(kind)
     out = Path(out_dir) if out_dir is not None else DEFAULT_OUT_DIR
+    check_path_text(out)
     try:
         return Exporter(store, kinds, out, progress, command).run()
-    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
         raise InvalidInputError(f"cannot write the export under {out}: {exc.strerror or exc} ({exc.filename}); "
                                 "choose another folder or remove what is in the way") from exc
+    except (OSError, sqlite3.DatabaseError) as exc:  # a full, read-only or failing disk under out_dir
+        fault = (file_fault(exc, out, "write the export", _AFTER_FAULT)
+                 or store_fault(exc, f"the export's scratch file under {out}", _AFTER_FAULT))
+        if fault is None:
+            raise
+        raise fault from exc
+
+
+#: What a user does after a disk fault during an export (the files are only replaced once all are written).
+_AFTER_FAULT = ("free space or choose a writable folder with --out / out_dir, then export again; "
+                "the previous export there is unchanged")
 
 
 __all__ = ["DEFAULT_OUT_DIR", "FILES", "KINDS", "AtomicFile", "Sink", "ValidationReport", "export_dataset",

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
+import stat
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +25,66 @@ from pydantic import BaseModel, ValidationError
 
 from mcp_distill.datasets import mine
 from mcp_distill.datasets.validate import CONTENT_METADATA
+from mcp_distill.errors import PathNotAllowedError
 from mcp_distill.receipts import sha256_file
+
+#: A temporary export file: ``.<name>.<pid>-<8 hex>.tmp`` (older versions wrote no pid).
+TEMP_FILE = re.compile(r"^\..+\.(?:(\d+)-)?[0-9a-f]{8}\.tmp$")
+#: The scratch folder of an export: ``.export-<pid>-<random>`` (older versions wrote no pid).
+TEMP_DIR = re.compile(r"^\.export-(?:(\d+)-)?[^/]+$")
+TEMP_DIR_PREFIX = ".export-"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_dir_under(base: Path, folder: Path) -> int:
+    """A descriptor of ``folder`` (created when missing), reached from ``base`` without following a symlink.
+
+    Every file of an export is then created and renamed relative to this descriptor, so a symlinked
+    ``sft/`` (or one swapped in while the export runs) can never send a write outside ``base``.
+    """
+    fd = os.open(base, _DIR_FLAGS)
+    try:
+        for part in folder.relative_to(base).parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, dir_fd=fd)
+            try:
+                child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if stat.S_ISLNK(os.lstat(part, dir_fd=fd).st_mode):
+                    raise PathNotAllowedError(
+                        f"{base / part} is a symbolic link (to {os.readlink(part, dir_fd=fd)}); an export writes "
+                        f"only into real folders under {base}, so a link cannot send its files elsewhere: remove "
+                        "the link, or export straight into the folder it points to") from exc
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class AtomicFile:
-    """A file written under a temporary name in its own folder, moved into place by :meth:`commit`."""
+    """A file written under a temporary name in its own folder, moved into place by :meth:`commit`.
 
-    def __init__(self, final: Path, rel: str = ""):
+    ``base`` is the folder the caller checked (the export's ``out_dir``): the folders between it and
+    the file are walked without following symlinks (:func:`open_dir_under`). A symlink in the file's
+    own place is replaced by the file, never written through.
+    """
+
+    def __init__(self, final: Path, rel: str = "", base: Path | None = None):
         self.final = final
         self.rel = rel
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
-        self._handle = open(self.tmp, "wb")  # noqa: SIM115 (closed by close/abort)
+        self._dir = open_dir_under(base if base is not None else final.parent, final.parent)
+        self._tmp_name = f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+        self.tmp = final.parent / self._tmp_name
+        try:
+            fd = os.open(self._tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | getattr(os, "O_CLOEXEC", 0), 0o644, dir_fd=self._dir)
+        except BaseException:
+            os.close(self._dir)
+            raise
+        self._handle = os.fdopen(fd, "wb")
         self.rows = 0
 
     def write(self, line: bytes) -> None:
@@ -48,13 +99,55 @@ class AtomicFile:
 
     def commit(self) -> None:
         self.close()
-        os.replace(self.tmp, self.final)
+        os.replace(self._tmp_name, self.final.name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+        self._close_dir()
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
             self._handle.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
+        if self._dir >= 0:  # not committed or aborted before
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp_name, dir_fd=self._dir)
+        self._close_dir()
+
+    def _close_dir(self) -> None:
+        if self._dir >= 0:
+            os.close(self._dir)
+            self._dir = -1
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_stale_temps(out: Path, folders: Iterable[str]) -> list[str]:
+    """Remove what killed exports left in ``out`` and its ``folders``: temporary files and scratch folders
+    whose process is gone (or that name none: older versions). Live exports' files are kept. Symlinks are
+    never followed. The names removed, relative to ``out``."""
+    removed: list[str] = []
+    for folder in sorted({"", *folders}):
+        place = out / folder
+        try:
+            entries = list(os.scandir(place)) if not place.is_symlink() else []
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            match = TEMP_FILE.match(entry.name) or (TEMP_DIR.match(entry.name) if folder == "" else None)
+            if match is None or (match.group(1) and _pid_alive(int(match.group(1)))):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed.append(str(Path(folder) / entry.name))
+    return removed
 
 
 def write_atomic(path: Path, data: bytes) -> None:
