@@ -26,3 +26,25 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: these tests read the shared real data in place (../shared)")
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, tries: int = 200) -> None:
+    """Until a server subprocess answers at ``url`` (or ``tries`` x 0.1 s pass)."""
+    import time
+
+    import httpx
+
+    for _ in range(tries):
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)

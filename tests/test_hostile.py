@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import os
 import select
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from conftest import free_port, wait_for_http
 from mcp import Client
 
 from mcp_distill.cli import main as cli_main
@@ -173,20 +172,13 @@ def test_lone_surrogate_request_is_answered_over_stdio(tmp_path):
 
 
 def test_lone_surrogate_request_is_answered_over_http(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "mcp_distill", "--db", str(tmp_path / "h.db"), "--root",
                              str(tmp_path), "serve", "--http", "--port", str(port)], stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/mcp"
     headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
     try:
-        for _ in range(200):
-            try:
-                httpx.get(url, timeout=0.5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_for_http(url)
         init = httpx.post(url, headers=headers, json=INIT, timeout=30)
         session = {**headers, "mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
         httpx.post(url, headers=session, json={"jsonrpc": "2.0", "method": "notifications/initialized"})

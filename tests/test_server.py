@@ -7,11 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
 import pytest
+from conftest import wait_for_http
 from mcp import Client, StdioServerParameters
 
 from mcp_distill.config import Settings
@@ -141,12 +141,7 @@ def test_streamable_http_with_token(tmp_path, data_dir):
                              "serve", "--http", "--port", str(port)], env=env, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}/mcp"
-        for _ in range(100):
-            try:
-                httpx.get(url, timeout=0.5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_for_http(url)
         assert httpx.post(url, json={}).status_code == 401
 
         async def main() -> None:
