@@ -100,9 +100,14 @@ def find_adapter(path: Path, sample: Row | None, whole_file: bool = False) -> Ad
 # --- helpers shared by adapters -------------------------------------------------------------
 
 
+def canonical_json(value: Any) -> bytes:
+    """The value's canonical JSON (sorted keys): equal content, equal bytes."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
+
+
 def canonical_hash(value: Any) -> str:
-    """sha256 of the value's canonical JSON (sorted keys): equal content, equal hash."""
-    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    """sha256 of the value's canonical JSON: equal content, equal hash."""
+    return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
 def text_hash(text: str | None) -> str | None:
@@ -140,7 +145,7 @@ def parse_ts(value: Any) -> datetime | None:
         return None
     if isinstance(value, int | float):
         seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, UTC)
+        return epoch_datetime(seconds, value)
     if isinstance(value, str):
         text = value.strip()
         if text.replace(".", "", 1).isdigit():
@@ -153,6 +158,16 @@ def parse_ts(value: Any) -> datetime | None:
         _last_ts = (value, parsed)
         return parsed
     return None
+
+
+def epoch_datetime(seconds: float, stated: Any = None) -> datetime:
+    """Epoch seconds as an aware UTC datetime; a value outside years 1-9999 raises ValueError (the
+    platform raises OverflowError or OSError EOVERFLOW there, which would read as an unreadable file)."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"timestamp {stated if stated is not None else seconds!r} is out of range "
+                         "(epoch seconds or milliseconds of the years 1-9999)") from None
 
 
 def as_int(value: Any) -> int | None:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mcp_distill.adapters.base import Fields, as_float, as_int, register
+from mcp_distill.adapters.base import Fields, as_float, as_int, epoch_datetime, register
 from mcp_distill.adapters.traces_common import TraceAdapter, clip, cmd, finish, json_maybe, offset_of, sum_or_none, text_of
 
 _INFERENCE = {"chat", "text_completion", "generate_content", "completion"}
@@ -79,7 +79,7 @@ def _nanos(value: Any) -> int | None:
 
 
 def _time(nanos: int | None) -> datetime | None:
-    return datetime.fromtimestamp(nanos / 1e9, UTC) if nanos else None
+    return epoch_datetime(nanos / 1e9, nanos) if nanos else None
 
 
 def _failed(span: Mapping[str, Any]) -> bool:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -100,6 +101,39 @@ def parse_json_line(raw: bytes) -> object:
     if text.startswith(BOM):
         text = text[len(BOM):].strip()
     return orjson.loads(text)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def duplicate_key(raw: bytes, canonical: bytes) -> str | None:
+    """The first key written twice in one JSON object of ``raw`` (which orjson, like most parsers,
+    resolves silently by keeping the last value), or None.
+
+    ``canonical`` is the parsed value serialised again (the collector makes it anyway, for the dedup
+    hash). Every key is written ``"name":``, and re-serialising keeps string contents, so ``raw`` holding
+    more ``":`` than ``canonical`` means a key was dropped; only then the exact (slower) check runs. A
+    duplicate written with white space before its colon slips past the screen.
+    """
+    if raw.count(b'":') <= canonical.count(b'":'):
+        return None
+    try:
+        json.loads(raw, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as exc:
+        return str(exc.args[0])
+    except ValueError:
+        return None
+    return None
 
 
 def looks_like_jsonl(path: Path) -> bool:

@@ -34,8 +34,8 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import ValidationError
 
-from mcp_distill.adapters.base import REGISTRY, Adapter, canonical_hash
-from mcp_distill.collect.sources import ROTATED, parse_json_line
+from mcp_distill.adapters.base import REGISTRY, Adapter, canonical_json
+from mcp_distill.collect.sources import ROTATED, duplicate_key, parse_json_line
 from mcp_distill.models import EvidenceRecord
 
 EXCERPT_CHARS = 240
@@ -143,7 +143,12 @@ _to_json = EvidenceRecord.__pydantic_serializer__.to_json
 def build(source_file: str, adapter: Adapter, offset: int, raw: bytes, row: Any,
           fields: dict[str, Any] | None = None) -> Item | None:
     """Map ``row`` (unless ``fields`` are given), add id and provenance, validate: a record or quarantine."""
+    canonical = canonical_json(row)
     if fields is None:
+        twice = duplicate_key(raw, canonical)
+        if twice is not None:
+            return quarantined(offset, raw, f"duplicate key {twice!r} in one JSON object: which value is meant is "
+                                            "unknown; write each key once and collect again")
         reason = adapter.check(row)
         if reason:
             return quarantined(offset, raw, f"unknown shape: {reason}")
@@ -154,7 +159,7 @@ def build(source_file: str, adapter: Adapter, offset: int, raw: bytes, row: Any,
         if not fields:
             return None  # a bookkeeping line of its format (progress tick, snapshot): nothing to record
     stream = fields.pop("stream", None) or adapter.stream
-    content_hash = canonical_hash(row)
+    content_hash = hashlib.sha256(canonical).hexdigest()
     own_sig = row.get("sig_hash") if isinstance(row, dict) else None
     sig_hash = own_sig if isinstance(own_sig, str) and len(own_sig) >= 8 else content_hash
     # The run id is part of the key: some formats name the run only in the file name, and two
