@@ -44,21 +44,26 @@ def search(
     task_type: Annotated[str | None, typer.Option(help="Only this task type.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Required tag (repeatable: all must match).")] = None,
     mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic.")] = "hybrid",
+    min_strength: Annotated[str, typer.Option(
+        help="Leave out weaker hits: none (keep all), weak (default: drop non-matches) or strong.")] = "weak",
 ) -> None:
-    """Hybrid search over playbooks; each hit shows its keyword and vector ranks."""
+    """Hybrid search over playbooks; each hit shows its keyword and vector ranks and its match strength."""
     state = cli_state(ctx)
     embedder = state.embedder() if mode != "keyword" else None
-    found = search_playbooks(state.store, embedder, query, k=k, task_type=task_type, tags=tag, mode=mode)
+    found = search_playbooks(state.store, embedder, query, k=k, task_type=task_type, tags=tag, mode=mode,
+                             min_strength=min_strength)
     table = Table(title=f"playbooks for: {query}")
-    for col in ("#", "playbook", "title", "score", "kw rank", "vec rank", "accepted"):
+    for col in ("#", "playbook", "title", "score", "kw rank", "vec rank", "match", "accepted"):
         table.add_column(col)
     for n, hit in enumerate(found.hits, 1):
         pb = hit.playbook
         table.add_row(str(n), pb.playbook_id, pb.title, f"{hit.score:.4f}", str(hit.keyword_rank or "-"),
-                      str(hit.vector_rank or "-"), f"{pb.success_count}/{pb.attempt_count}")
+                      str(hit.vector_rank or "-"), f"{hit.match} {hit.strength:.2f}",
+                      f"{pb.success_count}/{pb.attempt_count}")
     emit(state, found.model_dump(mode="json"), table)
-    for warning in found.warnings:
-        out.print(f"[yellow]note:[/] {warning}")
+    if not state.as_json:  # the JSON carries them; extra lines would corrupt it
+        for warning in found.warnings:
+            out.print(f"[yellow]note:[/] {warning}")
 
 def reindex(ctx: typer.Context) -> None:
     """Rebuild every vector with the configured embedder (after changing MCP_DISTILL_EMBEDDER/_MODEL)."""

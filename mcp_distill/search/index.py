@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from mcp_distill.errors import EmbedderError, InvalidInputError
-from mcp_distill.search.embed import CachingEmbedder, Embedder, content_hash
+from mcp_distill.search.embed import CachingEmbedder, Embedder, content_hash, l2_normalise
 from mcp_distill.search.legs import Filters, KeywordLeg, VectorLeg, doc_facets, forget_counts
 from mcp_distill.search.maintenance import (
     META_DIM,
@@ -82,10 +82,12 @@ from mcp_distill.search.query import (
     MAX_QUERY_CHARS,
     RRF_K,
     VECTOR_WEIGHT,
+    embed_windows,
     normalise_tag,
     parse_time,
     rrf_fuse,
 )
+from mcp_distill.search.strength import coverage, reference_background, strength, vector_z
 from mcp_distill.search.types import MODES, Doc, Hit, Mode, Progress, SearchResult, UpsertReport, embed_text
 from mcp_distill.store import Store
 
@@ -384,19 +386,55 @@ class Index:
             return result
         keyword: list[tuple[int, float]] = []
         vector: list[tuple[int, float]] = []
+        plan = self.keyword.plan_terms(query)  # also in semantic mode: the strength's keyword coverage
         if mode in ("hybrid", "keyword"):
-            result.keyword_terms = self.keyword.plan(query)
-            keyword = self.keyword.run(result.keyword_terms, filters, depth)
+            result.keyword_terms = plan.terms
+            keyword = self.keyword.run(plan.terms, filters, depth)
+        qvec: np.ndarray | None = None
         if mode in ("hybrid", "semantic"):
-            vector = self._semantic(query, filters, depth, k, mode, result)
+            vector, qvec = self._semantic(query, filters, depth, k, mode, result)
         if mode != "keyword" and result.semantic_available and (n := self.pending()):
             result.warnings.append(f"{n} documents of {self.collection!r} have no vector yet and can only be "
                                    "found by keywords; run `mcp-distill reindex`")
         legs = {"keyword": [d for d, _ in keyword], "vector": [d for d, _ in vector]}
         fused = rrf_fuse(legs, {"keyword": KEYWORD_WEIGHT, "vector": VECTOR_WEIGHT}, k=RRF_K, depth=depth)[:k]
         result.hits = self._hits(fused, keyword, vector, result.keyword_terms if explain else [])
+        self._strengths(result.hits, fused, plan.weights, qvec)
         result.took_ms = round((time.perf_counter() - started) * 1000, 3)
         return result
+
+    def _strengths(self, hits: list[Hit], fused: list[tuple[int, float]], weights: dict[str, float],
+                   qvec: np.ndarray | None) -> None:
+        """Fill each hit's match strength (mcp_distill.search.strength): keyword coverage from the
+        hit's own terms, vector z-score against the collection background (exact cosine also for
+        hits only the keyword leg found)."""
+        if not hits:
+            return
+        by_id = {h.id: doc for h, (doc, _) in zip(hits, fused, strict=False)}
+        rowids = [by_id[h.id] for h in hits]
+        rows = {r["id"]: r for r in self.store.query(
+            "SELECT id, title, text, tags FROM search_docs WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(rowids),))}
+        terms = self.keyword.tokenize([
+            f"{rows[d]['title']}\n{rows[d]['text']}\n{' '.join(json.loads(rows[d]['tags']))}" if d in rows else ""
+            for d in rowids])
+        sims: dict[int, float] = {}
+        doc_vectors: dict[int, np.ndarray] = {}
+        reference = None
+        if qvec is not None and self.embedder is not None:
+            reference = reference_background(self.embedder)
+            doc_vectors = self.vectors.vectors_for(rowids)
+            sims = {d: float(v @ qvec) for d, v in doc_vectors.items() if v.shape == qvec.shape}
+        for i, hit in enumerate(hits):
+            hit.keyword_coverage = round(coverage(weights, terms.get(i, ())), 4)
+            sim = sims.get(rowids[i], hit.vector_similarity)
+            if hit.vector_similarity is None and sim is not None:
+                hit.vector_similarity, hit.vector_distance = sim, 1.0 - sim
+            z = None
+            if reference is not None and rowids[i] in doc_vectors and sim is not None:
+                z = vector_z(sim, *reference.moments(doc_vectors[rowids[i]]))
+            hit.vector_z = None if z is None else round(z, 3)
+            hit.strength, hit.match = strength(z, hit.keyword_coverage)
 
     def _filters(self, task_type: str | None, tags: Sequence[str] | str | None, source: str | None,
                  since: datetime | str | None, until: datetime | str | None) -> Filters:
@@ -415,18 +453,19 @@ class Index:
         )
 
     def _semantic(self, query: str, filters: Filters, depth: int, k: int, mode: str,
-                  result: SearchResult) -> list[tuple[int, float]]:
+                  result: SearchResult) -> tuple[list[tuple[int, float]], np.ndarray | None]:
         try:
             embedder = self._require_embedder()
-            qvec = embedder.embed([query])[0]
+            windows = embedder.embed(embed_windows(query))
+            qvec = l2_normalise(windows.mean(axis=0, keepdims=True))[0] if len(windows) > 1 else windows[0]
             check_dim(self.store, embedder, int(qvec.shape[0]))
         except EmbedderError as exc:
             if mode == "semantic":
                 raise
             result.semantic_available = False
             result.warnings.append(f"semantic search unavailable, keyword results only: {exc}")
-            return []
-        return self.vectors.search(qvec, filters, depth, need=k)
+            return [], None
+        return self.vectors.search(qvec, filters, depth, need=k), qvec
 
     def _hits(self, fused: list[tuple[int, float]], keyword: list[tuple[int, float]],
               vector: list[tuple[int, float]], terms: list[str]) -> list[Hit]:

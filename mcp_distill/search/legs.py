@@ -8,6 +8,7 @@ store's lock (the MCP server shares one connection between worker threads).
 from __future__ import annotations
 
 import json
+import math
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -62,9 +63,10 @@ _COUNT_TTL_S = 2.0
 #: Document frequencies come from a snapshot of fts5vocab (a full scan: 0.3 s at 100k documents;
 #: looking terms up one by one costs 0.4 ms each there, since fts5vocab counts by walking the
 #: posting list). Only terms in at least max(DF_FLOOR_MIN, N / DF_FLOOR_DIV) documents are kept
-#: (a term absent from the snapshot is rare, hence cheap); the snapshot is retaken when the
+#: (a term absent from the snapshot is rare, hence cheap; below 2000 documents the snapshot is
+#: the whole vocabulary, so a term absent from it is in no document); the snapshot is retaken when the
 #: document count drifts by more than SNAPSHOT_DRIFT (always below SNAPSHOT_SMALL documents).
-DF_FLOOR_MIN = 20
+DF_FLOOR_MIN = 1
 DF_FLOOR_DIV = 2000
 SNAPSHOT_DRIFT = 0.05
 SNAPSHOT_SMALL = 2000
@@ -154,6 +156,21 @@ def doc_facets(collection: str, task_type: str | None, source: str | None, tags:
 
 # ----------------------------------------------------------------------------- keyword leg
 
+
+def idf(df: int, n: int) -> float:
+    """BM25's idf in the always-positive form log(1 + (N - df + 0.5) / (df + 0.5))."""
+    return math.log(1.0 + (max(n, df) - df + 0.5) / (df + 0.5))
+
+
+@dataclass(frozen=True)
+class TermPlan:
+    """What the keyword leg makes of a query: the tokens it ORs, and the idf of each informative
+    query term (stemmed; absent terms included) for the keyword coverage of a hit."""
+
+    terms: list[str]
+    weights: dict[str, float]
+    documents: int
+
 _FIELDS = ("title", "text", "tags")
 
 
@@ -175,11 +192,11 @@ class KeywordLeg:
         w = [float(x) for x in weights]
         self._bm25 = f"bm25(search_fts, {w[0]!r}, {w[1]!r}, {w[2]!r}, 0.0)"
 
-    def _stems(self, tokens: list[str]) -> dict[int, tuple[str, ...]]:
-        """FTS5's own tokenizer + porter stemmer applied to each token (index -> terms).
+    def tokenize(self, texts: list[str]) -> dict[int, list[str]]:
+        """FTS5's own tokenizer + porter stemmer applied to each text (index -> terms in order).
 
-        A temporary FTS5 table with the same tokenizer does it, so the stems are exactly those
-        in the index vocabulary; costs about 0.15 ms a query.
+        A temporary FTS5 table with the same tokenizer does it, so the terms are exactly those
+        of the index vocabulary; costs about 0.15 ms a query.
         """
         conn = self.store.conn
         state = _state(self.store)
@@ -190,15 +207,15 @@ class KeywordLeg:
                 conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok_v USING "
                              "fts5vocab(temp, search_qtok, 'instance')")
                 state.temp_ready = True
-            conn.executemany("INSERT INTO temp.search_qtok(rowid, q) VALUES (?, ?)", list(enumerate(tokens)))
+            conn.executemany("INSERT INTO temp.search_qtok(rowid, q) VALUES (?, ?)", list(enumerate(texts)))
             try:
                 rows = conn.execute("SELECT doc, term FROM temp.search_qtok_v ORDER BY doc, offset").fetchall()
             finally:
                 conn.execute("DELETE FROM temp.search_qtok")
-        stems: dict[int, list[str]] = {}
+        terms: dict[int, list[str]] = {}
         for doc, term in rows:
-            stems.setdefault(int(doc), []).append(term)
-        return {i: tuple(t) for i, t in stems.items()}
+            terms.setdefault(int(doc), []).append(term)
+        return terms
 
     def _document_frequencies(self) -> tuple[dict[str, int], int, int]:
         """(df of the common terms, document count, floor under which terms were left out)."""
@@ -214,33 +231,41 @@ class KeywordLeg:
         return state.df, n, state.df_floor
 
     def plan(self, query: str) -> list[str]:
-        """The query tokens the keyword leg will OR, rarest first (maybe none).
+        """The query tokens the keyword leg will OR, rarest first (maybe none)."""
+        return self.plan_terms(query).terms
 
-        Tokens stemming to the same terms count once; tokens in more than ``max_df_ratio`` of
-        the documents are dropped (idf about zero); then the rarest are kept while their summed
-        document frequency fits ``postings_budget`` (at least ``min_keep``, at most
-        ``max_terms``). Terms too rare for the df snapshot are estimated at half its floor.
+    def plan_terms(self, query: str) -> TermPlan:
+        """Which query tokens the keyword leg ORs, chosen by document frequency over the whole query.
+
+        Tokens stemming to the same term count once. A term in no document is left out (it can
+        match nothing); a term in more than ``max_df_ratio`` of the documents is boilerplate
+        (idf ~0, see MAX_DF_RATIO) and left out too. The rest are kept rarest first while their
+        summed document frequency fits ``postings_budget`` (at least ``min_keep``, at most
+        ``max_terms``). If nothing is left, the ``min_keep`` rarest present terms are searched
+        anyway. Terms too rare for the df snapshot of a large index are estimated at half its floor.
+        ``weights`` holds the idf of every informative (non-boilerplate) query term, present or
+        not, for the keyword coverage of the match strength.
         """
         tokens = query_tokens(query)
         if not tokens:
-            return []
-        stems = self._stems(tokens)
+            return TermPlan([], {}, 0)
+        stems = self.tokenize(tokens)
         by_terms: dict[tuple[str, ...], str] = {}
         for i, token in enumerate(tokens):
             terms = stems.get(i)
-            if terms and terms not in by_terms:
-                by_terms[terms] = token
-        if not by_terms:
-            return []
+            if terms and tuple(terms) not in by_terms:
+                by_terms[tuple(terms)] = token
         df, n, floor = self._document_frequencies()
+        absent = 0 if floor <= 1 else floor // 2  # a full snapshot knows every term of the index
         # A phrase matches no more documents than its rarest term.
-        scored = sorted(((min(df.get(t, floor // 2) for t in terms), token) for terms, token in by_terms.items()),
-                        key=lambda s: s[0])
+        scored = sorted(((min(df.get(t, absent) for t in terms), token, " ".join(terms))
+                         for terms, token in by_terms.items()), key=lambda s: s[0])
         limit = self.max_df_ratio * max(n, 1)
+        weights = {stem: idf(freq, n) for freq, _, stem in scored if freq <= limit}
         kept: list[str] = []
         spent = 0
-        for freq, token in scored:
-            if freq > limit and n >= SNAPSHOT_SMALL:  # in a tiny index every word is "common"
+        for freq, token, _ in scored:
+            if freq == 0 or freq > limit:
                 continue
             if len(kept) >= self.min_keep and spent + freq > self.postings_budget:
                 break
@@ -248,9 +273,9 @@ class KeywordLeg:
             spent += freq
             if len(kept) >= self.max_terms:
                 break
-        if not kept and scored:  # only very common words: search the rarest of them anyway
-            kept = [token for _, token in scored[: self.min_keep]]
-        return kept
+        if not kept:  # only very common words: search the rarest of them anyway
+            kept = [token for freq, token, _ in scored if freq > 0][: self.min_keep]
+        return TermPlan(kept, weights, n)
 
     def _single_collection(self, collection: str) -> bool:
         """True when every document belongs to ``collection``: its facet would filter nothing
@@ -358,6 +383,16 @@ class VectorLeg:
             (doc, collection, task_type or "", _pad8(np.asarray(vector, dtype=np.float32)).tobytes(),
              source or "", MISSING_TS if ts_epoch is None else ts_epoch),
         )
+
+    def vectors_for(self, docs: list[int]) -> dict[int, np.ndarray]:
+        """The exact vectors of these documents (those that have one)."""
+        if not docs:
+            return {}
+        with self.store.lock:
+            rows = self.store.conn.execute(
+                "SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.id = d.vector_id "
+                "WHERE d.id IN (SELECT value FROM json_each(?))", (json.dumps(docs),)).fetchall()
+        return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
     def vector_of(self, vector_id: int) -> np.ndarray | None:
         """The exact vector stored in embed_cache row ``vector_id``."""

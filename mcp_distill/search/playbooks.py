@@ -30,13 +30,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from mcp_distill.errors import NotFoundError
+from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.models import EvidenceRecord, Playbook
 from mcp_distill.receipts import ReceiptBuilder, now_utc
 from mcp_distill.search.embed import Embedder
 from mcp_distill.search.index import Doc, Index
+from mcp_distill.search.strength import STRENGTHS, Strength, passes
 from mcp_distill.store import Store
 
 Progress = Callable[[int, int, str], None]
@@ -80,6 +81,16 @@ class RunView:
     def last_seen(self) -> datetime | None:
         stamps = [r.timestamp for r in self.records if r.timestamp]
         return max(stamps) if stamps else None
+
+
+def task_text(run: RunView) -> str:
+    """The run's task as the agent was given it: its longest prompt (a classifier's or a router's
+    copy is often only the first lines), else its longest text."""
+    prompts = [r.input_text for r in run.records if r.input_text]
+    if prompts:
+        return max(prompts, key=len)
+    texts = [r.text for r in run.records if r.text]
+    return max(texts, key=len) if texts else ""
 
 
 def words(text: str) -> list[str]:
@@ -240,8 +251,10 @@ def _scored_runs(store: Store) -> Iterable[RunView]:
 
 def playbook_text(pb: Playbook) -> str:
     """What the keyword and vector legs index for a playbook."""
-    parts = [pb.problem_pattern, *pb.examples, *pb.acceptance_criteria, *pb.commands_worked, *pb.validation_steps,
-             *pb.known_failure_modes, *pb.repo_files_touched, *pb.useful_context,
+    # What says which kind of task this is (pattern, files, how it was solved) comes first: the
+    # embedder reads only the first 256 word pieces of a document.
+    parts = [pb.problem_pattern, *pb.repo_files_touched, *pb.examples, *pb.acceptance_criteria, *pb.commands_worked,
+             *pb.validation_steps, *pb.known_failure_modes, *pb.useful_context,
              pb.recovery_strategy or "", " ".join(pb.model_routing_path)]
     return "\n".join(p for p in parts if p)
 
@@ -301,7 +314,8 @@ COLLECTION = "playbooks"
 
 
 class PlaybookHit(BaseModel):
-    """A playbook found for a query, with why it ranked (each leg's rank and score)."""
+    """A playbook found for a query, with why it ranked (each leg's rank and score) and how strong a
+    match it is (mcp_distill.search.strength: comparable across queries and collections)."""
 
     playbook: Playbook
     score: float
@@ -310,6 +324,10 @@ class PlaybookHit(BaseModel):
     vector_rank: int | None
     vector_similarity: float | None
     matched_fields: list[str]
+    strength: float = 0.0
+    match: Strength = "none"
+    vector_z: float | None = None
+    keyword_coverage: float | None = None
 
 
 class PlaybookSearch(BaseModel):
@@ -318,16 +336,24 @@ class PlaybookSearch(BaseModel):
     hits: list[PlaybookHit]
     semantic_available: bool
     warnings: list[str]
+    min_strength: Strength = "weak"
+    nothing_relevant: bool = Field(False, description="True when no playbook matched at min_strength: "
+                                   "no procedure is known for this kind of task yet.")
+    dropped: int = Field(0, description="Hits left out for a match strength below min_strength.")
+
+
+def playbook_doc(pb: Playbook) -> Doc:
+    """The search document of a playbook."""
+    return Doc(id=pb.playbook_id, title=pb.title or pb.problem_pattern, text=playbook_text(pb), tags=pb.tags,
+               task_type=pb.task_type, source="playbooks", ts=pb.last_seen or pb.created_at,
+               metadata={"success_rate": pb.success_rate, "success_count": pb.success_count})
 
 
 def index_playbooks(store: Store, embedder: Embedder | None, progress: Progress | None = None) -> dict[str, Any]:
     """Bring the search index in line with the playbooks table (unchanged documents are skipped)."""
     index = Index(store, embedder, COLLECTION)
     books = all_playbooks(store)
-    docs = [Doc(id=pb.playbook_id, title=pb.title or pb.problem_pattern, text=playbook_text(pb), tags=pb.tags,
-                task_type=pb.task_type, source="playbooks", ts=pb.last_seen or pb.created_at,
-                metadata={"success_rate": pb.success_rate, "success_count": pb.success_count})
-            for pb in books]
+    docs = [playbook_doc(pb) for pb in books]
     report = index.upsert(docs, progress=(lambda done, total: progress(done, total or 0, "index")) if progress else None)
     live = {pb.playbook_id for pb in books}
     stale = [doc_id for doc_id in index.ids() if doc_id not in live]
@@ -336,31 +362,52 @@ def index_playbooks(store: Store, embedder: Embedder | None, progress: Progress 
 
 
 def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int = 5, task_type: str | None = None,
-                     tags: list[str] | None = None, mode: str = "hybrid") -> PlaybookSearch:
-    """Hybrid (default), keyword or semantic search over playbooks, with filters and explanations."""
+                     tags: list[str] | None = None, mode: str = "hybrid", min_strength: str = "weak") -> PlaybookSearch:
+    """Hybrid (default), keyword or semantic search over playbooks, with filters and explanations.
+
+    Hits whose match strength is below ``min_strength`` (``none`` keeps everything, ``weak`` the
+    default, ``strong``) are dropped; when none is left, ``nothing_relevant`` says so rather than
+    returning filler. Raises InvalidInputError for an unknown ``min_strength``.
+    """
+    if min_strength not in STRENGTHS:
+        raise InvalidInputError(f"min_strength must be one of {', '.join(STRENGTHS)}, not {min_strength!r}")
     result = Index(store, embedder, COLLECTION).search(query, k=k, mode=mode, task_type=task_type, tags=tags)
     hits = []
+    dropped = 0
     for hit in result.hits:
+        if not passes(hit.match, min_strength):  # type: ignore[arg-type]
+            dropped += 1
+            continue
         try:
             pb = get_playbook(store, hit.id)
         except NotFoundError:
             continue  # indexed but since removed: the next index run drops it
         hits.append(PlaybookHit(playbook=pb, score=hit.score, keyword_rank=hit.keyword_rank,
                                 keyword_score=hit.keyword_score, vector_rank=hit.vector_rank,
-                                vector_similarity=hit.vector_similarity, matched_fields=hit.matched_fields))
+                                vector_similarity=hit.vector_similarity, matched_fields=hit.matched_fields,
+                                strength=hit.strength, match=hit.match, vector_z=hit.vector_z,
+                                keyword_coverage=hit.keyword_coverage))
+    warnings = list(result.warnings)
+    nothing = not hits and bool(query.strip())
+    if nothing:
+        warnings.append(f"no playbook matches this task at min_strength={min_strength!r}"
+                        + (f" ({dropped} weaker hits left out; pass min_strength='none' to see them)" if dropped else "")
+                        + ": no procedure is known for this kind of task yet")
     return PlaybookSearch(query=query, mode=result.mode, hits=hits, semantic_available=result.semantic_available,
-                          warnings=result.warnings)
+                          warnings=warnings, min_strength=min_strength, nothing_relevant=nothing,  # type: ignore[arg-type]
+                          dropped=dropped)
 
 
 def render_for_prompt(task: str, found: PlaybookSearch) -> str:
     """The best playbooks for a task as one ready-to-use message (the ``apply_playbook`` prompt)."""
     if not found.hits:
-        return (f"Task: {task}\n\nNo playbook matches this task yet. Work it out, and once the run is accepted, "
+        return (f"Task: {task}\n\nNo playbook matches this kind of task yet (nothing reached match strength "
+                f"{found.min_strength!r}). Work it out, and once the run is accepted, "
                 "`extract_playbooks` will distil it for next time.")
     lines = [f"Task: {task}", "", "Playbooks from accepted runs of similar tasks (best first):"]
     for n, hit in enumerate(found.hits, 1):
         pb = hit.playbook
-        lines += ["", f"## {n}. {pb.title} ({pb.success_count}/{pb.attempt_count} accepted)",
+        lines += ["", f"## {n}. {pb.title} ({pb.success_count}/{pb.attempt_count} accepted; {hit.match} match)",
                   f"Pattern: {pb.problem_pattern}"]
         lines += [f"Example: {e}" for e in pb.examples]
         for label, items in (("Acceptance criteria", pb.acceptance_criteria), ("Commands that worked", pb.commands_worked),

@@ -43,8 +43,10 @@ FUSION_DEPTH = 50
 TITLE_WEIGHT = 3.0
 TEXT_WEIGHT = 1.0
 TAGS_WEIGHT = 1.0
-#: A query term found in more than this fraction of all documents is dropped: its idf is about
-#: zero (BM25 gains nothing from it) while it matches half the index.
+#: A query term found in more than this fraction of the documents is boilerplate: FTS5's bm25()
+#: gives it an idf of ~0 (log((N - n + 0.5) / (n + 0.5)) <= 0 is clamped to 1e-6), so it adds
+#: nothing to the ranking while it matches most of the index (and would make every document a
+#: keyword "hit"). Dropped whatever the index size; a query of only such words keeps its rarest.
 MAX_DF_RATIO = 0.5
 #: The keyword leg's cost is about proportional to the postings it scores (measured ~0.5 µs per
 #: matched posting with bm25() on 2 cores), so the query keeps its rarest terms while the sum
@@ -56,10 +58,22 @@ POSTINGS_BUDGET = 4000
 #: ...but the rarest terms are kept anyway up to this many, so a query of only common words
 #: still finds something.
 MIN_KEEP_TERMS = 2
-#: At most this many (rarest) terms are OR-ed; a pasted log line must not become a 500-way OR.
-MAX_QUERY_TERMS = 32
-#: Query text beyond this many characters is ignored (both legs).
-MAX_QUERY_CHARS = 4000
+#: At most this many (rarest) terms are OR-ed. The terms are chosen from the *whole* query by
+#: document frequency (never its first N tokens), so a long prompt keeps what distinguishes it;
+#: the cap only bounds the FTS5 expression (each OR-ed phrase opens a posting list).
+MAX_QUERY_TERMS = 128
+#: Query text beyond this many characters is ignored (both legs). Long: an agent's task prompt
+#: (issue text, file excerpt) is the query, and its informative words may come late; the
+#: embedder reads its first 256 word pieces anyway.
+MAX_QUERY_CHARS = 20_000
+
+#: A query longer than this many words is embedded as consecutive windows of this many words and
+#: its vector is the normalised mean of theirs: the embedder reads only its first 256 word
+#: pieces (~150 English words, fewer in code), so a long task prompt whose specifics (the file,
+#: the error) come after a boilerplate preamble would otherwise be embedded as its preamble.
+EMBED_WINDOW_WORDS = 64
+#: At most this many windows (embedded in one batch), spread evenly over the whole query.
+MAX_EMBED_WINDOWS = 12
 
 # unicode61 splits on everything that is not a letter, a number or a private-use character;
 # "_" is a separator there too, so it is one here.
@@ -68,17 +82,31 @@ _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 K = TypeVar("K", bound=Hashable)
 
 
-def query_tokens(text: str, limit: int = 4 * MAX_QUERY_TERMS) -> list[str]:
-    """Distinct letter/digit runs of ``text`` in order of first appearance (case-folded), at most
-    ``limit``. Whatever the input, the result holds no FTS5 syntax."""
+def query_tokens(text: str, limit: int | None = None) -> list[str]:
+    """Distinct letter/digit runs of ``text`` (its first MAX_QUERY_CHARS characters) in order of
+    first appearance, case-folded, at most ``limit`` (default: all). Whatever the input, the
+    result holds no FTS5 syntax."""
     seen: dict[str, None] = {}
     for match in _TOKEN.finditer(text[:MAX_QUERY_CHARS]):
         token = match.group(0).casefold()
         if token not in seen:
             seen[token] = None
-            if len(seen) >= limit:
+            if limit is not None and len(seen) >= limit:
                 break
     return list(seen)
+
+
+def embed_windows(text: str, words: int = EMBED_WINDOW_WORDS, limit: int = MAX_EMBED_WINDOWS) -> list[str]:
+    """``text`` as consecutive windows of ``words`` whitespace-separated words (one window when
+    short), at most ``limit`` of them, taken evenly from start to end."""
+    parts = text.split()
+    if len(parts) <= words:
+        return [text]
+    windows = [" ".join(parts[i:i + words]) for i in range(0, len(parts), words)]
+    if len(windows) > limit:
+        step = len(windows) / limit
+        windows = [windows[int(i * step)] for i in range(limit)]
+    return windows
 
 
 def fts_string(token: str) -> str:

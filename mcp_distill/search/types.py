@@ -66,7 +66,8 @@ class Hit(BaseModel):
     """One search result. ``score`` is the fused RRF score (see ``rrf_fuse``); the per-leg ranks
     and scores say why the document is here. ``keyword_score`` is BM25 (higher is better);
     ``vector_similarity`` is the exact cosine, ``vector_distance`` = 1 - cosine. ``matched_fields``
-    lists where the keyword leg's terms occur (title/text/tags), for hits that leg returned."""
+    lists where the keyword leg's terms occur (title/text/tags), for hits that leg returned.
+    ``strength``/``match`` say whether it is a real match at all (see mcp_distill.search.strength)."""
 
     id: str
     collection: str
@@ -79,6 +80,14 @@ class Hit(BaseModel):
     vector_similarity: float | None = None
     vector_distance: float | None = None
     matched_fields: list[str] = Field(default_factory=list)
+    strength: float = Field(0.0, description="Match strength 0..1, comparable across queries and collections "
+                            "(mcp_distill.search.strength).")
+    match: Literal["strong", "weak", "none"] = Field("none", description="strength as a label: strong, weak, "
+                                                     "or none (no real match).")
+    vector_z: float | None = Field(None, description="Cosine to the query above the document's similarity "
+                                   "to unrelated reference text, in standard deviations.")
+    keyword_coverage: float | None = Field(None, description="Share of the query's informative terms (idf "
+                                           "weighted) this document contains.")
     tags: list[str] = Field(default_factory=list)
     task_type: str | None = None
     source: str | None = None

@@ -46,13 +46,17 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
         tags: Annotated[list[str] | None, Field(description="Only playbooks carrying all of these tags.")] = None,
         mode: Annotated[Literal["hybrid", "keyword", "semantic"], Field(
             description="hybrid (BM25 + vectors, fused by reciprocal rank), keyword, or semantic.")] = "hybrid",
+        min_strength: Annotated[Literal["none", "weak", "strong"], Field(
+            description="Leave out hits weaker than this match strength (default weak: drop non-matches; "
+                        "none: return every hit).")] = "weak",
     ) -> PlaybookSearch:
         """How did we solve this kind of task before? Playbooks distilled from accepted runs, each hit with
-        its fused score and each leg's rank and score, so the ranking can be explained."""
+        its fused score, each leg's rank and score, and a match strength (strong / weak / none) that means
+        the same across queries; nothing_relevant=true when no playbook matches the task."""
         app = state(ctx)
         embedder = app.embedder() if mode != "keyword" else None
         return await run_with_progress(ctx, lambda progress=None: core_search(
-            app.store, embedder, query, k=k, task_type=task_type, tags=tags, mode=mode))
+            app.store, embedder, query, k=k, task_type=task_type, tags=tags, mode=mode, min_strength=min_strength))
 
     @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True))
     @tool_errors

@@ -1,0 +1,318 @@
+"""Playbook retrieval for tasks never seen before: leave-one-out / k-fold over real and generated KBs.
+
+    .venv/bin/python bench/playbooks.py                       # bundled KB, --runs 200 KB, real traces
+    .venv/bin/python bench/playbooks.py --kb generated:400    # one KB (bundled | generated:N | a folder)
+    .venv/bin/python bench/playbooks.py --tune                # also the train-split grids
+
+Protocol. A KB is collected and scored into a fresh store, runs are grouped into playbooks by the
+extractor's own pattern key (task type + task signature, mcp_distill.search.playbooks) and every
+playbook is indexed. Each accepted run that has a task text is a query: the run is held out (its
+playbook rebuilt from the other runs of its group, or removed when it was the only accepted one),
+the query is its task text only (the longest prompt of the run), and the right answer is the
+playbook of its pattern. Leave-one-out up to LOO_MAX queries, else FOLDS-fold (all runs of a fold
+held out together). Queries whose playbook vanishes with them have no right answer: the honest
+result for them is "no match". Junk queries (bench/data/junk_queries.txt, unrelated to any KB)
+measure the same from the other side. Every query set is split by a hash of its id into a train
+half (constants of mcp_distill/search/query.py and strength.py are chosen there, `--tune`) and a
+held-out half; both are printed, and docs/benchmarks.md gets the held-out figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import itertools
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, cached_embedder, log, machine, mean, write_section
+
+from mcp_distill.collect.collector import collect_paths
+from mcp_distill.config import Settings
+from mcp_distill.receipts import now_utc
+from mcp_distill.score import load_rules, score_runs
+from mcp_distill.search import query as search_query
+from mcp_distill.search import strength as search_strength
+from mcp_distill.search.index import Index
+from mcp_distill.search.playbooks import (
+    COLLECTION,
+    RunView,
+    _scored_runs,
+    build_playbook,
+    pattern_key,
+    playbook_doc,
+    playbook_id,
+    task_text,
+)
+from mcp_distill.search.query import rrf_fuse
+from mcp_distill.search.strength import passes
+from mcp_distill.store import open_store
+
+MODES = ("keyword", "semantic", "hybrid")
+SECTION = "Playbook retrieval (leave-one-out)"
+JUNK = ROOT / "bench" / "data" / "junk_queries.txt"
+REAL = ROOT.parent / "shared" / "data" / "real"
+LOO_MAX = 150
+FOLDS = 10
+DEPTH = 50
+K = 10
+MAX_TERMS: int | None = None
+
+
+def split_of(key: str) -> str:
+    """train / test by a hash of the query's id (stable across runs and machines)."""
+    return "train" if hashlib.sha256(key.encode()).digest()[0] % 2 == 0 else "test"
+
+
+@dataclass
+class Outcome:
+    """One query's results: per mode the ranked playbook ids and each hit's (match, strength)."""
+
+    key: str
+    split: str
+    right: str | None  # the right playbook id; None when the query has no right answer
+    ranked: dict[str, list[str]] = field(default_factory=dict)
+    labels: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # match, strength, z, coverage, ranks
+    legs: dict[str, list[str]] = field(default_factory=dict)  # keyword / vector rankings at DEPTH
+
+
+# ----------------------------------------------------------------------------- KBs
+
+
+def kb_folder(spec: str, workdir: Path) -> Path:
+    if spec == "bundled":
+        return ROOT / "examples" / "lakehouse_kb"
+    if spec == "real":
+        return REAL
+    if spec.startswith("generated:"):
+        gen_path = ROOT / "examples" / "generate.py"
+        module_spec = importlib.util.spec_from_file_location("kb_generate", gen_path)
+        assert module_spec and module_spec.loader
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        out = workdir / spec.replace(":", "_")
+        module.generate(out, int(spec.split(":", 1)[1]))
+        return out
+    return Path(spec)
+
+
+def load_runs(folder: Path, workdir: Path) -> tuple[Any, dict[str, list[RunView]]]:
+    db = workdir / f"{abs(hash(str(folder)))}.db"
+    store = open_store(db)
+    collect_paths(store, Settings(db_path=db, roots=[folder, workdir]), [str(folder)])
+    score_runs(store, load_rules())
+    groups: dict[str, list[RunView]] = {}
+    with store.lock:
+        for run in _scored_runs(store):
+            groups.setdefault(pattern_key(run), []).append(run)
+    return store, groups
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def evaluate_kb(spec: str, workdir: Path, junk: list[str]) -> dict[str, Any]:
+    folder = kb_folder(spec, workdir)
+    store, groups = load_runs(folder, workdir)
+    created = now_utc()
+    index = Index(store, cached_embedder(), COLLECTION)
+    if MAX_TERMS is not None:  # a tuning run (--max-terms)
+        index.keyword.max_terms = MAX_TERMS
+    books = {key: pb for key in groups if (pb := build_playbook(key, groups[key], created)) is not None}
+    index.upsert([playbook_doc(pb) for pb in books.values()])
+    queries = [(run.run_key, key) for key, runs in sorted(groups.items()) for run in runs
+               if run.category == "accepted" and task_text(run).strip()]
+    texts = {run.run_key: task_text(run) for runs in groups.values() for run in runs}
+    n_folds = len(queries) if len(queries) <= LOO_MAX else FOLDS
+    log(f"{spec}: {sum(len(r) for r in groups.values())} runs, {len(books)} playbooks, {len(queries)} queries, "
+        f"{n_folds} folds")
+    outcomes: list[Outcome] = []
+    for fold in range(n_folds):
+        held = [(q, key) for i, (q, key) in enumerate(queries) if i % n_folds == fold]
+        touched = {key for _, key in held}
+        out = {q for q, _ in held}
+        changed: dict[str, Any] = {}
+        for key in touched:
+            pb = build_playbook(key, [r for r in groups[key] if r.run_key not in out], created)
+            changed[key] = pb
+        index.delete([playbook_id(k) for k, pb in changed.items() if pb is None])
+        index.upsert([playbook_doc(pb) for pb in changed.values() if pb is not None])
+        for q, key in held:
+            right = playbook_id(key) if changed[key] is not None else None
+            outcomes.append(run_query(index, q, split_of(q), right, texts[q]))
+        index.upsert([playbook_doc(books[k]) for k in touched if k in books])  # restore
+    junk_out = [run_query(index, f"junk:{i}", split_of(f"junk:{i}"), None, text) for i, text in enumerate(junk)]
+    store.close()
+    return {"kb": spec, "runs": sum(len(r) for r in groups.values()),
+            "accepted": sum(r.category == "accepted" for rs in groups.values() for r in rs),
+            "playbooks": len(books), "queries": outcomes, "junk": junk_out, "folds": n_folds}
+
+
+def run_query(index: Index, key: str, split: str, right: str | None, text: str) -> Outcome:
+    outcome = Outcome(key=key, split=split, right=right)
+    for mode in MODES:
+        result = index.search(text, k=DEPTH if mode != "hybrid" else K, mode=mode, explain=False)
+        outcome.ranked[mode] = [h.id for h in result.hits][:K]
+        outcome.labels[mode] = [(h.match, h.strength, h.vector_z, h.keyword_coverage, h.keyword_rank, h.vector_rank)
+                                for h in result.hits][:K]
+        if mode != "hybrid":
+            outcome.legs[mode] = [h.id for h in result.hits]
+    return outcome
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def rank_of(ranked: list[str], right: str | None) -> int | None:
+    return ranked.index(right) + 1 if right in ranked else None
+
+
+def metrics(outcomes: list[Outcome], ranked_of: Callable[[Outcome], list[str]]) -> dict[str, float]:
+    answerable = [o for o in outcomes if o.right is not None]
+    ranks = [rank_of(ranked_of(o), o.right) for o in answerable]
+    return {"n": len(answerable), "top1": round(mean(r == 1 for r in ranks), 4),
+            "mrr@10": round(mean((1 / r if r and r <= 10 else 0.0) for r in ranks), 4)}
+
+
+def gated(outcomes: list[Outcome], junk: list[Outcome], min_strength: str = "weak") -> dict[str, float]:
+    """At a min_strength: share of answerable queries whose right playbook is still returned (top 5 /
+    top 1), share of unanswerable and junk queries returning nothing."""
+    def kept(o: Outcome) -> list[str]:
+        return [pid for pid, lab in zip(o.ranked["hybrid"], o.labels["hybrid"], strict=True)
+                if passes(lab[0], min_strength)]  # type: ignore[arg-type]
+    answerable = [o for o in outcomes if o.right is not None]
+    orphans = [o for o in outcomes if o.right is None]
+    return {"right_returned@5": round(mean(o.right in kept(o)[:5] for o in answerable), 4),
+            "right_top1": round(mean(kept(o)[:1] == [o.right] for o in answerable), 4),
+            "no_answer_empty": round(mean(not kept(o) for o in orphans), 4) if orphans else float("nan"),
+            "n_no_answer": len(orphans),
+            "junk_empty": round(mean(not kept(o) for o in junk), 4) if junk else float("nan"), "n_junk": len(junk)}
+
+
+def summary(result: dict[str, Any], split: str) -> dict[str, Any]:
+    qs = [o for o in result["queries"] if o.split == split]
+    junk = [o for o in result["junk"] if o.split == split]
+    out: dict[str, Any] = {mode: metrics(qs, lambda o, m=mode: o.ranked[m]) for mode in MODES}
+    out["gate_weak"] = gated(qs, junk, "weak")
+    out["gate_strong"] = gated(qs, junk, "strong")
+    return out
+
+
+# ----------------------------------------------------------------------------- tuning (train split)
+
+
+def tune(results: list[dict[str, Any]]) -> None:
+    """Fusion grid (RRF k x vector weight) and strength thresholds on the train halves only."""
+    train = {r["kb"]: [o for o in r["queries"] if o.split == "train"] for r in results}
+    print("## fusion (train): top1 / MRR@10 per KB for RRF k x vector weight (keyword weight 1)")
+    for k, vw in itertools.product((1, 2, 5, 10, 20, 60), (0.5, 0.75, 1.0, 1.5, 2.0)):
+        row = []
+        for kb, qs in train.items():
+            m = metrics(qs, lambda o, k=k, vw=vw: [pid for pid, _ in rrf_fuse(
+                {"keyword": o.legs["keyword"], "vector": o.legs["semantic"]}, {"vector": vw}, k, DEPTH)][:K])
+            row.append(f"{kb} {m['top1']:.3f}/{m['mrr@10']:.3f}")
+        print(f"k={k} vector_weight={vw}: " + "; ".join(row))
+    print("## strength features (train): right playbook at hybrid rank 1 vs junk rank 1 (z, coverage)")
+    for r in results:
+        right = [o.labels["hybrid"][0] for o in r["queries"] if o.split == "train" and o.right and
+                 o.ranked["hybrid"][:1] == [o.right]]
+        junk = [o.labels["hybrid"][0] for o in r["junk"] if o.split == "train" and o.labels["hybrid"]]
+        orphan = [o.labels["hybrid"][0] for o in r["queries"] if o.split == "train" and o.right is None
+                  and o.labels["hybrid"]]
+        for name, rows in (("right", right), ("junk", junk), ("no-answer", orphan)):
+            zs = sorted(round(x[2], 2) for x in rows if x[2] is not None)
+            cs = sorted(round(x[3], 2) for x in rows if x[3] is not None)
+            print(f"{r['kb']} {name}: z {zs}\n    coverage {cs}")
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def table(results: list[dict[str, Any]], split: str) -> str:
+    lines = ["| KB | runs / accepted / playbooks | queries (folds) | mode | top-1 | MRR@10 |", "|---|---|---|---|---|---|"]
+    for r in results:
+        s = summary(r, split)
+        for mode in MODES:
+            lines.append(f"| {r['kb']} | {r['runs']} / {r['accepted']} / {r['playbooks']} | {s[mode]['n']} "
+                         f"({r['folds']}) | {mode} | {s[mode]['top1']:.3f} | {s[mode]['mrr@10']:.3f} |")
+    lines += ["", "| KB | min_strength | right playbook returned (top 5) | right at top 1 | no-answer queries "
+              "empty | junk queries empty |", "|---|---|---|---|---|---|"]
+    for r in results:
+        s = summary(r, split)
+        for gate in ("weak", "strong"):
+            g = s[f"gate_{gate}"]
+            lines.append(f"| {r['kb']} | {gate} | {g['right_returned@5']:.3f} | {g['right_top1']:.3f} | "
+                         f"{g['no_answer_empty']:.3f} (of {g['n_no_answer']}) | {g['junk_empty']:.3f} "
+                         f"(of {g['n_junk']}) |")
+    return "\n".join(lines)
+
+
+def report(results: list[dict[str, Any]], argv: list[str]) -> str:
+    return f"""Measured by `bench/playbooks.py` through the project's own extractor and index ({machine()};
+quality figures, which load does not change). Query = the held-out run's task text only; right answer = the
+playbook of its pattern rebuilt without it. Held-out half of every query set (split by a hash of the run id;
+constants were chosen on the other half with `--tune`):
+
+{table(results, "test")}
+
+Train half (for comparison):
+
+{table(results, "train")}
+
+- Fusion: RRF k={search_query.RRF_K:g}, weights keyword {search_query.KEYWORD_WEIGHT:g} / vector
+  {search_query.VECTOR_WEIGHT:g} (the same constants as the SciFact section). Keyword terms: every query term by
+  document frequency from fts5vocab, boilerplate (in more than {search_query.MAX_DF_RATIO:g} of the documents) and
+  absent terms dropped, rarest first within {search_query.POSTINGS_BUDGET} postings, at most
+  {search_query.MAX_QUERY_TERMS} terms.
+- Strength: `max(z / {search_strength.Z_FULL:g}, coverage / {search_strength.C_FULL:g})` clipped to 0..1; strong from
+  {search_strength.STRONG_AT:g}, weak from {search_strength.WEAK_AT:g} (mcp_distill/search/strength.py). The default
+  `min_strength` of search_playbooks is weak (drops "none").
+- Junk queries: {len(load_junk())} queries in bench/data/junk_queries.txt, unrelated to any KB here.
+
+Reproduce: `.venv/bin/python bench/playbooks.py {' '.join(argv)}`.
+"""
+
+
+def load_junk() -> list[str]:
+    return [line.strip() for line in JUNK.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kb", action="append", help="bundled | generated:N | real | a folder (repeatable)")
+    parser.add_argument("--tune", action="store_true", help="print the train-split grids")
+    parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument("--dump", type=Path, help="write every query's outcome as JSON here")
+    parser.add_argument("--max-terms", type=int, help="tuning: keyword terms cap (default MAX_QUERY_TERMS)")
+    args = parser.parse_args(argv)
+    global MAX_TERMS
+    MAX_TERMS = args.max_terms
+    specs = args.kb or ["bundled", "generated:200", *(["real"] if REAL.exists() else [])]
+    junk = load_junk()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mcp-distill-pb-") as tmp:
+        for spec in specs:
+            results.append(evaluate_kb(spec, Path(tmp), junk))
+    if args.dump:
+        args.dump.write_text(json.dumps([{**r, "queries": [o.__dict__ for o in r["queries"]],
+                                          "junk": [o.__dict__ for o in r["junk"]]} for r in results]))
+    for split in ("train", "test"):
+        print(f"### {split}")
+        print(table(results, split))
+    if args.tune:
+        tune(results)
+    if not args.no_doc and not args.kb:
+        write_section(SECTION, report(results, argv or []))
+        print("updated docs/benchmarks.md section", repr(SECTION))
+    print(json.dumps({r["kb"]: summary(r, "test") for r in results}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
