@@ -48,3 +48,29 @@ def wait_for_http(url: str, tries: int = 200) -> None:
             return
         except httpx.TransportError:
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    """The real default embedder (ONNX all-MiniLM-L6-v2), loaded once per test module."""
+    from mcp_distill.search.embed import OnnxMiniLM
+
+    return OnnxMiniLM()
+
+
+@pytest.fixture(scope="module")
+def example_store(tmp_path_factory, embedder):
+    """The bundled example KB collected, scored, its playbooks extracted and indexed (once per module)."""
+    from mcp_distill.collect.collector import collect_paths
+    from mcp_distill.config import Settings
+    from mcp_distill.score import load_rules, score_runs
+    from mcp_distill.search.playbooks import extract_playbooks, index_playbooks
+
+    db = tmp_path_factory.mktemp("pb") / "distill.db"
+    store = open_store(db)
+    collect_paths(store, Settings(db_path=db, roots=[PROJECT]), [str(EXAMPLES)])
+    score_runs(store, load_rules())
+    extract_playbooks(store)
+    index_playbooks(store, embedder)
+    yield store
+    store.close()

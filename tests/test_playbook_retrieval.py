@@ -11,23 +11,17 @@ from conftest import EXAMPLES, PROJECT
 from mcp import Client
 
 from mcp_distill.cli import main
-from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.errors import InvalidInputError
-from mcp_distill.score import load_rules, score_runs
-from mcp_distill.search.embed import OnnxMiniLM
 from mcp_distill.search.index import Doc, Index
 from mcp_distill.search.playbooks import (
     _scored_runs,
-    extract_playbooks,
-    index_playbooks,
     pattern_key,
     playbook_id,
     search_playbooks,
     task_text,
 )
 from mcp_distill.server import build_server
-from mcp_distill.store import open_store
 
 BOILERPLATE = ("You are the reviewer of this repository. Review the file below, cite line numbers, propose "
                "minimal patches as unified diffs and say how to test them. ")
@@ -36,11 +30,6 @@ SUBJECTS = ["invoice", "glacier", "turbine", "orchard", "lantern", "compass", "h
 #: Unrelated to the example KB (a few of bench/data/junk_queries.txt, which the benchmark measures in full).
 JUNK = ["the cat sat on the mat", "recipe for banana bread without eggs", "the", "a an the of and",
         "who won the 1998 football world cup", "how do I tie a bowline knot"]
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return OnnxMiniLM()
 
 
 def test_long_prompt_keeps_its_late_informative_term_and_drops_boilerplate(store):
@@ -62,47 +51,35 @@ def test_long_prompt_keeps_its_late_informative_term_and_drops_boilerplate(store
     assert index.keyword.plan_terms(BOILERPLATE).terms
 
 
-@pytest.fixture(scope="module")
-def kb(tmp_path_factory, embedder):
-    db = tmp_path_factory.mktemp("pbr") / "distill.db"
-    store = open_store(db)
-    collect_paths(store, Settings(db_path=db, roots=[PROJECT]), [str(EXAMPLES)])
-    score_runs(store, load_rules())
-    extract_playbooks(store)
-    index_playbooks(store, embedder)
-    yield store
-    store.close()
-
-
 @pytest.mark.parametrize("query", JUNK)
-def test_unrelated_queries_find_nothing_at_the_default_strength(kb, embedder, query):
-    found = search_playbooks(kb, embedder, query, k=5)
+def test_unrelated_queries_find_nothing_at_the_default_strength(example_store, embedder, query):
+    found = search_playbooks(example_store, embedder, query, k=5)
     assert found.hits == [] and found.nothing_relevant
     assert any("min_strength" in w for w in found.warnings)
-    everything = search_playbooks(kb, embedder, query, k=5, min_strength="none")
+    everything = search_playbooks(example_store, embedder, query, k=5, min_strength="none")
     assert everything.hits and not everything.nothing_relevant
     assert all(h.match == "none" and 0 <= h.strength < 1 for h in everything.hits)
 
 
-def test_a_real_task_text_finds_its_playbook_with_a_real_match(kb, embedder):
+def test_a_real_task_text_finds_its_playbook_with_a_real_match(example_store, embedder):
     """Task texts of accepted runs of three kinds (scrum review, PR audit, staffing): each finds the
     playbook of its own pattern first, as at least a weak match."""
     seen: dict[str, str] = {}
-    for run in _scored_runs(kb):
+    for run in _scored_runs(example_store):
         kind = pattern_key(run).split("|")[0]
         if run.category == "accepted" and kind in ("codereview_lakehouse", "pr_audit", "staffing_inference") \
                 and kind not in seen and task_text(run):
             seen[kind] = run.run_key
-            found = search_playbooks(kb, embedder, task_text(run), k=3)
+            found = search_playbooks(example_store, embedder, task_text(run), k=3)
             assert found.hits and not found.nothing_relevant
             assert found.hits[0].playbook.playbook_id == playbook_id(pattern_key(run))
             assert found.hits[0].match in ("weak", "strong") and found.hits[0].vector_z is not None
     assert len(seen) == 3
 
 
-def test_min_strength_is_checked(kb, embedder):
+def test_min_strength_is_checked(example_store, embedder):
     with pytest.raises(InvalidInputError, match="min_strength"):
-        search_playbooks(kb, embedder, "anything", min_strength="medium")
+        search_playbooks(example_store, embedder, "anything", min_strength="medium")
 
 
 async def test_mcp_search_says_when_nothing_is_relevant(tmp_path):

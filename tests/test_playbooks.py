@@ -12,27 +12,8 @@ from mcp_distill.collect.collector import collect_paths
 from mcp_distill.collect.runs import get_run
 from mcp_distill.config import Settings
 from mcp_distill.score import load_rules, score_runs
-from mcp_distill.search.embed import OnnxMiniLM
 from mcp_distill.search.playbooks import all_playbooks, extract_playbooks, get_playbook, index_playbooks, search_playbooks
 from mcp_distill.server import build_server
-from mcp_distill.store import open_store
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return OnnxMiniLM()
-
-
-@pytest.fixture(scope="module")
-def example_store(tmp_path_factory, embedder):
-    db = tmp_path_factory.mktemp("pb") / "distill.db"
-    store = open_store(db)
-    collect_paths(store, Settings(db_path=db, roots=[PROJECT]), [str(EXAMPLES)])
-    score_runs(store, load_rules())
-    extract_playbooks(store)
-    index_playbooks(store, embedder)
-    yield store
-    store.close()
 
 
 def test_playbooks_come_only_from_accepted_runs(example_store):
