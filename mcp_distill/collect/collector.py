@@ -18,6 +18,7 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
@@ -32,7 +33,7 @@ import yaml
 
 from mcp_distill.adapters import native as _native  # noqa: F401  (registers the native adapter)
 from mcp_distill.adapters.base import Adapter, find_adapter
-from mcp_distill.collect import workers
+from mcp_distill.collect import trail, workers
 from mcp_distill.collect.runs import JoinState, RunAssigner
 from mcp_distill.collect.sources import discover, first_object, is_line_file
 from mcp_distill.collect.workers import (  # noqa: F401  (EXCERPT_CHARS: kept importable from here)
@@ -135,7 +136,20 @@ class Collector:
     # -- running ------------------------------------------------------------------------------
 
     def collect(self, files: list[Path], command: str = "collect", skipped: Iterable[str] = ()) -> CollectResult:
+        """Collect ``files``; an in-progress receipt marks the run until it ends (see :mod:`.trail`)."""
         receipt = ReceiptBuilder("collect", command)
+        trail.interrupted(self.store, receipt)
+        running = trail.start(self.store, command, len(files))
+        try:
+            result = self._collect(files, receipt, skipped)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # best effort: the disk may be the reason it stopped
+                trail.stopped(self.store, running, str(exc) or type(exc).__name__)
+            raise
+        trail.finish(self.store, running)
+        return result
+
+    def _collect(self, files: list[Path], receipt: ReceiptBuilder, skipped: Iterable[str]) -> CollectResult:
         result = CollectResult(skipped_files=list(skipped))
         readable = []
         for path in files:
