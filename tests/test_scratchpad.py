@@ -192,11 +192,11 @@ def test_checklist_conventions() -> None:
                                    "lockfile updated", "release notes drafted"]
     assert got.failed_steps == ["upload to the test index", "waiting for the signing key", "smoke test on 3.11", "tag pushed"]
     assert got.pending_steps == ["write the exporter", "document the flag", "benchmark large stores", "changelog entry",
-                                 "check Windows paths", "the progress bar flickers", "`make release`", "docs site",
+                                 "check Windows paths", "the progress bar flickers", "docs site",
                                  "review by Bo", "flaky test on macOS", "tag the release", "announce it"]
     assert got.decisions == ["keep JSONL as the only format"]
     assert got.unresolved_questions == ["who owns the index credentials"]  # the other one is "(answered)"
-    assert got.next_command == "make release"
+    assert got.next_command == "make release"  # "NEXT: `make release`" is the next command, not a pending step
 
 
 def test_agent_log_failures_tests_and_next_command() -> None:

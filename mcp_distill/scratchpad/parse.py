@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from mcp_distill.models.scratchpad import ScratchpadSummary, ValidationStatus
+from mcp_distill.scratchpad import phrases
 from mcp_distill.scratchpad.rules import (
     _ANSWER,
     _BANNER,
@@ -19,7 +20,6 @@ from mcp_distill.scratchpad.rules import (
     _CHECKBOX,
     _CONSOLE_LANGS,
     _COUNT,
-    _DECIDED,
     _DECISION,
     _ERROR,
     _EXIT,
@@ -35,7 +35,6 @@ from mcp_distill.scratchpad.rules import (
     _LIST,
     _LOOSE_ERROR,
     _OBJECTIVE,
-    _PATH_TOKEN,
     _PROMPT,
     _PYTEST_ONE,
     _PYTEST_TIME,
@@ -61,6 +60,7 @@ from mcp_distill.scratchpad.rules import (
     _section_kind,
     _step_mark,
     path_of,
+    paths_in,
 )
 
 
@@ -103,6 +103,7 @@ class _Parser:
         self.singles: dict[str, dict[str, tuple[bool, int, str]]] = {}
         self.group_order: dict[str, None] = {}
         self.unittest_ran: dict[str, int] = {}
+        self.one_sided: dict[str, str | None] = {}  # group -> "pass"/"fail" when its last summary gave one side only
 
     # -- entry ----------------------------------------------------------------------------------
     def feed(self, text: str) -> None:
@@ -148,7 +149,7 @@ class _Parser:
         indent = len(line) - len(line.lstrip())
         if self.pending_indent is not None and indent <= self.pending_indent:
             self.pending_indent = None
-        heading = _HEADING.match(line)
+        heading = _HEADING.match(line) if not phrases.NODE_TAP.match(stripped) else None  # "# pass 9" is output
         if heading:
             self._flush_chat()
             self.pending_indent = self.current_cmd = None  # a new section or session: no command's output any more
@@ -188,12 +189,18 @@ class _Parser:
             return
         listed = _LIST.match(line)
         content = listed.group(2) if listed else stripped
-        if self._marked(content, indent):
+        next_command = phrases.next_command_in(content, _is_command)
+        if next_command:  # "Next: <command>" is the next command, not a pending step
+            self.next_cmds.append(_clip(next_command))
+        elif self._marked(content, indent):
             return
         if decision := _DECISION.match(content):
             self.decisions.add(_clip(decision.group(1)))
-        elif _DECIDED.match(content):
-            self.decisions.add(_clip(content))
+        else:
+            for stated in phrases.decisions_in(content):
+                self.decisions.add(_clip(stated))
+        if next_command:
+            return
         objective = _OBJECTIVE.match(content)
         if objective:
             if objective.group(1):
@@ -238,6 +245,9 @@ class _Parser:
     def _section_item(self, kind: str, content: str, indent: int) -> None:
         if kind in ("done", "pending", "next", "failed"):
             self._step(content, kind)
+            bare = content.strip("`").strip() if content.count("`") == 2 and content.startswith("`") else content
+            if kind in ("pending", "next") and _is_command(bare):
+                self._pending_command(bare, next_=kind == "next")
         elif kind == "decisions":
             self.decisions.add(_clip(content))
         elif kind == "questions" and not _RESOLVED.search(content):
@@ -335,6 +345,9 @@ class _Parser:
             code = int(exit_code.group(1))
             if code != 0:
                 self._command_failed(stripped, code)
+            # a known command counts when it is a test/build/lint run; a bare "exit status 0" reports what was run
+            if self.current_cmd is None or phrases.CHECK_RUN.search(self.current_cmd):
+                self._single("exit", self.current_cmd or stripped, code == 0, number, stripped)
             return True
         if stripped.startswith("Traceback (most recent call last)"):
             self.in_traceback = True
@@ -355,8 +368,11 @@ class _Parser:
     def _summary(self, kind: str, passed: int | None, failed: int | None, number: int, line: str) -> None:
         key = self._group(kind)
         previous = self.summaries.get(key)
+        side = "pass" if failed is None else "fail" if passed is None else None
+        previous_side = self.one_sided.get(key)
+        self.one_sided[key] = side
         if (kind == "generic" and previous and previous[2][-1][0] >= number - 3
-                and ((passed is None) != (failed is None))):  # mocha: "5 passing" then "2 failing"
+                and side is not None and previous_side not in (None, side)):  # mocha: "5 passing" then "2 failing"
             lines = [*previous[2], (number, line)]
             self.summaries[key] = (previous[0] + (passed or 0), previous[1] + (failed or 0), lines)
         else:
@@ -394,36 +410,48 @@ class _Parser:
             bad = sum(int(n) for n in re.findall(r"(?:failures|errors)=(\d{1,7})", m.group(2) or ""))
             self._summary("unittest", max(ran - bad, 0), bad, number, line)
             return True
-        if _LINT_OK.match(line):
+        output = line.rsplit("-> ", 1)[-1]  # "ruff check . -> Found 3 errors."
+        if _LINT_OK.match(output):
             self._summary("lint", 1, None, number, line)
             return True
-        if m := _LINT_BAD.match(line):
+        if m := _LINT_BAD.match(output):
             self._summary("lint", None, int(m.group(1) or m.group(2)), number, line)
+            return True
+        if self._runner_summary(line, number):
             return True
         lower = line.lower()
         if ("pass" in lower or "fail" in lower or "error" in lower) and "test files" not in lower and "suites" not in lower:
-            counts = _COUNT.findall(line) if _SUMMARY_START.match(line) else []
+            labelled = None if _SUMMARY_START.match(line) else phrases.LABELLED_SUMMARY.match(line)
+            counts = (_COUNT.findall(labelled.group("tail")) if labelled
+                      else _COUNT.findall(line) if _SUMMARY_START.match(line) else [])
             if counts and any(word.lower().startswith(("pass", "fail")) for _, word in counts):
                 passed = sum(int(n) for n, w in counts if w.lower().startswith("pass"))
                 failed = sum(int(n) for n, w in counts if not w.lower().startswith("pass"))
                 has_pass = any(w.lower().startswith("pass") for _, w in counts)
                 has_fail = any(not w.lower().startswith("pass") for _, w in counts)
-                kind = ("cargo" if lower.startswith("test result:") else "jest" if line.startswith("Tests:")
-                        else "vitest" if line.startswith("Tests ")
+                kind = ("generic" if labelled else "cargo" if lower.startswith("test result:")
+                        else "jest" if line.startswith("Tests:") else "vitest" if line.startswith("Tests ")
                         else "pytest" if line.startswith("=") or _PYTEST_TIME.search(line) else "generic")
                 self._summary(kind, passed if has_pass else None, failed if has_fail else None, number, line)
                 return True
         return False
 
+    def _runner_summary(self, line: str, number: int) -> bool:
+        """rspec, gradle, node's test runner, dotnet test, npm (:func:`~mcp_distill.scratchpad.phrases.runner_result`)."""
+        result = phrases.runner_result(line)
+        if result is None:
+            return False
+        kind, passed, failed = result
+        if kind in ("build", "npm"):  # one verdict line of a run: a single result of its command
+            self._single(kind, self.current_cmd or kind, not failed, number, line)
+        else:
+            self._summary(kind, passed, failed, number, line)
+        return True
+
     # -- result ---------------------------------------------------------------------------------
     def _scan_paths(self, line: str) -> None:
-        if "." not in line and "/" not in line:
-            return
-        if "://" in line or "www." in line:
-            line = _URL.sub(" ", line)
-        for token in _PATH_TOKEN.findall(line):
-            if ("." in token or "/" in token) and (path := path_of(token)):
-                self.paths.add(path)
+        for path in paths_in(line):
+            self.paths.add(path)
 
     def validation(self) -> ValidationStatus:
         """Counts per group (kind, command); a group's summaries win over its single results.
@@ -435,7 +463,10 @@ class _Parser:
         lines: list[tuple[int, str]] = []
         has_go_tests = any(key.startswith("go\x00") for key in self.singles)
         summarised_cmds = {key.split("\x00", 1)[1] for key in self.summaries} - {""}
+        reported_cmds = summarised_cmds | {key.split("\x00", 1)[1] for key in self.singles if not key.startswith("exit\x00")}
         for key in self.group_order:
+            if key.startswith("exit\x00") and key.split("\x00", 1)[1] in reported_cmds - {""}:
+                continue  # its test results say more than its exit code
             if key in self.summaries:
                 p, f, used = self.summaries[key]
                 passed, failed = passed + p, failed + f

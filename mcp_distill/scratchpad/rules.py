@@ -22,6 +22,9 @@ lines (compiled regexes, bounded quantifiers, lines clipped to :data:`MAX_LINE_C
   ``--- FAIL: TestX``, ``ok 1 - x``, ``test x ... ok``). Results are grouped by (kind, command that
   printed them); within a group the last summary wins (a re-run replaces the earlier run), or, with no
   summary, each test's last result counts once. Groups add up. ``mixed`` = some passed and some failed.
+  Also summaries after a label ("Ran the suite: 42 passed"), rspec / gradle / node / dotnet / npm forms
+  (:mod:`mcp_distill.scratchpad.phrases`) and exit codes of test, lint, build or CI runs (or of an
+  unnamed command), unless the same command printed test results.
   ``checks`` holds the lines counted, plus single failing results that name a test.
 * **current_objective**, by priority: the last ``Current objective:`` line; the last
   ``Objective:``/``Goal:``/``Task:`` line; the first line under the last ``## Objective``/``## Goal``/
@@ -30,17 +33,21 @@ lines (compiled regexes, bounded quantifiers, lines clipped to :data:`MAX_LINE_C
 * **unresolved_questions**: lines with a question mark ending a sentence (``?`` or ``？``), and items
   under a ``Questions`` heading, unless marked answered (checked, ✅, "resolved"/"answered", a
   following ``A:`` line). Yes/no prompts of tools are not questions.
-* **decisions**: ``Decision:``/``Decided:`` lines, "we decided ..." lines, items under a Decisions heading.
+* **decisions**: ``Decision:``/``Decided:`` lines, items under a Decisions heading, and every deciding
+  phrase in prose ("Decided to", "We'll go with", "Chose X over Y", "opted for", "settled on"...: see
+  :func:`mcp_distill.scratchpad.phrases.decisions_in`).
 * **important_paths**: relative and absolute file paths anywhere (code blocks too). A bare name needs
   a known file extension (``config.py``) or to be a dotfile (``.env``); a name with a slash needs an
   extension unless it is absolute (``/dev/null``, ``~/x``, ``./x``). URLs, versions (``6.19.0``),
   e-mail and ``pkg@1.2`` forms, dotted identifiers (``os.path``) and ``:line`` suffixes are left out.
   Path characters are ASCII and Latin letters, so a path glued to CJK prose is still found (and a
-  CJK file name is not).
+  CJK file name is not). A folder counts with its trailing slash (``out/bin/``), a Windows path with
+  backslashes (``tools\\build.ps1``), and a code span holding one slashed name (```target/debug/app```).
 
 Steps, decisions, questions and objectives are read outside fenced code blocks only; errors, test
 results, prompts and paths are read everywhere.
-* **next_command** -- see :func:`_pick_next_command` (below).
+* **next_command** -- see :func:`_pick_next_command` (below); a ``Next:`` / ``Next step:`` line whose
+  text is a command is a NEXT command and not a pending step.
 
 Same text -> byte-identical summary: every list keeps first-seen order, is de-duplicated and capped at
 :data:`MAX_LIST_ITEMS` (checks at :data:`MAX_CHECKS`), each item at :data:`MAX_ITEM_CHARS` characters.
@@ -119,7 +126,8 @@ swift xcodebuild
 
 # --- failures ----------------------------------------------------------------------------------
 _EXIT = re.compile(
-    r"\b(?:exit(?:ed)?[ \t]+(?:with[ \t]+)?(?:exit[ \t]+)?(?:code|status)|exited[ \t]+with|return(?:ed)?[ \t]+code|"
+    r"\b(?:exit(?:ed)?[ \t]+(?:with[ \t]+)?(?:exit[ \t]+)?(?:code|status)|exited[ \t]+with|"
+    r"exited(?=[ \t]+-?\d{1,3}\b(?![ \t]*(?:times|s\b|ms\b|seconds)))|return(?:ed)?[ \t]+code|"
     r"returned[ \t]+(?:a[ \t]+)?non-zero[ \t]+exit[ \t]+status)[ \t]*[:=]?[ \t]*(-?\d{1,3})\b", re.I)
 _ERROR = re.compile(r"^(?:(?:[a-z_]\w{0,40}\.){0,6}[A-Z]\w{0,60}(?:Error|Exception)(?::|$)|"
                     r"(?:Error|error|ERROR|Fatal|fatal|FATAL|panic)(?:\[[^\]\n]{0,40}\])?:[ \t]*\S|"
@@ -131,7 +139,7 @@ _INTERRUPT = re.compile(r"\bKeyboardInterrupt\b")
 # --- test and check results --------------------------------------------------------------------
 _COUNT = re.compile(r"\b(\d{1,7})[ \t]+(?:tests?[ \t]+)?(passed|passing|failed|failing|errors?)\b", re.I)
 #: A summary line starts with its first count (after decoration or a "Tests:"-like label): "request 3 failed" is no summary.
-_SUMMARY_START = re.compile(r"^[=*#>()\[\] \t✓✗✔✘❌✅-]{0,20}(?:(?:tests?|results?|summary|test result:[ \t]*(?:ok|FAILED)\.)"
+_SUMMARY_START = re.compile(r"^[=*#>()\[\] \t✓✗✔✘❌✅-]{0,80}(?:(?:tests?|results?|summary|test result:[ \t]*(?:ok|FAILED)\.)"
                             r"[ \t]*:?[ \t]*)?\d{1,7}[ \t]+(?:tests?[ \t]+)?(?:passed|passing|failed|failing|errors?)\b", re.I)
 _PYTEST_ONE = re.compile(r"^(PASSED|FAILED|ERROR|XPASS)[ \t]+(\S{1,300}::\S{1,300})|"
                          r"^(\S{1,300}::\S{1,300})[ \t]+(PASSED|FAILED|ERROR)\b")
@@ -148,7 +156,11 @@ _LINT_OK = re.compile(r"^(?:All checks passed!|Success: no issues found)")
 _LINT_BAD = re.compile(r"^(?:Found (\d{1,7}) errors?\b|✖ \d{1,7} problems? \((\d{1,7}) errors?)")
 
 # --- paths -------------------------------------------------------------------------------------
-_PATH_TOKEN = re.compile(r"[A-Za-z0-9_\u00C0-\u024F.~/+@*-]+")
+_PATH_TOKEN = re.compile(r"[A-Za-z0-9_\u00C0-\u024F.~/+@*-]+(?:\\[A-Za-z0-9_\u00C0-\u024F.~+@*-]+)*\\?")
+#: A Windows path: ``tools\build.ps1``, ``C:\src\app\``; a backslash between name characters, none leading.
+_WINDOWS_PATH = re.compile(r"(?:[A-Za-z]:\\)?[\w.~+-]+(?:\\[\w.~+-]+)+\\?")
+#: A folder written with its trailing slash (``out/bin/``, ``t/``): name characters only, so "and/or/" is rare.
+_FOLDER = re.compile(r"(?:\.{0,2}/)?[\w.-]+(?:/[\w.-]+)*/")
 _EXT = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}")
 KNOWN_EXTENSIONS = frozenset("""
 py pyi pyx ipynb js mjs cjs jsx ts tsx mts cts vue svelte astro json jsonl ndjson json5 yaml yml toml ini cfg conf
@@ -237,6 +249,13 @@ def path_of(token: str) -> str | None:
     while len(token) > 1 and token[0] == "*" and token[-1] == "*":
         token = token[1:-1]
     token = token.rstrip(".-+*").lstrip("-+")
+    if "\\" in token:
+        if not _WINDOWS_PATH.fullmatch(token):
+            return None
+        windows = path_of(token.replace("\\", "/"))
+        return token if windows or token.endswith("\\") else None
+    if _FOLDER.fullmatch(token) and not token[:1].isdigit() and any(ch.isalpha() for ch in token):
+        return token
     if len(token) < 3 or len(token) > 300 or token.startswith("//"):
         return None
     if "@" in token and not (token.startswith("@") or "/@" in token):
@@ -265,6 +284,28 @@ def path_of(token: str) -> str | None:
     if ext.lower() not in KNOWN_EXTENSIONS or (len(ext) == 1 and len(stem) < 2) or stem[:1] in ".-":
         return None
     return token
+
+
+def paths_in(line: str) -> list[str]:
+    """Every path a line names (see the module docstring), in order."""
+    if "." not in line and "/" not in line and "\\" not in line:
+        return []
+    if "://" in line or "www." in line:
+        line = _URL.sub(" ", line)
+    found = []
+    for match in _PATH_TOKEN.finditer(line):
+        token = match.group()
+        if token.endswith("/") and line[match.end():match.end() + 1].isalpha():
+            continue  # "docs/使用说明.md": a name the token cannot hold, not the folder
+        if ("." in token or "/" in token or "\\" in token) and (path := path_of(token)):
+            found.append(path)
+    if "`" in line:  # a code span holding one slashed name is a path even without an extension
+        for span in _INLINE_CODE.finditer(line):
+            name = span.group(1).strip()
+            if ("/" in name[1:] and " " not in name and "://" not in name and not name.startswith("//")
+                    and "@" not in name and _PATH_TOKEN.fullmatch(name)):
+                found.append(name)
+    return found
 
 
 class _Ordered:
