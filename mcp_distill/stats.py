@@ -12,7 +12,7 @@ def store_stats(store: Store) -> dict[str, Any]:
         row = store.query_one(sql)
         return int(next(iter(row.values()))) if row else 0
 
-    tables = set(store.db.table_names())
+    tables = set(store.table_names())
     stats: dict[str, Any] = {
         "db_path": str(store.path),
         "evidence": count("SELECT count(*) FROM evidence"),

@@ -14,6 +14,8 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 MIGRATION_SET = "mcp_distill"
+#: Where sqlite-utils records the applied migrations.
+TABLE = Migrations.migrations_table
 
 
 def _discover() -> list[str]:

@@ -1,0 +1,74 @@
+"""The store interface: what every package may ask of the database, and nothing more.
+
+A backend offers connections for reading, ``atomic()`` transactions that nest, statements run
+inside them, a small key-value ``meta`` table, migrations and closing. The SQL of each package's
+tables lives in that package's repository module, never here; the store only runs it.
+
+:class:`mcp_distill.store.sqlite.SqliteStore` is the one backend today (one SQLite file with
+sqlite-vec). A second one (PostgreSQL + pgvector, issue #16) implements this same Protocol; the
+repositories whose SQL differs between dialects branch on :attr:`StoreBackend.dialect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+def placeholders(n: int) -> str:
+    """``?, ?, ?`` for an ``IN (...)`` list of ``n`` values (at least one, so the SQL stays valid)."""
+    return ", ".join("?" * max(1, n))
+
+
+@runtime_checkable
+class StoreBackend(Protocol):
+    """The narrow interface the packages' repositories use.
+
+    Transactions: ``with store.atomic():`` begins a write transaction that holds the writer's
+    lock from its first statement; an ``atomic()`` inside another is a SAVEPOINT, so an error
+    inside the inner block undoes only the inner block (the outer one may catch it and go on).
+
+    Reads: :meth:`query` / :meth:`query_one` outside a transaction run on a reader connection
+    that never begins a write transaction and never waits for a writer (a snapshot of the last
+    commit); inside ``atomic()`` on the same thread they run in the transaction, so they see its
+    own uncommitted writes. :meth:`reading` gives one reader connection for several statements
+    that must see the same snapshot.
+    """
+
+    path: Path
+    #: SQL dialect of the backend ("sqlite"); repositories branch on it where SQL differs.
+    dialect: str
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """A write transaction (outermost) or a SAVEPOINT (nested)."""
+        ...
+
+    def reading(self) -> AbstractContextManager[Any]:
+        """A connection for reads only, as one consistent snapshot; never waits for a writer."""
+        ...
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]: ...
+
+    def query_one(self, sql: str, params: Params = ()) -> dict[str, Any] | None: ...
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement in a transaction (its own, when none is open); returns the rowcount."""
+        ...
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> int: ...
+
+    def table_names(self) -> list[str]: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def migrate(self) -> None:
+        """Apply the migrations this store lacks; refuse a store written by a newer version."""
+        ...
+
+    def close(self) -> None: ...
