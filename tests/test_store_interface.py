@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from mcp_distill.store import StoreBackend, connect, open_store, placeholders
 
 #: A read that waits for the writer waits the busy timeout (60 s); this bound only says "it did not".
 RETURNS_WITHIN_S = 20
+FIXTURES = Path(__file__).parent / "fixtures" / "stores"
 
 
 def test_the_sqlite_store_implements_the_interface(store):
@@ -139,3 +141,24 @@ def test_a_closed_store_says_so(tmp_path):
     s.close()
     with pytest.raises(StoreError, match="closed"):
         s.query("SELECT 1")
+
+
+def test_a_store_written_before_the_redesign_opens_and_reads(tmp_path):
+    """tests/fixtures/stores/dc8e70b.db.gz: `mcp-distill run` of four lakehouse streams by commit
+    dc8e70b (migrations 001-006, before the store interface); it must open, migrate and read."""
+    from mcp_distill import migrations
+    from mcp_distill.collect.runs import get_run
+    from mcp_distill.search.index import Index
+
+    path = tmp_path / "old.db"
+    path.write_bytes(gzip.decompress((FIXTURES / "dc8e70b.db.gz").read_bytes()))
+    with open_store(path) as s:
+        assert migrations.applied_names(s.db) == migrations.KNOWN
+        stats = store_stats(s)
+        assert (stats["evidence"], stats["runs"], stats["scored_runs"], stats["playbooks"]) == (86, 66, 66, 13)
+        first = s.query_one("SELECT run_key FROM runs ORDER BY run_key")["run_key"]
+        run = get_run(s, first)
+        assert run["score"] is not None and run["records"]
+        title = s.query_one("SELECT title FROM search_docs ORDER BY doc_id")["title"]
+        hits = Index(s, None, "playbooks").search(title, k=3, mode="keyword").hits
+        assert title in [h.title for h in hits]
