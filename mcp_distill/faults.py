@@ -7,6 +7,7 @@ ones a user can act on into :class:`mcp_distill.errors.DiskError`, and leave eve
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -52,4 +53,15 @@ def store_fault(exc: BaseException, what: str, after: str) -> DiskError | None:
     return None
 
 
-__all__ = ["file_fault", "store_fault"]
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` (on this host) still runs: what a killed writer left is told apart by it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+__all__ = ["file_fault", "pid_alive", "store_fault"]

@@ -13,22 +13,13 @@ import os
 import socket
 from typing import Any
 
+from mcp_distill.faults import pid_alive
 from mcp_distill.models import Receipt
 from mcp_distill.receipts import ReceiptBuilder, receipt_json, save_receipt
 from mcp_distill.store import Store
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def start(store: Store, command: str, files: int) -> str:
@@ -71,7 +62,7 @@ def interrupted(store: Store, resumed_by: ReceiptBuilder) -> list[dict[str, Any]
         receipt = Receipt.model_validate_json(row["data"])
         pid, where = receipt.details.get("pid"), receipt.details.get("host")
         if receipt.details["status"] == RUNNING:
-            if where != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+            if where != host or not isinstance(pid, int) or pid == os.getpid() or pid_alive(pid):
                 continue  # another host's or a live run: not ours to judge
             receipt.details["status"] = INTERRUPTED
             receipt.errors.append("interrupted: the process ended before the collect finished; the batches it "

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from mcp_distill.datasets import mine
 from mcp_distill.datasets.validate import CONTENT_METADATA
 from mcp_distill.errors import PathNotAllowedError
+from mcp_distill.faults import pid_alive
 from mcp_distill.receipts import sha256_file
 
 #: A temporary export file: ``.<name>.<pid>-<8 hex>.tmp`` (older versions wrote no pid).
@@ -116,16 +117,6 @@ class AtomicFile:
             self._dir = -1
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's live process
-    return True
-
-
 def remove_stale_temps(out: Path, folders: Iterable[str]) -> list[str]:
     """Remove what killed exports left in ``out`` and its ``folders``: temporary files and scratch folders
     whose process is gone (or that name none: older versions). Live exports' files are kept. Symlinks are
@@ -139,7 +130,7 @@ def remove_stale_temps(out: Path, folders: Iterable[str]) -> list[str]:
             continue
         for entry in entries:
             match = TEMP_FILE.match(entry.name) or (TEMP_DIR.match(entry.name) if folder == "" else None)
-            if match is None or (match.group(1) and _pid_alive(int(match.group(1)))):
+            if match is None or (match.group(1) and pid_alive(int(match.group(1)))):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 if entry.is_dir(follow_symlinks=False):
