@@ -76,6 +76,8 @@ class AtomicFile:
     def __init__(self, final: Path, rel: str = "", base: Path | None = None):
         self.final = final
         self.rel = rel
+        if base is None:
+            final.parent.mkdir(parents=True, exist_ok=True)
         self._dir = open_dir_under(base if base is not None else final.parent, final.parent)
         self._tmp_name = f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
         self.tmp = final.parent / self._tmp_name
