@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcp_distill.errors import ConfigError, InvalidInputError, PathNotAllowedError
+from mcp_distill.errors import ConfigError, InvalidInputError, NotFoundError, PathNotAllowedError
 
 DB_ENV = "MCP_DISTILL_DB"
 ROOTS_ENV = "MCP_DISTILL_ROOTS"
@@ -83,26 +83,29 @@ class Settings:
     def _inside(self, resolved: Path) -> bool:
         return any(resolved == root or resolved.is_relative_to(root) for root in self.roots)
 
-    def check_path(self, path: str | os.PathLike[str]) -> Path:
+    def check_path(self, path: str | os.PathLike[str], must_exist: bool = False) -> Path:
         """Resolve ``path`` (symlinks included) and refuse it unless it lies inside a root.
 
-        A relative path is taken from the current folder when that lands inside a root, else from
-        each root in turn (an MCP server's working folder is often not the user's).
+        A relative path is tried from the current folder, then under every root in order (an MCP server's
+        working folder is often not the user's); the first place that exists wins. When none exists the
+        first allowed place is returned (a folder to write), or with ``must_exist`` an error lists every
+        place tried.
         """
         check_path_text(path)
         given = Path(path).expanduser()
-        resolved = given.resolve()
-        if self._inside(resolved):
-            return resolved
+        candidates = [given.resolve()]
         if not given.is_absolute():
-            candidates = [(root / given).resolve() for root in self.roots]
-            inside = [c for c in candidates if self._inside(c)]
-            for candidate in inside:
-                if candidate.exists():
-                    return candidate
-            if inside:
-                return inside[0]
+            candidates += [(root / given).resolve() for root in self.roots]
+        inside = list(dict.fromkeys(c for c in candidates if self._inside(c)))
+        for candidate in inside:
+            if candidate.exists():
+                return candidate
+        if inside and not must_exist:
+            return inside[0]
         allowed = ", ".join(str(r) for r in self.roots)
+        if inside:
+            raise NotFoundError(f"{path} does not exist; looked for it at {', '.join(map(str, inside))} "
+                                f"(the roots are {allowed}); pass an existing file or folder")
         raise PathNotAllowedError(
             f"{path} is outside the allowed roots ({allowed}); add its folder with --root or "
             f"{ROOTS_ENV} (separate several with '{os.pathsep}')"

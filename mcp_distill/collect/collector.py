@@ -528,7 +528,7 @@ def collect_paths(store: Store, settings: Settings, paths: list[str] | None = No
                   mapping_files: list[str] | None = None, progress: Progress | None = None,
                   command: str = "collect") -> CollectResult:
     """Collect every source file under ``paths`` (default: the configured roots), each checked against the roots."""
-    targets = [settings.check_path(p) for p in paths] if paths else list(settings.roots)
+    targets = [settings.check_path(p, must_exist=True) for p in paths] if paths else list(settings.roots)
     for target in targets:
         if not target.exists():
             raise InvalidInputError(f"{target} does not exist; pass a file or folder of JSONL/JSON sources")
@@ -536,7 +536,7 @@ def collect_paths(store: Store, settings: Settings, paths: list[str] | None = No
     if mapping_files:
         from mcp_distill.adapters.mapping import load_mappings
 
-        extra = load_mappings([settings.check_path(m) for m in mapping_files])
+        extra = load_mappings([settings.check_path(m, must_exist=True) for m in mapping_files])
     files, skipped = discover(targets, settings)
     collector = Collector(store, extra_adapters=extra, progress=progress)
     return collector.collect(files, command=command, skipped=skipped)

@@ -17,10 +17,21 @@ from mcp_distill.models.results import CollectSummary, RecordResult, ScoreSummar
 from mcp_distill.receipts import get_receipt, receipt_json
 from mcp_distill.schema_files import schema_for
 from mcp_distill.score import score_runs
-from mcp_distill.server.context import StateHolder, resource_errors, run_with_progress, state, tool_errors
+from mcp_distill.server.context import (
+    StateHolder,
+    resource_errors,
+    resources_changed,
+    run_with_progress,
+    state,
+    tool_errors,
+)
 from mcp_distill.stats import store_stats
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
+# What a collect or a score may change. Runs are many, and which ones changed is not tracked per call, so every
+# subscribed run is told; a client re-reads it, which is cheap.
+CHANGED_BY_COLLECT = ("distill://stats", "distill://ledger", "distill://ledger/*", "distill://runs/*")
+CHANGED_BY_SCORE = CHANGED_BY_COLLECT
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 
@@ -30,14 +41,19 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
     async def collect_evidence(
         ctx: Context,
         paths: Annotated[list[str] | None, Field(
-            description="Files or folders of JSONL/JSON sources, inside the configured roots. "
-                        "Omit to collect every configured root.")] = None,
+            description="Files or folders of JSONL/JSON sources, inside the configured roots (a relative path is "
+                        "tried under every root in order). Omit to collect every configured root.")] = None,
+        mappings: Annotated[list[str] | None, Field(
+            description="TOML mapping files (inside the roots) that map another JSONL format onto evidence "
+                        "records; see docs/streams.md.")] = None,
     ) -> CollectSummary:
         """Collect agent-loop evidence into the store: streaming, incremental (only appended bytes are read
         again), idempotent (collecting twice adds nothing). Malformed lines are quarantined, never dropped."""
         app = state(ctx)
-        result = await run_with_progress(ctx, collect_paths, app.store, app.settings, paths,
-                                         command="mcp:collect_evidence")
+        result = await run_with_progress(ctx, collect_paths, app.store, app.settings, paths, mapping_files=mappings,
+                                         command="mcp:collect_evidence", log_as="collect_evidence")
+        if result.total("inserted"):
+            await resources_changed(ctx, *CHANGED_BY_COLLECT)
         return CollectSummary.model_validate(result.as_dict())
 
     @mcp.tool(annotations=WRITES)
@@ -53,7 +69,9 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
         with the reasons naming every signal used and the scorer_version of the rules."""
         app = state(ctx)
         result = await run_with_progress(ctx, score_runs, app.store, app.rules, run=run_id, rescore=rescore,
-                                         command="mcp:score_run")
+                                         command="mcp:score_run", log_as="score_run")
+        if result["scored"]:
+            await resources_changed(ctx, *CHANGED_BY_SCORE)
         return ScoreSummary.model_validate(result)
 
     @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False))
@@ -71,7 +89,7 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
 
     @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False))
     @tool_errors
-    def record_override(
+    async def record_override(
         ctx: Context,
         run_id: Annotated[str, Field(description="The run_id or run key the decision is about.")],
         category: Annotated[Literal["accepted", "partially_accepted", "rejected", "needs_human_review"],
@@ -83,6 +101,8 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
         app = state(ctx)
         out = core_record_override(app.store, run_id, category, reason, reviewer)
         score_runs(app.store, app.rules, run=out["run_key"], command="mcp:record_override")
+        await resources_changed(ctx, "distill://stats", "distill://ledger", "distill://ledger/*",
+                                f"distill://runs/{run_id}", f"distill://runs/{out['run_key']}")
         return RecordResult.model_validate(out)
 
     @mcp.resource("distill://runs/{run_id}", mime_type="application/json",
