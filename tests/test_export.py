@@ -31,8 +31,10 @@ WORDS = ("index cache retry budget shard vector gateway parser schema token wind
 ACCEPT = {"verdict": "accept", "verdict_source": "observer", "confidence": 0.9}
 REJECT = {"verdict": "reject", "verdict_source": "observer", "confidence": 0.9}
 PARTIAL = {"verdict": "needs_work", "verdict_source": "observer", "confidence": 0.9}
-DATA_FILES = ("sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "preference/validation.jsonl",
-              "rag/chunks.jsonl")
+ALL_FILES = ("sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "preference/validation.jsonl",
+             "rag/chunks.jsonl")
+# The mixed fixture's tasks put no SFT row in validation, and an empty split file is not written.
+DATA_FILES = tuple(rel for rel in ALL_FILES if rel != "sft/validation.jsonl")
 
 
 def prose(seed: str, n: int = 40) -> str:
@@ -220,7 +222,7 @@ def test_paging_does_not_change_the_result(mixed, tmp_path, monkeypatch):
 def test_one_kind_writes_only_its_files(mixed, tmp_path):
     out = tmp_path / "x"
     result = export_dataset(mixed, "sft", out)
-    assert set(result["files"]) == {"sft/train.jsonl", "sft/validation.jsonl"}
+    assert set(result["files"]) == {"sft/train.jsonl"}  # the empty validation split is not written
     assert not (out / "preference").exists() and not (out / "rag").exists()
     assert validate_export(mixed, out).ok
     with pytest.raises(InvalidInputError, match="unknown export kind"):
@@ -262,7 +264,7 @@ def test_splits_are_by_task_and_deterministic(store, tmp_path):
     out = tmp_path / "exports"
     export_dataset(store, "all", out)
     split_of: dict[str, set[str]] = {}
-    for rel in DATA_FILES[:4]:
+    for rel in ALL_FILES[:4]:
         for r in read_rows(out, rel):
             meta = r["metadata"]
             task = meta.get("task_key") or f"file:review|src/f{meta['run_id'].split('-')[0][5:]}.py"
@@ -346,7 +348,7 @@ def test_no_planted_secret_reaches_any_export(store, tmp_path):
     out = tmp_path / "exports"
     result = export_dataset(store, "all", out)
     exported = 0
-    for rel in DATA_FILES:
+    for rel in result["files"]:
         text = (out / rel).read_text()
         for value in [*SECRETS.values(), "S3cr3t-Passw0rd", "hunter2!xyz9Q", "wJalrXUtnFEMI", "MIIEowIBAAKCAQEA"]:
             assert value not in text, (rel, value)
@@ -356,7 +358,7 @@ def test_no_planted_secret_reaches_any_export(store, tmp_path):
             for value in _all_strings(row):
                 assert find_secrets(value) == [], (rel, value)
     assert exported > 20 and all(result["files"][rel]["rows"] for rel in ("sft/train.jsonl", "rag/chunks.jsonl"))
-    assert "[REDACTED:openai_key]" in (out / "sft" / "train.jsonl").read_text() + (out / "sft" / "validation.jsonl").read_text()
+    assert "[REDACTED:openai_key]" in "".join((out / rel).read_text() for rel in result["files"] if rel.startswith("sft/"))
     detail = get_receipt(store, result["receipt_id"]).record_counts.detail
     for kind in ("openai_key", "anthropic_key", "github_token", "aws_access_key_id", "aws_secret_key", "jwt",
                  "bearer_token", "url_password", "password", "secret", "slack_token", "stripe_key", "email",
@@ -446,11 +448,11 @@ def _first(fn):
 
 
 def _sft_rel(out: Path) -> str:
-    return next(rel for rel in DATA_FILES[:2] if read_rows(out, rel))
+    return next(rel for rel in ALL_FILES[:2] if read_rows(out, rel))
 
 
 def _pref_rel(out: Path) -> str:
-    return next(rel for rel in DATA_FILES[2:4] if read_rows(out, rel))
+    return next(rel for rel in ALL_FILES[2:4] if read_rows(out, rel))
 
 
 def _mismatched_split(rows):
@@ -596,10 +598,10 @@ def test_example_data_exports_cleanly(store, tmp_path):
     cats = categories(store)
     assert all(cats[r["metadata"]["run_id"]] == "accepted" for r in all_rows(out, "sft/"))
     assert {r["metadata"]["source"] for r in all_rows(out, "preference/")} == {"attempts", "consensus", "override"}
-    texts = "".join((out / rel).read_text() for rel in DATA_FILES)
+    texts = "".join((out / rel).read_text() for rel in result["files"])
     assert find_secrets(texts) == []
     export_dataset(store, "all", tmp_path / "again")
-    assert all((out / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes() for rel in DATA_FILES)
+    assert all((out / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes() for rel in result["files"])
     if manifest:
         for value in manifest["secrets"].values():
             for v in value if isinstance(value, list) else [value]:

@@ -350,6 +350,7 @@ class Exporter:
                 report.error(f"{rel}: the bytes validated are not the bytes written")
             if not report.ok:
                 return self._fail(report)
+            self._drop_empty_files()
             for target in self.targets.values():
                 target.commit()
         except BaseException:
@@ -359,6 +360,18 @@ class Exporter:
                 target.abort()
             raise
         return self._finish(report, started)
+
+    def _drop_empty_files(self) -> None:
+        """A split file with 0 rows is not written (datasets.load_dataset fails on an empty split); the receipt
+        says so. RAG chunks have no split: their one file is always written, so a consumer finds it."""
+        for rel, target in sorted(self.targets.items()):
+            if target.rows == 0 and rel not in FILES["rag"]:
+                target.discard()
+                del self.targets[rel]
+                self.receipt.count(rel, 0)
+                self.receipt.count("empty_files_skipped", 1)
+                self.receipt.warnings.append(f"{rel}: 0 rows, so the file is not written (an empty split breaks "
+                                             "datasets.load_dataset); no row of this kind fell in this split")
 
     def _start_validator(self) -> StreamValidator | BackgroundValidator:
         """In a second process when the store is a file (it overlaps with writing), else in this one."""

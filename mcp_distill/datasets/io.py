@@ -113,6 +113,14 @@ class AtomicFile:
                 os.unlink(self._tmp_name, dir_fd=self._dir)
         self._close_dir()
 
+    def discard(self) -> None:
+        """Write nothing and remove what an earlier export left at this name, so no stale file stays beside
+        the new export (an empty split file is never written: datasets.load_dataset refuses one)."""
+        if self._dir >= 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.final.name, dir_fd=self._dir)
+        self.abort()
+
     def _close_dir(self) -> None:
         if self._dir >= 0:
             os.close(self._dir)

@@ -113,10 +113,17 @@ def _not_found(protocol_version: str | None, uri: str) -> MCPError:
                                        "what exists", data={"uri": uri})
 
 
-def _wrap_read_resource(low: Any) -> None:
-    entry = low.get_request_handler("resources/read")
-    original = entry.handler
+def _wrap(low: Any, method: str, make: Any) -> None:
+    """Replace ``method``'s handler by ``make(original handler)``, keeping its params type."""
+    entry = low.get_request_handler(method)
+    low.add_request_handler(method, entry.params_type, make(entry.handler))
 
+
+def _wrap_read_resource(low: Any) -> None:
+    _wrap(low, "resources/read", _read_resource_codes)
+
+
+def _read_resource_codes(original: Any) -> Any:
     async def read_resource(ctx: Any, params: Any) -> Any:
         try:
             return await original(ctx, params)
@@ -125,14 +132,14 @@ def _wrap_read_resource(low: Any) -> None:
             if exc.error.code == INVALID_PARAMS and not is_modern(ctx.protocol_version):
                 raise MCPError(code=RESOURCE_NOT_FOUND, message=exc.error.message, data=exc.error.data) from exc
             raise
-
-    low.add_request_handler("resources/read", entry.params_type, read_resource)
+    return read_resource
 
 
 def _wrap_get_prompt(mcp: MCPServer, low: Any) -> None:
-    entry = low.get_request_handler("prompts/get")
-    original = entry.handler
+    _wrap(low, "prompts/get", lambda original: _checked_prompt(mcp, original))
 
+
+def _checked_prompt(mcp: MCPServer, original: Any) -> Any:
     async def get_prompt(ctx: Any, params: Any) -> Any:
         prompt = mcp._prompt_manager.get_prompt(params.name)
         if prompt is None:
@@ -148,14 +155,14 @@ def _wrap_get_prompt(mcp: MCPServer, low: Any) -> None:
             return await original(ctx, params)
         except (ResourceError, ValueError) as exc:
             raise MCPError(code=INVALID_PARAMS, message=str(exc)) from exc
-
-    low.add_request_handler("prompts/get", entry.params_type, get_prompt)
+    return get_prompt
 
 
 def _wrap_call_tool(mcp: MCPServer, low: Any) -> None:
-    entry = low.get_request_handler("tools/call")
-    original = entry.handler
+    _wrap(low, "tools/call", lambda original: _checked_tool(mcp, original))
 
+
+def _checked_tool(mcp: MCPServer, original: Any) -> Any:
     async def call_tool(ctx: Any, params: Any) -> Any:
         tool = mcp._tool_manager.get_tool(params.name)
         if tool is None:
@@ -167,5 +174,4 @@ def _wrap_call_tool(mcp: MCPServer, low: Any) -> None:
             text = argument_sentence(params.name, exc, tool.parameters)
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         return await original(ctx, params)
-
-    low.add_request_handler("tools/call", entry.params_type, call_tool)
+    return call_tool
