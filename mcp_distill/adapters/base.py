@@ -133,8 +133,18 @@ def first(row: Row, *keys: str) -> Any:
 _last_ts: tuple[Any, datetime | None] = (None, None)
 
 
+class TimestampError(ValueError):
+    """A timestamp field holds a value that is no time: the collector quarantines that one line."""
+
+
 def parse_ts(value: Any) -> datetime | None:
-    """ISO-8601 strings (``Z`` included) and epoch seconds or milliseconds, as an aware UTC datetime."""
+    """ISO-8601 strings (``Z`` included) and epoch seconds or milliseconds, as an aware UTC datetime.
+
+    Empty values are None. A value that is present but no time (``"yesterday"``, ``1e20``, NaN, a
+    13th month) raises :class:`TimestampError`: storing the record without its time would silently move
+    it in its run's order and in time-window joins, so the collector quarantines the line with the reason
+    instead. Whole-document adapters that only gather stamps use :func:`try_ts`.
+    """
     global _last_ts
     last = _last_ts
     if value is last[0] and value is not None:
@@ -152,8 +162,8 @@ def parse_ts(value: Any) -> datetime | None:
             return parse_ts(float(text))
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
+        except ValueError as exc:
+            raise TimestampError(f"{value[:60]!r} is not ISO-8601 or epoch ({exc})") from None
         parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         _last_ts = (value, parsed)
         return parsed
@@ -161,13 +171,21 @@ def parse_ts(value: Any) -> datetime | None:
 
 
 def epoch_datetime(seconds: float, stated: Any = None) -> datetime:
-    """Epoch seconds as an aware UTC datetime; a value outside years 1-9999 raises ValueError (the
+    """Epoch seconds as an aware UTC datetime; a value outside years 1-9999 raises TimestampError (the
     platform raises OverflowError or OSError EOVERFLOW there, which would read as an unreadable file)."""
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
-        raise ValueError(f"timestamp {stated if stated is not None else seconds!r} is out of range "
-                         "(epoch seconds or milliseconds of the years 1-9999)") from None
+        raise TimestampError(f"timestamp {stated if stated is not None else seconds!r} is out of range "
+                             "(epoch seconds or milliseconds of the years 1-9999)") from None
+
+
+def try_ts(value: Any) -> datetime | None:
+    """:func:`parse_ts`, with None for a value that is no time (for checks and optional stamps)."""
+    try:
+        return parse_ts(value)
+    except TimestampError:
+        return None
 
 
 def as_int(value: Any) -> int | None:

@@ -22,6 +22,7 @@ from mcp_distill.adapters.base import (
     Adapter,
     Fields,
     Row,
+    TimestampError,
     as_float,
     as_int,
     as_str_list,
@@ -59,7 +60,10 @@ def kind_problem(kind: str, value: Any) -> str | None:
             return f"must be an integer, got {type(value).__name__} {value!r:.40}"
         return None if number >= 0 else f"must not be negative, got {number}"
     if kind == "time":
-        return None if parse_ts(value) is not None else f"is not a timestamp (ISO-8601 or epoch): {value!r:.40}"
+        try:
+            return None if parse_ts(value) is not None else f"is not a timestamp (ISO-8601 or epoch): {value!r:.40}"
+        except TimestampError as exc:
+            return f"is not a timestamp: {exc}; fix or remove the value and collect again"
     if kind == "str":
         return None if isinstance(value, str) else f"must be a string, got {type(value).__name__}"
     if kind == "list":

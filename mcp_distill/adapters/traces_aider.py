@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mcp_distill.adapters.base import Fields, Row, as_float, as_int, parse_ts, register
+from mcp_distill.adapters.base import Fields, Row, as_float, as_int, parse_ts, register, try_ts
 from mcp_distill.adapters.traces_common import TraceAdapter, cmd, dict_items, finish
 
 #: Events that only echo settings: nothing about the run.
@@ -123,7 +123,7 @@ def _as_datetime(value: Any) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return parse_ts(value)
+    return try_ts(value)  # a leaderboard document: one odd date never loses the others
 
 
 def _plain(value: Any) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mcp_distill.adapters.base import as_int, first, parse_ts
+from mcp_distill.adapters.base import as_int, first, try_ts
 from mcp_distill.adapters.traces_common import clip, cmd, exit_code_in, json_maybe, text_of
 
 #: Classic actions that are bookkeeping, not steps.
@@ -78,7 +78,7 @@ def summarise(history: Iterable[Any]) -> EventSummary:
     events = flatten(history)
     summary = EventSummary(events=len(events))
     summary.sdk = any(is_sdk_event(e) for e in events[:20])
-    stamps = [t for t in (parse_ts(e.get("timestamp")) for e in events) if t is not None]
+    stamps = [t for t in (try_ts(e.get("timestamp")) for e in events) if t is not None]
     if stamps:
         summary.first_ts, summary.last_ts = min(stamps), max(stamps)
     (_read_sdk if summary.sdk else _read_classic)(events, summary)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mcp_distill.adapters.base import Fields, as_float, as_int, first, parse_ts, register
+from mcp_distill.adapters.base import Fields, as_float, as_int, first, register, try_ts
 from mcp_distill.adapters.traces_common import (
     TraceAdapter,
     clip,
@@ -187,7 +187,7 @@ class MiniSweAgentTrajAdapter(TraceAdapter):
         submission = info.get("submission") or exit_extra.get("submission")
         outcome, marker = normalise_exit(status)
         exception = info.get("exception_str") or exit_extra.get("exception_str")
-        stamps = [parse_ts(e.get("timestamp")) for e in extras if e.get("timestamp") is not None]
+        stamps = [try_ts(e.get("timestamp")) for e in extras if e.get("timestamp") is not None]
         stamps = [s for s in stamps if s is not None]
         api_calls = as_int(stats.get("api_calls"))
         return finish({

@@ -103,7 +103,14 @@ def parse_json_line(raw: bytes) -> object:
     return orjson.loads(text)
 
 
-class _DuplicateKey(Exception):
+#: A key written with blanks before its colon (``"k" : 1``): the plain ``":`` count misses it.
+_SPACED_KEY_END = re.compile(rb'"[ \t\r\n]+:')
+#: 19 digits in a row: maybe an integer beyond SQLite's signed 64 bits (orjson turns those into floats).
+_LONG_DIGITS = re.compile(rb"\d{19}")
+INT64 = (-(2**63), 2**63 - 1)
+
+
+class _LineProblem(ValueError):
     pass
 
 
@@ -111,28 +118,52 @@ def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            raise _DuplicateKey(key)
+            raise _LineProblem(f"duplicate key {key[:60]!r} in one JSON object: which value is meant is unknown "
+                               "(readers disagree; RFC 8259 section 4); write each key once and collect again")
         seen.add(key)
     return dict(pairs)
 
 
-def duplicate_key(raw: bytes, canonical: bytes) -> str | None:
-    """The first key written twice in one JSON object of ``raw`` (which orjson, like most parsers,
-    resolves silently by keeping the last value), or None.
+def _checked_int(text: str) -> int:
+    number = int(text)
+    if not INT64[0] <= number <= INT64[1]:
+        raise _LineProblem(f"out-of-range number: integer {text[:40]} does not fit signed 64 bits (SQLite's "
+                           "range; it would be stored as a rounded float); write it as a string and collect again")
+    return number
 
-    ``canonical`` is the parsed value serialised again (the collector makes it anyway, for the dedup
-    hash). Every key is written ``"name":``, and re-serialising keeps string contents, so ``raw`` holding
-    more ``":`` than ``canonical`` means a key was dropped; only then the exact (slower) check runs. A
-    duplicate written with white space before its colon slips past the screen.
+
+def _key_ends(data: bytes) -> int:
+    count = data.count(b'":')
+    if b'" ' in data or b'"\t' in data or b'"\n' in data or b'"\r' in data:
+        count += len(_SPACED_KEY_END.findall(data))
+    return count
+
+
+def json_line_problem(raw: bytes, canonical: bytes) -> str | None:
+    """Why a line that parsed is still not taken as written (a key twice in one object, an integer beyond
+    signed 64 bits), or None.
+
+    orjson, like most parsers, keeps the last of duplicate keys and turns huge integers into floats,
+    silently; both change the evidence, so such a line is quarantined with this reason. ``canonical`` is
+    the parsed value serialised again (the collector makes it anyway, for the dedup hash): every key ends
+    ``"name":`` there, and re-serialising keeps string contents, so ``raw`` holding more key ends than
+    ``canonical`` means a key was dropped. Only then, or when ``raw`` holds a 19-digit run, the exact
+    (slower) check by the standard library runs.
     """
-    if raw.count(b'":') <= canonical.count(b'":'):
+    if _key_ends(raw) <= canonical.count(b'":') and not _LONG_DIGITS.search(raw):
         return None
+    text = raw.strip()
+    if text.startswith(BOM):
+        text = text[len(BOM):]
     try:
-        json.loads(raw, object_pairs_hook=_refuse_duplicates)
-    except _DuplicateKey as exc:
-        return str(exc.args[0])
-    except ValueError:
-        return None
+        json.loads(text, object_pairs_hook=_refuse_duplicates, parse_int=_checked_int)
+    except _LineProblem as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return None  # orjson read it; what the standard library refuses here is not this check's concern
+    return None
+
+
     return None
 
 

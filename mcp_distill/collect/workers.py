@@ -34,8 +34,8 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import ValidationError
 
-from mcp_distill.adapters.base import REGISTRY, Adapter, canonical_json
-from mcp_distill.collect.sources import ROTATED, duplicate_key, parse_json_line
+from mcp_distill.adapters.base import REGISTRY, Adapter, TimestampError, canonical_json
+from mcp_distill.collect.sources import INT64, ROTATED, json_line_problem, parse_json_line
 from mcp_distill.models import EvidenceRecord
 
 EXCERPT_CHARS = 240
@@ -145,15 +145,16 @@ def build(source_file: str, adapter: Adapter, offset: int, raw: bytes, row: Any,
     """Map ``row`` (unless ``fields`` are given), add id and provenance, validate: a record or quarantine."""
     canonical = canonical_json(row)
     if fields is None:
-        twice = duplicate_key(raw, canonical)
-        if twice is not None:
-            return quarantined(offset, raw, f"duplicate key {twice!r} in one JSON object: which value is meant is "
-                                            "unknown; write each key once and collect again")
-        reason = adapter.check(row)
-        if reason:
-            return quarantined(offset, raw, f"unknown shape: {reason}")
+        problem = json_line_problem(raw, canonical)
+        if problem is not None:
+            return quarantined(offset, raw, problem)
         try:
+            reason = adapter.check(row)
+            if reason:
+                return quarantined(offset, raw, f"unknown shape: {reason}")
             fields = dict(adapter.map(row))
+        except TimestampError as exc:
+            return quarantined(offset, raw, f"bad timestamp: {exc}; fix or remove the value and collect again")
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return quarantined(offset, raw, f"mapping failed in {adapter.stream}: {exc!r}")
         if not fields:
@@ -178,6 +179,9 @@ def build(source_file: str, adapter: Adapter, offset: int, raw: bytes, row: Any,
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
         )
         return quarantined(offset, raw, f"wrong types: {problems}")
+    if record.pr_number is not None and not INT64[0] <= record.pr_number <= INT64[1]:
+        return quarantined(offset, raw, f"out-of-range number: pr_number {record.pr_number} does not fit a signed "
+                                        "64-bit integer; fix the value and collect again")
     ts = record.timestamp
     return ("record", offset, Prepared(
         record.record_id, record.stream, record.run_id, record.task_id, record.task_type, record.model_name,
