@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from mcp_distill.adapters.base import Adapter, Fields, Row, as_int, as_str_list, as_text, parse_ts, text_hash
+from mcp_distill.adapters.base import Adapter, Fields, Row, as_int, as_str_list, as_text, text_hash, try_ts
 from mcp_distill.adapters.lakehouse import commands, confidence, count, non_negative, validations
 from mcp_distill.config import read_toml
 from mcp_distill.errors import ConfigError
@@ -218,7 +218,7 @@ class MappingAdapter(Adapter):
         if kind == "text":
             return as_text(value)
         if kind == "time":
-            return parse_ts(value)
+            return try_ts(value)  # None for no time: check() then names the field and value
         if kind == "int":
             number = as_int(value)
             return number if number is not None and number >= 0 and not isinstance(value, bool) else None
