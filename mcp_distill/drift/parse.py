@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from mcp_distill.markdown import checkbox, heading, list_item, scan
 from mcp_distill.models.drift import Claim, ClaimKind, Reference, RefKind
 
 #: A doc with more claims than this is cut off there (with a warning from the caller).
@@ -19,10 +20,8 @@ MAX_REFS_PER_CLAIM = 64
 #: Longer lines are cut before parsing so a minified blob cannot stall the regexes.
 MAX_LINE_CHARS = 4000
 
-HEADING_RE = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-FENCE_RE = re.compile(r"^(\s*)(`{3,}|~{3,})")
-LIST_RE = re.compile(r"^(?P<indent>\s*)(?P<marker>[-*+]|\d{1,3}[.)])\s+(?P<rest>.*)$")
-CHECKBOX_RE = re.compile(r"^\[(?P<box>[ xX~-])\]\s*(?P<text>.*)$")
+#: Checkbox characters a PRD claim uses (``[x]`` shipped, ``[ ]`` open, ``[~]``/``[-]`` in progress).
+BOXES = " xX~-"
 TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 PHASE_HEADING_RE = re.compile(r"^(?:phase|milestone|stage|sprint|step|part|epic)\s+[\w.-]+", re.I)
 NUMBERED_HEADING_RE = re.compile(r"^\d+(?:\.\d+)*[.)]?\s+\S")
@@ -249,10 +248,10 @@ def extract_references(text: str, line: int) -> list[Reference]:
 
 def _strip_markers(text: str) -> str:
     """A line without its list marker, checkbox, numbering tags and emphasis."""
-    m = LIST_RE.match(text)
-    rest = m.group("rest") if m else text.strip()
-    cb = CHECKBOX_RE.match(rest)
-    rest = cb.group("text") if cb else rest
+    item = list_item(text)
+    rest = item.rest if item else text.strip()
+    cb = _box(rest)
+    rest = cb[1] if cb else rest
     return _LEADING_TAGS_RE.sub("", _clean(rest).lstrip("*_ "))
 
 
@@ -302,6 +301,11 @@ class _Pending:
     lines: list[tuple[int, str]] = field(default_factory=list)
 
 
+def _box(rest: str) -> tuple[str, str] | None:
+    cb = checkbox(rest)
+    return cb if cb and cb[0] in BOXES else None
+
+
 def _phase_of(stack: list[tuple[int, str]]) -> tuple[str, str]:
     titles = [t for _, t in stack]
     phase = next((t for t in reversed(titles) if PHASE_HEADING_RE.match(t) or NUMBERED_HEADING_RE.match(t)), None)
@@ -312,8 +316,8 @@ def _phase_of(stack: list[tuple[int, str]]) -> tuple[str, str]:
 
 def _table_cells(line: str) -> list[str]:
     body = line.strip()
-    body = body[1:] if body.startswith("|") else body
-    body = body[:-1] if body.endswith("|") else body
+    body = body.removeprefix("|")
+    body = body.removesuffix("|")
     return [c.strip() for c in re.split(r"(?<!\\)\|", body)]
 
 
@@ -323,7 +327,6 @@ def parse_markdown(text: str, doc: str) -> list[Claim]:
     stack: list[tuple[int, str]] = []
     pending: list[_Pending] = []
     current: _Pending | None = None
-    fence: tuple[str, int] | None = None  # (fence chars, indent)
 
     def close() -> None:
         nonlocal current
@@ -331,43 +334,36 @@ def parse_markdown(text: str, doc: str) -> list[Claim]:
             pending.append(current)
             current = None
 
-    for idx, raw in enumerate(lines):
+    for scanned in scan(lines):
+        idx, raw = scanned.number, scanned.text
         lineno = idx + 1
         indent = len(raw) - len(raw.lstrip())
-        if fence is not None:
-            m = FENCE_RE.match(raw)
-            closes = m is not None and m.group(2)[0] == fence[0][0] and len(m.group(2)) >= len(fence[0])
-            if closes and not raw.strip().lstrip(fence[0][0]).strip():
-                fence = None
-            continue
-        fm = FENCE_RE.match(raw)
-        if fm:
+        if scanned.kind == "fence_open":
             if current is not None and indent <= current.indent:
                 close()
-            fence = (fm.group(2), indent)
             continue
-        if not raw.strip():
+        if scanned.in_code or not raw.strip():
             continue
-        hm = HEADING_RE.match(raw)
+        hm = heading(raw)
         if hm:
             close()
-            level = len(hm.group(1))
+            level = hm[0]
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, _clean(hm.group(2)).strip("*_ ") or "(untitled)"))
+            stack.append((level, _clean(hm[1]).strip("*_ ") or "(untitled)"))
             continue
         if current is not None and indent > current.indent:
             current.lines.append((lineno, raw))
             continue
         close()
         phase, section = _phase_of(stack)
-        lm = LIST_RE.match(raw)
+        lm = list_item(raw)
         if lm:
-            rest = lm.group("rest")
-            cb = CHECKBOX_RE.match(rest)
+            rest = lm.rest
+            cb = _box(rest)
             if cb:
-                checked = cb.group("box") in "xX"
-                current = _Pending("checkbox", checked, checked, indent, lineno, cb.group("text"), phase, section)
+                checked = cb[0] in "xX"
+                current = _Pending("checkbox", checked, checked, indent, lineno, cb[1], phase, section)
                 current.lines.append((lineno, raw))
             elif SHIPPED_RE.search(rest) and not NEGATED_RE.search(rest):
                 current = _Pending("bullet", None, True, indent, lineno, rest, phase, section)

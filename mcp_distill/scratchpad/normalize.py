@@ -12,12 +12,12 @@ refine the result; it is never required.
 from __future__ import annotations
 
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mcp_distill.config import Settings
 from mcp_distill.errors import InvalidInputError, NotFoundError
+from mcp_distill.markdown import checkbox, list_item, scan, split_lines
 from mcp_distill.models.scratchpad import ChecklistCounts, ScratchpadSummary
 from mcp_distill.receipts import ReceiptBuilder
 from mcp_distill.scratchpad.llm import LLMConfig, refine, resolve_llm
@@ -87,26 +87,18 @@ def _read(path: str | os.PathLike[str], settings: Settings | None) -> tuple[Path
 
 
 # --- public API --------------------------------------------------------------------------------
-_CHECKBOX = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]\s")
-_FENCE = re.compile(r"^\s*(```|~~~)")
-
-
 def count_checklist(text: str) -> ChecklistCounts:
     """The checkbox tally of ``text``: every ``[x]`` / ``[ ]`` list item outside fenced code."""
     checked = unchecked = 0
-    fenced = False
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            fenced = not fenced
+    for line in scan(split_lines(text)):
+        item = None if line.in_code else list_item(line.text)
+        box = checkbox(item.rest) if item else None
+        if box is None or box[0] not in " xX" or not item.rest[3:4].isspace():  # type: ignore[union-attr]
             continue
-        if fenced:
-            continue
-        m = _CHECKBOX.match(line)
-        if m:
-            if m.group(1) == " ":
-                unchecked += 1
-            else:
-                checked += 1
+        if box[0] == " ":
+            unchecked += 1
+        else:
+            checked += 1
     return ChecklistCounts(checked=checked, unchecked=unchecked)
 
 

@@ -10,57 +10,54 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from mcp_distill.markdown import checkbox, list_item, scan, split_lines
+from mcp_distill.markdown import heading as md_heading
 from mcp_distill.models.scratchpad import ScratchpadSummary, ValidationStatus
 from mcp_distill.scratchpad import phrases
 from mcp_distill.scratchpad.rules import (
-    _ANSWER,
-    _BANNER,
-    _BOX_STATE,
-    _CARGO_ONE,
-    _CHECKBOX,
-    _CONSOLE_LANGS,
-    _COUNT,
-    _DECISION,
-    _ERROR,
-    _EXIT,
-    _FENCE,
-    _GO_ONE,
-    _GO_PKG,
-    _HEADING,
-    _INLINE_CODE,
-    _INTERRUPT,
-    _LEVEL,
-    _LINT_BAD,
-    _LINT_OK,
-    _LIST,
-    _LOOSE_ERROR,
-    _OBJECTIVE,
-    _PROMPT,
-    _PYTEST_ONE,
-    _PYTEST_TIME,
-    _QUESTION,
-    _QUOTE,
-    _RESOLVED,
-    _SHELL_LANGS,
-    _SUMMARY_START,
-    _TAP_ONE,
-    _TIMESTAMP,
-    _UNITTEST_END,
-    _UNITTEST_ONE,
-    _UNITTEST_RAN,
-    _URL,
-    _USER,
-    _YES_NO,
+    ANSWER,
+    BANNER,
+    BOX_STATE,
+    CARGO_ONE,
+    CONSOLE_LANGS,
+    COUNT,
+    DECISION,
+    ERROR,
+    EXIT,
+    GO_ONE,
+    GO_PKG,
+    INLINE_CODE,
+    INTERRUPT,
+    LEVEL,
+    LINT_BAD,
+    LINT_OK,
+    LOOSE_ERROR,
     MAX_CHECKS,
-    MAX_LINE_CHARS,
-    _clip,
-    _is_command,
-    _Ordered,
-    _pick_next_command,
-    _section_kind,
-    _step_mark,
+    OBJECTIVE,
+    PROMPT,
+    PYTEST_ONE,
+    PYTEST_TIME,
+    QUESTION,
+    QUOTE,
+    RESOLVED,
+    SHELL_LANGS,
+    SUMMARY_START,
+    TAP_ONE,
+    TIMESTAMP,
+    UNITTEST_END,
+    UNITTEST_ONE,
+    UNITTEST_RAN,
+    URL,
+    USER,
+    YES_NO,
+    Ordered,
+    clip,
+    is_command,
     path_of,
     paths_in,
+    pick_next_command,
+    section_kind,
+    step_mark,
 )
 
 
@@ -77,10 +74,10 @@ class _Parser:
 
     def __init__(self) -> None:
         self.steps: dict[str, str] = {}  # text -> last state (done/pending/next/failed); order = first seen
-        self.failures = _Ordered()  # error lines and failed commands, merged after marked steps
-        self.paths = _Ordered()
-        self.decisions = _Ordered()
-        self.questions = _Ordered()
+        self.failures = Ordered()  # error lines and failed commands, merged after marked steps
+        self.paths = Ordered()
+        self.decisions = Ordered()
+        self.questions = Ordered()
         self.last_question: str | None = None
         self.objective_current: str | None = None
         self.objective_label: str | None = None
@@ -107,36 +104,31 @@ class _Parser:
 
     # -- entry ----------------------------------------------------------------------------------
     def feed(self, text: str) -> None:
-        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        lines = split_lines(text)
         self.aider = any(line.startswith("# aider chat started at") for line in lines[:50])
-        fence: str | None = None
         lang = ""
-        for number, raw in enumerate(lines):
-            line = raw[:MAX_LINE_CHARS].rstrip().lstrip("\ufeff")
+        for scanned in scan(lines):
+            line = scanned.text.rstrip().lstrip("\ufeff")
             self._scan_paths(line)
-            match = _FENCE.match(line)
-            if fence is not None:
-                if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) and not match.group(2):
-                    fence = None
-                    self._flush_chat()
-                else:
-                    self._code_line(line, lang, number)
-                continue
-            if match:
-                fence, lang = match.group(1), match.group(2).lower()
+            if scanned.kind == "fence_open":
+                lang = scanned.info
                 self.block_has_prompt = False
-                continue
-            self._text_line(line, number)
+            elif scanned.kind == "fence_close":
+                self._flush_chat()
+            elif scanned.kind == "code":
+                self._code_line(line, lang, scanned.number)
+            else:
+                self._text_line(line, scanned.number)
         self._flush_chat()
 
     # -- per line -------------------------------------------------------------------------------
     def _code_line(self, line: str, lang: str, number: int) -> None:
         stripped = line.strip()
-        prompt = _PROMPT.match(line)
+        prompt = PROMPT.match(line)
         if prompt:
             self._executed(prompt.group(1).strip())
             self.block_has_prompt = True  # a transcript: the other lines are output, not commands
-        elif (lang in _SHELL_LANGS and lang not in _CONSOLE_LANGS and not self.block_has_prompt and stripped
+        elif (lang in SHELL_LANGS and lang not in CONSOLE_LANGS and not self.block_has_prompt and stripped
               and not stripped.startswith("#")):
             self._pending_command(stripped.rstrip("\\").strip())
             return
@@ -149,75 +141,76 @@ class _Parser:
         indent = len(line) - len(line.lstrip())
         if self.pending_indent is not None and indent <= self.pending_indent:
             self.pending_indent = None
-        heading = _HEADING.match(line) if not phrases.NODE_TAP.match(stripped) else None  # "# pass 9" is output
-        if heading:
+        heading = md_heading(line) if not phrases.NODE_TAP.match(stripped) else None  # "# pass 9" is output
+        if heading and heading[1]:
             self._flush_chat()
             self.pending_indent = self.current_cmd = None  # a new section or session: no command's output any more
-            self._heading(len(heading.group(1)), heading.group(2).rstrip("# ").strip())
-            if self.aider and heading.group(1) == "####":
-                self.chat_lines.append(heading.group(2).strip())
+            self._heading(*heading)
+            if self.aider and heading[0] == 4:
+                self.chat_lines.append(heading[1])
             return
         if self.aider and stripped == "####":
             return
         self._flush_chat()
         if stripped.startswith(">"):
-            content = _QUOTE.sub("", stripped).rstrip()  # keep inner indentation: traceback frames
-            if content.strip() and _is_command(content.strip()):
+            content = QUOTE.sub("", stripped).rstrip()  # keep inner indentation: traceback frames
+            if content.strip() and is_command(content.strip()):
                 self._executed(content.strip())
             elif content.strip():
                 self._log_line(content, number, loose=True)
             return
-        prompt = _PROMPT.match(line)
+        prompt = PROMPT.match(line)
         if prompt:
             self._executed(prompt.group(1).strip())
             return
-        if self._log_line(line, number, loose=bool(_TIMESTAMP.match(stripped))):
+        if self._log_line(line, number, loose=bool(TIMESTAMP.match(stripped))):
             return
         self._markdown_line(line, stripped, indent)
 
     def _markdown_line(self, line: str, stripped: str, indent: int) -> None:
         section = self._section()
-        box = _CHECKBOX.match(line)
-        if box:
-            state = _BOX_STATE[box.group(2)]
-            text = box.group(3)
+        item = list_item(line)
+        box = checkbox(item.rest if item else stripped)
+        if box and box[1].strip():
+            state = BOX_STATE[box[0]]
+            text = box[1]
             self._step(text, state)
             if state == "pending":
                 self._open_pending(indent, False, text)
             if state == "pending":
                 self._question(text)  # an open "- [ ] should we ...?" is also an open question
             return
-        listed = _LIST.match(line)
-        content = listed.group(2) if listed else stripped
-        next_command = phrases.next_command_in(content, _is_command)
+        listed = item if item is not None and item.rest.strip() else None
+        content = listed.rest if listed else stripped
+        next_command = phrases.next_command_in(content, is_command)
         if next_command:  # "Next: <command>" is the next command, not a pending step
-            self.next_cmds.append(_clip(next_command))
+            self.next_cmds.append(clip(next_command))
         elif self._marked(content, indent):
             return
-        if decision := _DECISION.match(content):
-            self.decisions.add(_clip(decision.group(1)))
+        if decision := DECISION.match(content):
+            self.decisions.add(clip(decision.group(1)))
         else:
             for stated in phrases.decisions_in(content):
-                self.decisions.add(_clip(stated))
+                self.decisions.add(clip(stated))
         if next_command:
             return
-        objective = _OBJECTIVE.match(content)
+        objective = OBJECTIVE.match(content)
         if objective:
             if objective.group(1):
-                self.objective_current = _clip(objective.group(2))
+                self.objective_current = clip(objective.group(2))
             else:
-                self.objective_label = _clip(objective.group(2))
-        user = _USER.match(content)
+                self.objective_label = clip(objective.group(2))
+        user = USER.match(content)
         if user:
-            self.objective_chat = _clip(user.group(1))
-        if _ANSWER.match(content) and self.last_question:
+            self.objective_chat = clip(user.group(1))
+        if ANSWER.match(content) and self.last_question:
             self.questions.discard(self.last_question)
             self.last_question = None
         self._question(content)
         if section is not None:
             if section.kind == "objective" and not section.objective_seen:
                 section.objective_seen = True
-                self.objective_section = _clip(content)
+                self.objective_section = clip(content)
             elif listed and section.kind:
                 if section.indent is None:
                     section.indent = indent
@@ -228,7 +221,7 @@ class _Parser:
 
     def _marked(self, content: str, indent: int) -> bool:
         """A step marked by a word or an emoji at its start or end; True when the line was one."""
-        mark = _step_mark(content)
+        mark = step_mark(content)
         if mark is None:
             return False
         state, text = mark
@@ -246,31 +239,31 @@ class _Parser:
         if kind in ("done", "pending", "next", "failed"):
             self._step(content, kind)
             bare = content.strip("`").strip() if content.count("`") == 2 and content.startswith("`") else content
-            if kind in ("pending", "next") and _is_command(bare):
+            if kind in ("pending", "next") and is_command(bare):
                 self._pending_command(bare, next_=kind == "next")
         elif kind == "decisions":
-            self.decisions.add(_clip(content))
-        elif kind == "questions" and not _RESOLVED.search(content):
-            self.questions.add(_clip(content))
+            self.decisions.add(clip(content))
+        elif kind == "questions" and not RESOLVED.search(content):
+            self.questions.add(clip(content))
 
     def _heading(self, level: int, title: str) -> None:
         while self.sections and self.sections[-1].level >= level:
             self.sections.pop()
         bare = title.lstrip("✅✔☑❌⏳🚧⚠\ufe0f*_ ").rstrip(":*_ ")
-        kind = _section_kind(bare)
+        kind = section_kind(bare)
         if kind is None and self.sections and self.sections[-1].kind not in ("objective", None):
             kind = self.sections[-1].kind  # "## TODO" > "### Backend": still TODO
         self.sections.append(_Section(level, kind))
-        if level == 1 and self.objective_h1 is None and not _BANNER.search(bare) and not self.aider:
-            self.objective_h1 = _clip(bare)
+        if level == 1 and self.objective_h1 is None and not BANNER.search(bare) and not self.aider:
+            self.objective_h1 = clip(bare)
 
     def _section(self) -> _Section | None:
         return self.sections[-1] if self.sections else None
 
     def _question(self, content: str) -> None:
-        masked = _URL.sub(" ", _INLINE_CODE.sub(" ", content))
-        if _QUESTION.search(masked) and not _YES_NO.search(masked) and not _RESOLVED.search(content):
-            self.last_question = _clip(content)
+        masked = URL.sub(" ", INLINE_CODE.sub(" ", content))
+        if QUESTION.search(masked) and not YES_NO.search(masked) and not RESOLVED.search(content):
+            self.last_question = clip(content)
             self.questions.add(self.last_question)
 
     def _flush_chat(self) -> None:
@@ -283,12 +276,12 @@ class _Parser:
             message = message.split(None, 1)[1] if len(message.split(None, 1)) > 1 else ""
         # "/add a.py b.py" or "/add **" is a command, not a request: it needs a word that is no path
         if any(not path_of(w) and any(ch.isalpha() for ch in w) for w in message.split()):
-            self.objective_chat = _clip(message)
+            self.objective_chat = clip(message)
             self._question(message)
 
     # -- steps and commands ---------------------------------------------------------------------
     def _step(self, text: str, state: str) -> None:
-        text = _clip(text)
+        text = clip(text)
         if text:
             self.steps[text] = state
 
@@ -297,8 +290,8 @@ class _Parser:
         self._inline_commands(text, next_=is_next)
 
     def _inline_commands(self, content: str, next_: bool | None = None) -> None:
-        for span in _INLINE_CODE.finditer(content):
-            if _is_command(span.group(1).strip()):
+        for span in INLINE_CODE.finditer(content):
+            if is_command(span.group(1).strip()):
                 self._pending_command(span.group(1).strip(), next_=next_)
 
     def _pending_command(self, command: str, next_: bool | None = None) -> None:
@@ -308,12 +301,12 @@ class _Parser:
             (self.pending_indent is not None and self.pending_is_next) or (section is not None and section.kind == "next"))
         in_todo = self.pending_indent is not None or (section is not None and section.kind == "pending")
         if command and in_next:
-            self.next_cmds.append(_clip(command))
+            self.next_cmds.append(clip(command))
         elif command and (in_todo or next_ is False):
-            self.todo_cmds.append(_clip(command))
+            self.todo_cmds.append(clip(command))
 
     def _executed(self, command: str) -> None:
-        command = _clip(command)
+        command = clip(command)
         self.current_cmd = command
         self.exec_failed.pop(command, None)
         self.exec_failed[command] = False
@@ -323,14 +316,14 @@ class _Parser:
         if self.current_cmd is not None:
             self.exec_failed[self.current_cmd] = True
         if code is not None and self.current_cmd is not None:
-            self.failures.add(_clip(f"{self.current_cmd} (exit {code})"))
+            self.failures.add(clip(f"{self.current_cmd} (exit {code})"))
         else:
-            self.failures.add(_clip(line))
+            self.failures.add(clip(line))
 
     # -- logs: errors, exit codes, test results -------------------------------------------------
     def _log_line(self, line: str, number: int, loose: bool) -> bool:
         """Errors, exit codes and test results; True when the line was one of them."""
-        stripped = _TIMESTAMP.sub("", line.strip())
+        stripped = TIMESTAMP.sub("", line.strip())
         if not stripped:
             return False
         if self.in_traceback and not line[:1].isspace() and not stripped.startswith(('File "', "^")):
@@ -340,7 +333,7 @@ class _Parser:
                 return True
         if self._test_line(stripped, number):
             return True
-        exit_code = _EXIT.search(stripped) if "xit" in stripped or "eturn" in stripped else None
+        exit_code = EXIT.search(stripped) if "xit" in stripped or "eturn" in stripped else None
         if exit_code:
             code = int(exit_code.group(1))
             if code != 0:
@@ -352,11 +345,11 @@ class _Parser:
         if stripped.startswith("Traceback (most recent call last)"):
             self.in_traceback = True
             return True
-        if _ERROR.match(stripped) or (loose and (_LOOSE_ERROR.match(stripped) or _LEVEL.search(stripped[:100]))):
+        if ERROR.match(stripped) or (loose and (LOOSE_ERROR.match(stripped) or LEVEL.search(stripped[:100]))):
             self._command_failed(stripped)
             return True
-        if _INTERRUPT.search(stripped):
-            self.failures.add(_clip(stripped))
+        if INTERRUPT.search(stripped):
+            self.failures.add(clip(stripped))
             return True
         return False
 
@@ -387,43 +380,43 @@ class _Parser:
 
     def _test_line(self, line: str, number: int) -> bool:
         line = line.strip()
-        if "::" in line and (m := _PYTEST_ONE.match(line)):
+        if "::" in line and (m := PYTEST_ONE.match(line)):
             verdict = m.group(1) or m.group(4)
             self._single("pytest", m.group(2) or m.group(3), verdict in ("PASSED", "XPASS"), number, line)
             return True
-        for pattern, kind in ((_GO_ONE, "go"), (_CARGO_ONE, "cargo"), (_TAP_ONE, "tap"), (_GO_PKG, "go-pkg")):
+        for pattern, kind in ((GO_ONE, "go"), (CARGO_ONE, "cargo"), (TAP_ONE, "tap"), (GO_PKG, "go-pkg")):
             m = pattern.match(line)
             if m:
                 verdict, test = (m.group(2), m.group(1)) if kind == "cargo" else (m.group(1), m.group(2))
                 self._single(kind, test, verdict in ("PASS", "ok"), number, line)
                 return True
-        if (m := _UNITTEST_ONE.match(line)) and "(" in line:
+        if (m := UNITTEST_ONE.match(line)) and "(" in line:
             test = f"{m.group(2)}.{m.group(1)}" if m.group(1) else f"{m.group(6)}.{m.group(5)}"
             self._single("unittest", test, (m.group(3) or m.group(4)) == "ok", number, line)
             return True
-        if m := _UNITTEST_RAN.match(line):
+        if m := UNITTEST_RAN.match(line):
             self.unittest_ran[self._group("unittest")] = int(m.group(1))
             return True
         key = self._group("unittest") if self.unittest_ran else ""
-        if key in self.unittest_ran and (m := _UNITTEST_END.match(line)):
+        if key in self.unittest_ran and (m := UNITTEST_END.match(line)):
             ran = self.unittest_ran.pop(key)
             bad = sum(int(n) for n in re.findall(r"(?:failures|errors)=(\d{1,7})", m.group(2) or ""))
             self._summary("unittest", max(ran - bad, 0), bad, number, line)
             return True
         output = line.rsplit("-> ", 1)[-1]  # "ruff check . -> Found 3 errors."
-        if _LINT_OK.match(output):
+        if LINT_OK.match(output):
             self._summary("lint", 1, None, number, line)
             return True
-        if m := _LINT_BAD.match(output):
+        if m := LINT_BAD.match(output):
             self._summary("lint", None, int(m.group(1) or m.group(2)), number, line)
             return True
         if self._runner_summary(line, number):
             return True
         lower = line.lower()
         if ("pass" in lower or "fail" in lower or "error" in lower) and "test files" not in lower and "suites" not in lower:
-            labelled = None if _SUMMARY_START.match(line) else phrases.LABELLED_SUMMARY.match(line)
-            counts = (_COUNT.findall(labelled.group("tail")) if labelled
-                      else _COUNT.findall(line) if _SUMMARY_START.match(line) else [])
+            labelled = None if SUMMARY_START.match(line) else phrases.LABELLED_SUMMARY.match(line)
+            counts = (COUNT.findall(labelled.group("tail")) if labelled
+                      else COUNT.findall(line) if SUMMARY_START.match(line) else [])
             if counts and any(word.lower().startswith(("pass", "fail")) for _, word in counts):
                 passed = sum(int(n) for n, w in counts if w.lower().startswith("pass"))
                 failed = sum(int(n) for n, w in counts if not w.lower().startswith("pass"))
@@ -431,7 +424,7 @@ class _Parser:
                 has_fail = any(not w.lower().startswith("pass") for _, w in counts)
                 kind = ("generic" if labelled else "cargo" if lower.startswith("test result:")
                         else "jest" if line.startswith("Tests:") else "vitest" if line.startswith("Tests ")
-                        else "pytest" if line.startswith("=") or _PYTEST_TIME.search(line) else "generic")
+                        else "pytest" if line.startswith("=") or PYTEST_TIME.search(line) else "generic")
                 self._summary(kind, passed if has_pass else None, failed if has_fail else None, number, line)
                 return True
         return False
@@ -480,14 +473,14 @@ class _Parser:
                 passed += sum(1 for ok, _, _ in results if ok)
                 failed += sum(1 for ok, _, _ in results if not ok)
                 lines.extend((n, text) for _, n, text in results)
-        checks = _Ordered(MAX_CHECKS)
+        checks = Ordered(MAX_CHECKS)
         for _, text in sorted(lines):
-            checks.add(_clip(text))
+            checks.add(clip(text))
         status = "mixed" if passed and failed else "failing" if failed else "passing" if passed else "unknown"
         return ValidationStatus(status=status, passed=passed, failed=failed, checks=checks.list())
 
     def summary(self, text: str, run_id: str | None) -> ScratchpadSummary:
-        lists = {"done": _Ordered(), "pending": _Ordered(), "failed": _Ordered()}
+        lists = {"done": Ordered(), "pending": Ordered(), "failed": Ordered()}
         for step, state in self.steps.items():
             lists["pending" if state == "next" else state].add(step)
         for failure in self.failures.list():
@@ -506,7 +499,7 @@ class _Parser:
             decisions=self.decisions.list(),
             unresolved_questions=self.questions.list(),
             validation_status=self.validation(),
-            next_command=_pick_next_command(self.next_cmds, self.todo_cmds, self.exec_failed),
+            next_command=pick_next_command(self.next_cmds, self.todo_cmds, self.exec_failed),
             source_scratchpad_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         )
 

@@ -46,7 +46,7 @@ lines (compiled regexes, bounded quantifiers, lines clipped to :data:`MAX_LINE_C
 
 Steps, decisions, questions and objectives are read outside fenced code blocks only; errors, test
 results, prompts and paths are read everywhere.
-* **next_command** -- see :func:`_pick_next_command` (below); a ``Next:`` / ``Next step:`` line whose
+* **next_command** -- see :func:`pick_next_command` (below); a ``Next:`` / ``Next step:`` line whose
   text is a command is a NEXT command and not a pending step.
 
 Same text -> byte-identical summary: every list keeps first-seen order, is de-duplicated and capped at
@@ -58,17 +58,15 @@ from __future__ import annotations
 
 import re
 
+from mcp_distill import markdown
+
 MAX_LIST_ITEMS = 500
 MAX_CHECKS = 100
 MAX_ITEM_CHARS = 300
 #: Longer lines are analysed on their first MAX_LINE_CHARS characters only (keeps every regex linear).
-MAX_LINE_CHARS = 4000
+MAX_LINE_CHARS = markdown.MAX_LINE_CHARS
 
-# --- line shapes -------------------------------------------------------------------------------
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([\w+#.-]{0,30})")
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(\S.*)$")
-_CHECKBOX = re.compile(r"^([ \t]*)(?:(?:[-*+]|\d{1,4}[.)])[ \t]+)?\[([ xX✓✔~/-])\][ \t]+(\S.*)$")
-_LIST = re.compile(r"^([ \t]*)(?:[-*+]|\d{1,4}[.)])[ \t]+(\S.*)$")
+# --- line shapes (headings, fences, list items, checkboxes: mcp_distill.markdown, shared with drift) ----
 _WORD_MARK = re.compile(
     r"^(?:\[(DONE|TODO|NEXT|FAILED|FAIL|BLOCKED|WIP)\]|(DONE|TODO|NEXT|FAILED|BLOCKED|WIP|FIXME|IN PROGRESS)\b"
     r"(?:\([^)\n]{0,40}\))?:?|(Done|Todo|To-?do|Next|Failed|Blocked|Fixme|In progress)[ \t]*:)[ \t]*(.*)$"
@@ -80,23 +78,23 @@ _WORD_STATE = {"DONE": "done", "TODO": "pending", "TO-DO": "pending", "TODO:": "
                "FAILED": "failed", "FAIL": "failed", "BLOCKED": "failed", "WIP": "pending", "FIXME": "pending",
                "IN PROGRESS": "pending"}
 _DONE_EMOJI, _FAIL_EMOJI, _PENDING_EMOJI = "✅✔☑✓", "❌✗✘❎", "⏳🚧⚠⌛"
-_BOX_STATE = {" ": "pending", "x": "done", "X": "done", "✓": "done", "✔": "done", "-": "pending", "~": "pending", "/": "pending"}
-_OBJECTIVE = re.compile(
+BOX_STATE = {" ": "pending", "x": "done", "X": "done", "✓": "done", "✔": "done", "-": "pending", "~": "pending", "/": "pending"}
+OBJECTIVE = re.compile(
     r"^(?:\*\*|__)?(current[ \t]+)?(?:objective|goal|task|mission|focus|ziel|aufgabe|目标|任务)(?:\*\*|__)?[ \t]*[:：]"
     r"(?:\*\*|__)?[ \t]*(\S.*)$", re.I)
-_DECISION = re.compile(
+DECISION = re.compile(
     r"^(?:\*\*|__)?(?:decision|decided|entscheidung|决定|决策|ADR)(?:\*\*|__)?[ \t]*[:：–—-](?:\*\*|__)?[ \t]*(\S.*)$", re.I)
 _DECIDED = re.compile(r"^(?:we|I)[ \t]+(?:have[ \t]+)?(?:decided|chose|agreed)\b", re.I)
-_QUESTION = re.compile(r"[?？](?=[\s)\]*_]|$)")  # not before a quote: '"Discard?" dialog' is a UI string
-_YES_NO = re.compile(r"\([Yy]\)es/\([Nn]\)o|\[[yY]/[nN]\]|\(y/n\)", re.I)
-_RESOLVED = re.compile(r"\b(?:resolved|answered|solved|beantwortet)\b|✅|已解决|(?:^|\s)(?:A|Answer)[:：]", re.I)
-_ANSWER = re.compile(r"^(?:\*\*)?(?:A|Answer|Antwort|答)(?:\*\*)?[:：]")
-_USER = re.compile(r"^(?:\*\*)?(?:User|Human)(?:\*\*)?[ \t]*[:：](?:\*\*)?[ \t]*(\S.*)$")
-_BANNER = re.compile(r"\b(?:chat|session|log|run)\b.{0,60}\bstarted\b|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", re.I)
-_QUOTE = re.compile(r"^(?:> ?){1,10}")
-_INLINE_CODE = re.compile(r"`([^`\n]{1,400})`")
-_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,15}://\S*|\bwww\.\S*")
-_TIMESTAMP = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?\]?[ \t]*")
+QUESTION = re.compile(r"[?？](?=[\s)\]*_]|$)")  # not before a quote: '"Discard?" dialog' is a UI string
+YES_NO = re.compile(r"\([Yy]\)es/\([Nn]\)o|\[[yY]/[nN]\]|\(y/n\)", re.I)
+RESOLVED = re.compile(r"\b(?:resolved|answered|solved|beantwortet)\b|✅|已解决|(?:^|\s)(?:A|Answer)[:：]", re.I)
+ANSWER = re.compile(r"^(?:\*\*)?(?:A|Answer|Antwort|答)(?:\*\*)?[:：]")
+USER = re.compile(r"^(?:\*\*)?(?:User|Human)(?:\*\*)?[ \t]*[:：](?:\*\*)?[ \t]*(\S.*)$")
+BANNER = re.compile(r"\b(?:chat|session|log|run)\b.{0,60}\bstarted\b|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", re.I)
+QUOTE = re.compile(r"^(?:> ?){1,10}")
+INLINE_CODE = re.compile(r"`([^`\n]{1,400})`")
+URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,15}://\S*|\bwww\.\S*")
+TIMESTAMP = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?\]?[ \t]*")
 
 # --- sections: a heading naming a state makes its list items that state --------------------------
 _SEC_NEXT = re.compile(r"^(?:next(?:[ \t]+(?:steps?|actions?|up))?|up[ \t]+next)(?:$|[ \t]*[:(–—-])", re.I)
@@ -109,10 +107,10 @@ _SEC_QUESTIONS = re.compile(r"\b(?:questions|unknowns|unresolved)\b", re.I)
 _SEC_OBJECTIVE = re.compile(r"^(?:current[ \t]+)?(?:objective|goal|goals|task|mission|focus)$", re.I)
 
 # --- commands ----------------------------------------------------------------------------------
-_PROMPT = re.compile(r"^[ \t]*(?:\([\w.-]{1,40}\)[ \t]*)?(?:[\w.-]{1,40}@[\w.-]{1,60}:[^\s$]{0,200}[ \t]*)?[$❯][ \t]+(\S.*)$")
-_SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh", "fish", "console", "terminal", "shell-session",
+PROMPT = re.compile(r"^[ \t]*(?:\([\w.-]{1,40}\)[ \t]*)?(?:[\w.-]{1,40}@[\w.-]{1,60}:[^\s$]{0,200}[ \t]*)?[$❯][ \t]+(\S.*)$")
+SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh", "fish", "console", "terminal", "shell-session",
                           "sh-session", "powershell", "ps1", "pwsh", "cmd", "bat"})
-_CONSOLE_LANGS = frozenset({"console", "terminal", "shell-session", "sh-session"})
+CONSOLE_LANGS = frozenset({"console", "terminal", "shell-session", "sh-session"})
 KNOWN_COMMANDS = frozenset("""
 git gh npm npx pnpm yarn bun node deno tsx ts-node python python3 pip pip3 uv uvx poetry pdm hatch pipx pytest tox
 nox ruff mypy pyright black isort flake8 pylint make cmake cargo rustc rustup go docker docker-compose podman
@@ -125,35 +123,35 @@ swift xcodebuild
 """.split())
 
 # --- failures ----------------------------------------------------------------------------------
-_EXIT = re.compile(
+EXIT = re.compile(
     r"\b(?:exit(?:ed)?[ \t]+(?:with[ \t]+)?(?:exit[ \t]+)?(?:code|status)|exited[ \t]+with|"
     r"exited(?=[ \t]+-?\d{1,3}\b(?![ \t]*(?:times|s\b|ms\b|seconds)))|return(?:ed)?[ \t]+code|"
     r"returned[ \t]+(?:a[ \t]+)?non-zero[ \t]+exit[ \t]+status)[ \t]*[:=]?[ \t]*(-?\d{1,3})\b", re.I)
-_ERROR = re.compile(r"^(?:(?:[a-z_]\w{0,40}\.){0,6}[A-Z]\w{0,60}(?:Error|Exception)(?::|$)|"
+ERROR = re.compile(r"^(?:(?:[a-z_]\w{0,40}\.){0,6}[A-Z]\w{0,60}(?:Error|Exception)(?::|$)|"
                     r"(?:Error|error|ERROR|Fatal|fatal|FATAL|panic)(?:\[[^\]\n]{0,40}\])?:[ \t]*\S|"
                     r"npm ERR!|Traceback \(most recent call last\))")
-_LOOSE_ERROR = re.compile(r"^(?:Error|ERROR)\b[^:\n]{0,80}:[ \t]")  # "Error checking pypi: ..." (logs/quotes only)
-_LEVEL = re.compile(r"(?:^|[\s\[|:-])(ERROR|FATAL|CRITICAL)(?:[\]\s:|-]|$)")
-_INTERRUPT = re.compile(r"\bKeyboardInterrupt\b")
+LOOSE_ERROR = re.compile(r"^(?:Error|ERROR)\b[^:\n]{0,80}:[ \t]")  # "Error checking pypi: ..." (logs/quotes only)
+LEVEL = re.compile(r"(?:^|[\s\[|:-])(ERROR|FATAL|CRITICAL)(?:[\]\s:|-]|$)")
+INTERRUPT = re.compile(r"\bKeyboardInterrupt\b")
 
 # --- test and check results --------------------------------------------------------------------
-_COUNT = re.compile(r"\b(\d{1,7})[ \t]+(?:tests?[ \t]+)?(passed|passing|failed|failing|errors?)\b", re.I)
+COUNT = re.compile(r"\b(\d{1,7})[ \t]+(?:tests?[ \t]+)?(passed|passing|failed|failing|errors?)\b", re.I)
 #: A summary line starts with its first count (after decoration or a "Tests:"-like label): "request 3 failed" is no summary.
-_SUMMARY_START = re.compile(r"^[=*#>()\[\] \t✓✗✔✘❌✅-]{0,80}(?:(?:tests?|results?|summary|test result:[ \t]*(?:ok|FAILED)\.)"
+SUMMARY_START = re.compile(r"^[=*#>()\[\] \t✓✗✔✘❌✅-]{0,80}(?:(?:tests?|results?|summary|test result:[ \t]*(?:ok|FAILED)\.)"
                             r"[ \t]*:?[ \t]*)?\d{1,7}[ \t]+(?:tests?[ \t]+)?(?:passed|passing|failed|failing|errors?)\b", re.I)
-_PYTEST_ONE = re.compile(r"^(PASSED|FAILED|ERROR|XPASS)[ \t]+(\S{1,300}::\S{1,300})|"
+PYTEST_ONE = re.compile(r"^(PASSED|FAILED|ERROR|XPASS)[ \t]+(\S{1,300}::\S{1,300})|"
                          r"^(\S{1,300}::\S{1,300})[ \t]+(PASSED|FAILED|ERROR)\b")
-_PYTEST_TIME = re.compile(r"\bin [\d.]{1,12}s\b")  # "1 failed, 11 passed in 3.21s"
-_GO_ONE = re.compile(r"^[ \t]*--- (PASS|FAIL): (\S{1,300})")
-_GO_PKG = re.compile(r"^(ok|FAIL)[ \t]+([\w.\-/]{1,300})(?:[ \t]|$)")
-_TAP_ONE = re.compile(r"^(not ok|ok)[ \t]+(\d{1,7})\b")
-_CARGO_ONE = re.compile(r"^test[ \t]+(\S{1,300})[ \t]+\.\.\.[ \t]+(ok|FAILED)\b")
-_UNITTEST_ONE = re.compile(r"^(\w{1,200}) \(([\w.]{1,300})\)(?: \.\.\.)? (ok|FAIL|ERROR)$|"
+PYTEST_TIME = re.compile(r"\bin [\d.]{1,12}s\b")  # "1 failed, 11 passed in 3.21s"
+GO_ONE = re.compile(r"^[ \t]*--- (PASS|FAIL): (\S{1,300})")
+GO_PKG = re.compile(r"^(ok|FAIL)[ \t]+([\w.\-/]{1,300})(?:[ \t]|$)")
+TAP_ONE = re.compile(r"^(not ok|ok)[ \t]+(\d{1,7})\b")
+CARGO_ONE = re.compile(r"^test[ \t]+(\S{1,300})[ \t]+\.\.\.[ \t]+(ok|FAILED)\b")
+UNITTEST_ONE = re.compile(r"^(\w{1,200}) \(([\w.]{1,300})\)(?: \.\.\.)? (ok|FAIL|ERROR)$|"
                            r"^(FAIL|ERROR): (\w{1,200}) \(([\w.]{1,300})\)")
-_UNITTEST_RAN = re.compile(r"^Ran (\d{1,7}) tests? in ")
-_UNITTEST_END = re.compile(r"^(OK|FAILED)\b(?:[ \t]*\(([^)\n]{0,200})\))?[ \t]*$")
-_LINT_OK = re.compile(r"^(?:All checks passed!|Success: no issues found)")
-_LINT_BAD = re.compile(r"^(?:Found (\d{1,7}) errors?\b|✖ \d{1,7} problems? \((\d{1,7}) errors?)")
+UNITTEST_RAN = re.compile(r"^Ran (\d{1,7}) tests? in ")
+UNITTEST_END = re.compile(r"^(OK|FAILED)\b(?:[ \t]*\(([^)\n]{0,200})\))?[ \t]*$")
+LINT_OK = re.compile(r"^(?:All checks passed!|Success: no issues found)")
+LINT_BAD = re.compile(r"^(?:Found (\d{1,7}) errors?\b|✖ \d{1,7} problems? \((\d{1,7}) errors?)")
 
 # --- paths -------------------------------------------------------------------------------------
 _PATH_TOKEN = re.compile(r"[A-Za-z0-9_\u00C0-\u024F.~/+@*-]+(?:\\[A-Za-z0-9_\u00C0-\u024F.~+@*-]+)*\\?")
@@ -175,7 +173,7 @@ _BARE_DENY = frozenset({"node.js", "next.js", "vue.js", "nuxt.js", "react.js", "
                         "nest.js", "p5.js", "ext.js", "deno.land"})
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_ITEM_CHARS else text[: MAX_ITEM_CHARS - 1] + "…"
 
@@ -190,7 +188,7 @@ def _emoji_state(ch: str) -> str | None:
     return None
 
 
-def _step_mark(content: str) -> tuple[str, str] | None:
+def step_mark(content: str) -> tuple[str, str] | None:
     """(state, text) of a step marked by a word or an emoji at its start or end, or None."""
     state: str | None = None
     text = content
@@ -216,7 +214,7 @@ def _step_mark(content: str) -> tuple[str, str] | None:
     return state, text.strip(" \t:–—-")
 
 
-def _section_kind(bare: str) -> str | None:
+def section_kind(bare: str) -> str | None:
     """The state (or kind) a heading's title names; its list items take it."""
     for name, pattern in (("next", _SEC_NEXT), ("pending", _SEC_PENDING), ("done", _SEC_DONE),
                           ("failed", _SEC_FAILED), ("objective", _SEC_OBJECTIVE),
@@ -231,7 +229,7 @@ def _first_word(command: str) -> str:
     return word.rsplit("/", 1)[-1] if word.startswith(("/", "./", "~/")) else word
 
 
-def _is_command(candidate: str) -> bool:
+def is_command(candidate: str) -> bool:
     """A known executable first word, or a path to an executable without a file extension."""
     words = candidate.split()
     if not words:
@@ -291,7 +289,7 @@ def paths_in(line: str) -> list[str]:
     if "." not in line and "/" not in line and "\\" not in line:
         return []
     if "://" in line or "www." in line:
-        line = _URL.sub(" ", line)
+        line = URL.sub(" ", line)
     found = []
     for match in _PATH_TOKEN.finditer(line):
         token = match.group()
@@ -300,7 +298,7 @@ def paths_in(line: str) -> list[str]:
         if ("." in token or "/" in token or "\\" in token) and (path := path_of(token)):
             found.append(path)
     if "`" in line:  # a code span holding one slashed name is a path even without an extension
-        for span in _INLINE_CODE.finditer(line):
+        for span in INLINE_CODE.finditer(line):
             name = span.group(1).strip()
             if ("/" in name[1:] and " " not in name and "://" not in name and not name.startswith("//")
                     and "@" not in name and _PATH_TOKEN.fullmatch(name)):
@@ -308,7 +306,7 @@ def paths_in(line: str) -> list[str]:
     return found
 
 
-class _Ordered:
+class Ordered:
     """An insertion-ordered, de-duplicated, capped list."""
 
     def __init__(self, cap: int = MAX_LIST_ITEMS):
@@ -327,7 +325,7 @@ class _Ordered:
 
 
 
-def _pick_next_command(next_cmds: list[str], todo_cmds: list[str], exec_failed: dict[str, bool]) -> str | None:
+def pick_next_command(next_cmds: list[str], todo_cmds: list[str], exec_failed: dict[str, bool]) -> str | None:
     """The command to run next, by this rule:
 
     1. the first command written in a NEXT context (a ``NEXT:`` line, an item under ``## Next steps``
