@@ -139,3 +139,10 @@ def list_receipts(store: Store, stage: str | None = None, limit: int = 20) -> li
         params = (stage,)
     sql += " ORDER BY started_at DESC LIMIT ?"
     return store.query(sql, (*params, limit))
+
+
+def recent_receipts(store: Store, stage: str | None = None, limit: int = 10) -> list[Receipt]:
+    """The latest receipts in full (newest first), optionally of one stage."""
+    sql = "SELECT data FROM receipts" + (" WHERE stage = ?" if stage else "") + " ORDER BY started_at DESC LIMIT ?"
+    params: tuple[Any, ...] = (stage, limit) if stage else (limit,)
+    return [Receipt.model_validate_json(r["data"]) for r in store.query(sql, params)]

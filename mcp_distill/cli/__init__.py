@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mcp_distill.cli import core, datasets, decisions, knowledge
+from mcp_distill.cli import core, dashboard, datasets, decisions, knowledge
 from mcp_distill.cli.common import CliState, err
 from mcp_distill.config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
 from mcp_distill.errors import DistillError
@@ -43,6 +43,7 @@ core.register(app)
 knowledge.register(app)
 datasets.register(app)
 decisions.register(app)
+dashboard.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

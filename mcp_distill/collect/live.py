@@ -13,7 +13,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from pydantic import ValidationError
@@ -23,8 +23,11 @@ from mcp_distill.collect.collector import Collector
 from mcp_distill.collect.runs import get_run, resolve_run_key
 from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.models import EvidenceRecord, Provenance
+from mcp_distill.models.common import Category
+from mcp_distill.score import ScoringRules, score_runs
 from mcp_distill.store import Store
 
+CATEGORIES: tuple[str, ...] = get_args(Category)
 LIVE_FILE = "evidence.jsonl"
 #: A pushed record larger than this is refused: it is evidence, not a file upload.
 MAX_RECORD_BYTES = 1_000_000
@@ -144,4 +147,18 @@ def record_override(store: Store, run: str, category: str, reason: str, reviewer
     out["warnings"] = warnings
     if store.query_one("SELECT 1 FROM runs WHERE run_key = ?", (key,)):
         out["run"] = {k: v for k, v in get_run(store, key).items() if k in ("run_key", "streams")}
+    return out
+
+
+def decide_run(store: Store, rules: ScoringRules, run: str, category: str, reason: str,
+               reviewer: str | None = None, command: str = "review") -> dict[str, Any]:
+    """A reviewer's decision: recorded exactly as ``record_override`` records it, then the run rescored."""
+    if category not in CATEGORIES:
+        raise InvalidInputError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
+    if not reason or not reason.strip():
+        raise InvalidInputError("write a note saying why: the decision's reason is kept with the run")
+    out = record_override(store, run, category, reason.strip(), reviewer)
+    scored = score_runs(store, rules, run=out["run_key"], command=command)
+    out["category"] = scored["runs"][0]["category"] if scored["runs"] else None
+    out["score_receipt_id"] = scored["receipt_id"]
     return out

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from mcp_distill.errors import NotFoundError
+from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.models import EvidenceRecord
 from mcp_distill.store import Connection, Store
 
@@ -346,3 +346,97 @@ def list_runs(store: Store, category: str | None = None, limit: int = 50, offset
         params.append(category)
     sql += " ORDER BY r.first_epoch, r.run_key LIMIT ? OFFSET ?"
     return store.query(sql, (*params, limit, offset))
+
+
+# ----------------------------------------------------------------------------- browsing (dashboard)
+
+#: Sort keys a caller may ask for, and the column each orders by (never user text in the SQL).
+RUN_SORTS = {"time": "r.first_epoch", "last": "r.last_epoch", "records": "r.record_count",
+             "task_type": "r.task_type", "category": "s.category", "run": "r.run_key"}
+#: A page holds at most this many runs: pages stay small however large the store is.
+MAX_PAGE = 200
+UNSCORED = "unscored"
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Filters, order and page of a run listing. ``category`` may be ``"unscored"``; ``model`` is a
+    model that took part in the run, ``stream`` a stream that fed it; ``since``/``until`` bound the
+    run's first record (epoch seconds, ``until`` exclusive)."""
+
+    category: str | None = None
+    task_type: str | None = None
+    model: str | None = None
+    stream: str | None = None
+    since: float | None = None
+    until: float | None = None
+    sort: str = "time"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+
+
+def _run_where(q: RunQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if q.category == UNSCORED:
+        clauses.append("s.run_key IS NULL")
+    elif q.category:
+        clauses.append("s.category = ?")
+        params.append(q.category)
+    if q.task_type:
+        clauses.append("r.task_type = ?")
+        params.append(q.task_type)
+    # IN (index range) rather than EXISTS per run: the filtered total stays an index lookup.
+    if q.model:
+        clauses.append("r.run_key IN (SELECT run_key FROM evidence WHERE model_name = ?)")
+        params.append(q.model)
+    if q.stream:
+        clauses.append("r.run_key IN (SELECT run_key FROM evidence WHERE stream = ?)")
+        params.append(q.stream)
+    if q.since is not None:
+        clauses.append("r.first_epoch >= ?")
+        params.append(q.since)
+    if q.until is not None:
+        clauses.append("r.first_epoch < ?")
+        params.append(q.until)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def query_runs(store: Store, q: RunQuery) -> tuple[list[dict[str, Any]], int]:
+    """One page of runs matching ``q`` (with category, models and streams of each) and the total that match."""
+    if q.sort not in RUN_SORTS:
+        raise InvalidInputError(f"unknown sort {q.sort!r}; use one of {', '.join(RUN_SORTS)}")
+    if not 1 <= q.limit <= MAX_PAGE or q.offset < 0:
+        raise InvalidInputError(f"limit must be 1..{MAX_PAGE} and offset >= 0")
+    where, params = _run_where(q)
+    base = "FROM runs r LEFT JOIN scores s ON s.run_key = r.run_key" + where
+    direction = "DESC" if q.descending else "ASC"
+    rows = store.query(
+        "SELECT r.run_key, r.run_id, r.join_method, r.file_path, r.task_type, r.record_count, r.first_epoch, "
+        "r.last_epoch, s.category, s.scored_at, "
+        "(SELECT group_concat(DISTINCT e.model_name) FROM evidence e WHERE e.run_key = r.run_key) AS models, "
+        "(SELECT group_concat(DISTINCT e.stream) FROM evidence e WHERE e.run_key = r.run_key) AS streams "
+        f"{base} ORDER BY {RUN_SORTS[q.sort]} {direction} NULLS LAST, r.run_key {direction} LIMIT ? OFFSET ?",
+        (*params, q.limit, q.offset))
+    for row in rows:
+        row["models"] = sorted((row["models"] or "").split(",")) if row["models"] else []
+        row["streams"] = sorted((row["streams"] or "").split(",")) if row["streams"] else []
+    total = store.query_one(f"SELECT count(*) AS n {base}", tuple(params))
+    return rows, int(total["n"]) if total else 0
+
+
+def _distinct(store: Store, table: str, column: str, cap: int) -> list[str]:
+    """Distinct values of an indexed column by hopping the index (distinct x log n, not a full scan)."""
+    rows = store.query(
+        f"WITH RECURSIVE v(x, n) AS (SELECT min({column}), 1 FROM {table} "
+        f"UNION ALL SELECT (SELECT min({column}) FROM {table} WHERE {column} > v.x), n + 1 FROM v "
+        "WHERE v.x IS NOT NULL AND n < ?) SELECT x FROM v WHERE x IS NOT NULL", (cap,))
+    return [r["x"] for r in rows]
+
+
+def run_filter_values(store: Store, cap: int = 500) -> dict[str, list[str]]:
+    """The values a run listing can be filtered by: task types, models and streams present in the store."""
+    return {"task_type": _distinct(store, "runs", "task_type", cap),
+            "model": _distinct(store, "evidence", "model_name", cap),
+            "stream": _distinct(store, "evidence", "stream", cap)}

@@ -19,6 +19,7 @@ from mcp_distill.server.app import build_server
 from mcp_distill.server.wire import UnparsableRequestMiddleware, run_stdio
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+DASHBOARD_PATH = "/dashboard"
 
 
 def serve_stdio(settings: Settings) -> None:
@@ -32,9 +33,10 @@ class BearerTokenMiddleware:
     the token itself is compared exactly.
     """
 
-    def __init__(self, app: Any, token: str):
+    def __init__(self, app: Any, token: str, exempt: str | None = None):
         self.app = app
         self.expected = token.encode()
+        self.exempt = exempt  # a mounted app that checks the same token itself (the dashboard: also by cookie)
 
     def _authorized(self, value: bytes) -> bool:
         scheme, _, credentials = value.strip().partition(b" ")
@@ -43,7 +45,8 @@ class BearerTokenMiddleware:
         return scheme.lower() == b"bearer" and matches
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        exempt = self.exempt is not None and (scope.get("path") or "").startswith(self.exempt)
+        if scope["type"] == "http" and not exempt:
             headers = dict(scope.get("headers") or [])
             if not self._authorized(headers.get(b"authorization", b"")):
                 await send({"type": "http.response.start", "status": 401,
@@ -77,8 +80,18 @@ def http_app(settings: Settings, host: str = "127.0.0.1", port: int = 8765, path
                                          allowed_origins=[f"http://{h}" for h in allowed_hosts])
     server = build_server(settings)
     app = server.streamable_http_app(streamable_http_path=path, transport_security=security, host=host)
+    mount_dashboard(app, settings, host, token)
     app = UnparsableRequestMiddleware(app, security, path)
-    return BearerTokenMiddleware(app, token) if token else app
+    return BearerTokenMiddleware(app, token, exempt=DASHBOARD_PATH) if token else app
+
+
+def mount_dashboard(app: Any, settings: Settings, host: str, token: str | None) -> None:
+    """The dashboard at /dashboard, under the same loopback / token rules (it checks them itself)."""
+    from starlette.routing import Mount
+
+    from mcp_distill.dashboard import dashboard_app
+
+    app.router.routes.insert(0, Mount(DASHBOARD_PATH, app=dashboard_app(settings, host=host, token=token)))
 
 
 def serve_http(settings: Settings, host: str = "127.0.0.1", port: int = 8765, path: str = "/mcp") -> None:

@@ -1,0 +1,6 @@
+"""The dashboard: a read-mostly web face over the store (overview, runs, playbooks, ledger, drift,
+datasets) and the human review queue. Server-rendered Starlette + Jinja2, inline SVG, no script."""
+
+from mcp_distill.dashboard.app import Dashboard, dashboard_app
+
+__all__ = ["Dashboard", "dashboard_app"]
