@@ -4,7 +4,6 @@ holding HTML), a real uvicorn server on 127.0.0.1, and Debian's Chromium driven 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -14,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import EXAMPLES, PROJECT
+from conftest import EXAMPLES, PROJECT, free_port
 
 from mcp_distill.collect.live import record_evidence
 from mcp_distill.config import Settings
@@ -83,12 +82,6 @@ def build_example_store(root: Path) -> Settings:
     finally:
         store.close()
     return settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
