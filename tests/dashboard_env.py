@@ -4,7 +4,6 @@ holding HTML), a real uvicorn server on 127.0.0.1, and Debian's Chromium driven 
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from conftest import EXAMPLES, PROJECT, free_port
+from test_drift import git
 
 from mcp_distill.collect.live import record_evidence
 from mcp_distill.config import Settings
@@ -29,19 +29,11 @@ HOSTILE = "<script>window.__xss = 1</script><b>bold?</b>"
 #: a changed tracked file would dirty every worktree that runs the suite):
 #: MCP_DISTILL_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/test_dashboard_browser.py
 SCREENSHOTS_ENV = "MCP_DISTILL_SCREENSHOTS"
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.invalid", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
 PRD = """# Phase 1: core
 - [x] The parser lives in `src/parse.py` with `parse_claims`
 - [x] The server answers `GET /v1/items`
 - [ ] Docs in `docs/guide.md`
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | GIT_ENV
-    return subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-C", str(repo),
-                           *args], capture_output=True, text=True, env=env, check=True).stdout.strip()
 
 
 def drift_history(root: Path) -> Path:

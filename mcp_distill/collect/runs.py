@@ -377,29 +377,16 @@ class RunQuery:
 
 
 def _run_where(q: RunQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
+    # IN (index range) rather than EXISTS per run for model / stream: the filtered total stays an index lookup.
+    wanted = [("s.category = ?", q.category if q.category != UNSCORED else None),
+              ("r.task_type = ?", q.task_type),
+              ("r.run_key IN (SELECT run_key FROM evidence WHERE model_name = ?)", q.model),
+              ("r.run_key IN (SELECT run_key FROM evidence WHERE stream = ?)", q.stream),
+              ("r.first_epoch >= ?", q.since), ("r.first_epoch < ?", q.until)]
+    clauses = [sql for sql, value in wanted if value not in (None, "")]
+    params = [value for _, value in wanted if value not in (None, "")]
     if q.category == UNSCORED:
         clauses.append("s.run_key IS NULL")
-    elif q.category:
-        clauses.append("s.category = ?")
-        params.append(q.category)
-    if q.task_type:
-        clauses.append("r.task_type = ?")
-        params.append(q.task_type)
-    # IN (index range) rather than EXISTS per run: the filtered total stays an index lookup.
-    if q.model:
-        clauses.append("r.run_key IN (SELECT run_key FROM evidence WHERE model_name = ?)")
-        params.append(q.model)
-    if q.stream:
-        clauses.append("r.run_key IN (SELECT run_key FROM evidence WHERE stream = ?)")
-        params.append(q.stream)
-    if q.since is not None:
-        clauses.append("r.first_epoch >= ?")
-        params.append(q.since)
-    if q.until is not None:
-        clauses.append("r.first_epoch < ?")
-        params.append(q.until)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
