@@ -98,6 +98,8 @@ def test_playbook_search_shows_each_leg(server: str, watched: Watched, example: 
                                       "rows => rows.map(r => [r.cells[4].innerText, r.cells[6].innerText])")
     top = expected.hits[0]
     assert ranks[0] == [str(top.keyword_rank or "–"), str(top.vector_rank or "–")]
+    strengths = page.eval_on_selector_all("#hits td.strength span", "els => els.map(e => e.innerText)")
+    assert strengths == [f"{h.match} {h.strength:.2f}" for h in expected.hits]
     # the keyword mode leaves the vector columns empty
     page.select_option("select[name=mode]", "keyword")
     page.click("form.filters button[type=submit]")
