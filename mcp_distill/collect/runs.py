@@ -401,14 +401,20 @@ def query_runs(store: Store, q: RunQuery) -> tuple[list[dict[str, Any]], int]:
     direction = "DESC" if q.descending else "ASC"
     rows = store.query(
         "SELECT r.run_key, r.run_id, r.join_method, r.file_path, r.task_type, r.record_count, r.first_epoch, "
-        "r.last_epoch, s.category, s.scored_at, "
-        "(SELECT group_concat(DISTINCT e.model_name) FROM evidence e WHERE e.run_key = r.run_key) AS models, "
-        "(SELECT group_concat(DISTINCT e.stream) FROM evidence e WHERE e.run_key = r.run_key) AS streams "
-        f"{base} ORDER BY {RUN_SORTS[q.sort]} {direction} NULLS LAST, r.run_key {direction} LIMIT ? OFFSET ?",
-        (*params, q.limit, q.offset))
+        f"r.last_epoch, s.category, s.scored_at {base} ORDER BY {RUN_SORTS[q.sort]} {direction}, "
+        f"r.run_key {direction} LIMIT ? OFFSET ?", (*params, q.limit, q.offset))
+    # Models and streams only for the page's runs: a deep OFFSET must not compute them for skipped rows.
+    keys = [r["run_key"] for r in rows]
+    seen = {k: {"models": set(), "streams": set()} for k in keys}
+    if keys:
+        for ev in store.query(f"SELECT DISTINCT run_key, model_name, stream FROM evidence WHERE run_key IN "
+                              f"({','.join('?' * len(keys))})", tuple(keys)):
+            if ev["model_name"]:
+                seen[ev["run_key"]]["models"].add(ev["model_name"])
+            seen[ev["run_key"]]["streams"].add(ev["stream"])
     for row in rows:
-        row["models"] = sorted((row["models"] or "").split(",")) if row["models"] else []
-        row["streams"] = sorted((row["streams"] or "").split(",")) if row["streams"] else []
+        row["models"] = sorted(seen[row["run_key"]]["models"])
+        row["streams"] = sorted(seen[row["run_key"]]["streams"])
     total = store.query_one(f"SELECT count(*) AS n {base}", tuple(params))
     return rows, int(total["n"]) if total else 0
 
