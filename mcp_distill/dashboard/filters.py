@@ -84,7 +84,7 @@ def bar_chart(items: list[tuple[str, int | float]], width: int = 420, bar: int =
 
 
 def stacked_columns(columns: list[tuple[str, dict[str, int]]], keys: tuple[str, ...], height: int = 140,
-                    col: int = 34) -> Markup:
+                    col: int = 52) -> Markup:
     """One stacked column per (label, {key: count}), oldest left: e.g. claims by status per snapshot."""
     if not columns:
         return Markup('<p class="muted">nothing to chart yet</p>')
