@@ -73,3 +73,10 @@ def test_help_explains_every_command():
     serve = subprocess.run([sys.executable, "-m", "mcp_distill", "serve", "--help"], capture_output=True, text=True,
                            check=True)
     assert "--http" in serve.stdout and "MCP_DISTILL_TOKEN" in serve.stdout
+
+
+def test_version_flag_prints_the_version(capsys):
+    from mcp_distill import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"mcp-distill {__version__}"

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from mcp_distill import __version__
 from mcp_distill.cli import core, dashboard, datasets, decisions, knowledge
 from mcp_distill.cli.common import CliState, err
 from mcp_distill.config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
@@ -25,9 +26,17 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mcp-distill {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
     db: Annotated[str | None, typer.Option(help=f"SQLite store (env {DB_ENV}; default store/distill.db).")] = None,
     root: Annotated[list[str] | None, typer.Option(help=f"Folder tools may read (repeatable; env {ROOTS_ENV}; "
                                                         "default: the current folder).")] = None,
