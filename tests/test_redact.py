@@ -91,7 +91,83 @@ SAMPLES: list[tuple[str, str, str]] = [
     ("secret", "AWS_SESSION_TOKEN={s}", "IQoJb3JpZ2luX2Vj" + _tok(60, _ALNUM + "/+") + "=="),
     ("email", "contact jane.doe+build@example.co.uk for access", "jane.doe+build@example.co.uk"),
     ("email", "From: <ops@mcp-distill.dev>", "ops@mcp-distill.dev"),
+    # gitleaks / detect-secrets formats (docs/redaction.md)
+    ("pypi_token", "twine upload -p {s}", "pypi-AgEIcHlwaS5vcmc" + _tok(60, _ALNUM + "_-")),
+    ("sendgrid_key", "SENDGRID={s}", "SG." + _tok(22, _ALNUM + "_-") + "." + _tok(43, _ALNUM + "_-")),
+    ("twilio_key", "twilio key {s}", "SK" + _tok(32, "0123456789abcdef")),
+    ("mailchimp_key", "mc {s} ok", _tok(32, "0123456789abcdef") + "-us14"),
+    ("discord_token", "bot.run('{s}')", "M" + _tok(23) + "." + _tok(6) + "." + _tok(27)),
+    ("telegram_token", "bot {s} started", "123456789:AA" + _tok(33, _ALNUM + "_-")),
+    ("square_token", "square {s}", "sq0atp-" + _tok(22)),
+    ("shopify_token", "shop {s}", "shpat_" + _tok(32, "0123456789abcdef")),
+    ("digitalocean_token", "doctl auth init -t {s}", "dop_v1_" + _tok(64, "0123456789abcdef")),
+    ("doppler_token", "doppler {s}", "dp.pt." + _tok(43)),
+    ("databricks_token", "databricks {s}", "dapi" + _tok(32, "0123456789abcdefgh")),
+    ("linear_key", "linear {s}", "lin_api_" + _tok(40)),
+    ("postman_key", "postman {s}", "PMAK-" + _tok(24, "0123456789abcdef") + "-" + _tok(34, "0123456789abcdef")),
+    ("pulumi_token", "pulumi login {s}", "pul-" + _tok(40, "0123456789abcdef")),
+    ("age_secret_key", "{s}", "AGE-SECRET-KEY-1" + _tok(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L")),
+    ("grafana_token", "grafana {s}", "glsa_" + _tok(32) + "_" + _tok(8, "0123456789abcdef")),
+    ("sentry_token", "SENTRY {s}", "sntrys_" + _tok(60)),
+    ("groq_key", "groq {s}", "gsk_" + _tok(52)),
+    ("replicate_token", "replicate {s}", "r8_" + _tok(37)),
+    ("perplexity_key", "pplx {s}", "pplx-" + _tok(48)),
+    ("vault_token", "VAULT {s}", "hvs." + _tok(95, _ALNUM + "_-")),
+    ("artifactory_key", "jfrog {s}", "AKCp" + _tok(69)),
+    ("mailgun_key", "mailgun {s}", "key-" + _tok(32, "0123456789abcdef")),
+    ("newrelic_key", "newrelic {s}", "NRAK-" + _tok(27, string.ascii_uppercase + string.digits)),
+    # personal data, passphrases, unknown formats
+    ("card_number", "paid with {s} yesterday", "4111 1111 1111 1111"),
+    ("card_number", "card={s};", "5555-5555-5555-4444"),
+    ("phone", "call me at {s} tomorrow", "+1 415-555-0132"),
+    ("phone", "office {s}", "(415) 867-5309"),
+    ("phone", "whatsapp {s}", "+44 20 7946 0958"),
+    ("ip_address", "ssh root@{s} -p 22", "93.184.216.34"),
+    ("ip_address", "resolved to {s} first", "2606:4700:4700::1111"),
+    ("password", "password: {s}", "correct horse battery staple"),
+    ("password", '{{"password": "{s}"}}', "tulip orbit canyon walrus"),
+    ("secret", "app.secret_key = '{s}'", "dev-key-123"),
+    ("high_entropy", "X-Custom: {s}", _tok(32)),
+    ("high_entropy", "webhook signing value {s} (rotate monthly)", _tok(40, _ALNUM + "_-")),
 ]
+
+# Secrets hidden behind an encoding: JSON-escaped, after a literal \n, \uXXXX, URL-encoded.
+ENCODED: list[tuple[str, str]] = [
+    ('{\\"password\\": \\"hunter2\\"}', "hunter2"),
+    ("rejected: line one\\nghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"),
+    ("x\\tAKIAIOSFODNN7EXAMPL3 y", "AKIAIOSFODNN7EXAMPL3"),
+    ("\\u0067hp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "hp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"),
+    ("https://x.test/cb?token%3Dghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"),
+    ("q=password%3Dhunter2x%26next", "hunter2x"),
+    ('"{\\\\\\"password\\\\\\": \\\\\\"s3cr3t-pw\\\\\\"}"', "s3cr3t-pw"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), ENCODED)
+def test_encoded_secrets_are_found_through_their_escapes(text: str, secret: str) -> None:
+    out, counts = redact(text)
+    assert secret not in out, out
+    assert counts
+    assert redact(out) == (out, Counter())
+
+
+def test_escaped_text_keeps_its_escaping_around_the_placeholder() -> None:
+    out, _ = redact('{\\"password\\": \\"hunter2\\", \\"user\\": \\"app\\"}')
+    assert out == '{\\"password\\": \\"[REDACTED:password]\\", \\"user\\": \\"app\\"}'
+
+
+@pytest.mark.parametrize("text", [
+    "version 1.2.3.4 of the tool; listen on 0.0.0.0:8080, 127.0.0.1, 10.1.2.3 and 192.168.0.10",
+    "at 12:30:45 the run ended; ipv6 loopback ::1 and fe80::1 are local",
+    "order 1234 5678 9012 3456 (not Luhn) and epoch 1733318400123 ms",
+    "line 4242, 415 tests, 2024-05-01, id 5551234567",
+    "commit 9fceb02d0ae598e95dc970b74767f19372d61af8, uuid 123e4567-e89b-12d3-a456-426614174000",
+    "class ThisIsAVeryLongClassNameForTesting123 and get_user_account_settings_by_id2",
+    "password: updated successfully",
+    "The password must contain letters and digits",
+])
+def test_new_detectors_leave_ordinary_text_alone(text: str) -> None:
+    assert find_secrets(text) == []
 
 
 @pytest.mark.parametrize(("kind", "template", "secret"), SAMPLES, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(SAMPLES)])
@@ -200,7 +276,6 @@ const apiKey = process.env.API_KEY;
 export GITHUB_TOKEN=$(gh auth token)
 token: ${{ secrets.GITHUB_TOKEN }}
 self.token = self._make_token(user)
-"password": "correct horse battery staple"
 https://user@example.com/path
 """
 
@@ -271,11 +346,11 @@ def test_redact_value_catches_short_values_under_secret_keys() -> None:
         "pin_password": "[REDACTED:password]",
         "token": "Hello",
         "api_key": "",
-        "password": "correct horse battery staple",
+        "password": "[REDACTED:password]",
         "secret": 4096,
         "passwd": True,
     }
-    assert counts == Counter(password=4)
+    assert counts == Counter(password=5)
     assert find_secrets(json.dumps(out)) == []  # the serialised row agrees with the key rule
     assert find_secrets(json.dumps(value))  # and the text rule sees the same secrets before
     assert redact_value(out) == (out, Counter())

@@ -55,6 +55,19 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from mcp_distill.redact.decode import MAX_DEPTH, decode, may_hold_escapes
+from mcp_distill.redact.kinds import (
+    ENTROPY_KIND,
+    PASSPHRASE,
+    PII_KINDS,
+    TOKEN_KINDS,
+    TOKEN_RULES,
+    cards,
+    entropy_tokens,
+    ips,
+    phones,
+    plain_passphrase,
+)
 from mcp_distill.redact.patterns import (
     _EMAIL,
     _FILE_EXT_TLDS,
@@ -76,7 +89,7 @@ from mcp_distill.redact.patterns import (
 )
 
 PLACEHOLDER = "[REDACTED:{}]"
-PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z_]+\]")
+PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z_]+(?::[0-9a-f]{10})?\]")
 """Matches any placeholder, e.g. to count what an exported file had redacted."""
 
 SECRET_TYPES = (
@@ -98,15 +111,20 @@ SECRET_TYPES = (
     "url_password",
     "bearer_token",
     "basic_auth",
+    *TOKEN_KINDS,
     "password",
     "secret",
     "email",
+    *PII_KINDS,
+    ENTROPY_KIND,
 )
 """Every placeholder type, in priority order (earlier wins an overlap)."""
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _PRIORITY = {name: i for i, name in enumerate(SECRET_TYPES)}
 _MAX_PASSES = 4
+_ALL_RULES = (*_RULES, *TOKEN_RULES)
+_PHRASE = re.compile(r"[a-z]{2,20}(?:[ \t-][a-z]{2,20}){2,7}")  # a value that may be a plain-word passphrase
 
 
 class SecretSpan(NamedTuple):
@@ -153,19 +171,24 @@ def _keyed(text: str, lowered: str) -> Iterator[SecretSpan]:
         if not is_secret_name(name):
             continue
         kind = "password" if _PASSWORD_NAME.search(name) else "secret"
-        m = _KEYED_VALUE.match(text, hit.end())
-        if m is not None and m.group("q"):
-            if looks_like_secret_value(m.group("qv"), True, name=name):
-                yield SecretSpan(kind, m.span("qv"))
-        elif m is not None:
-            bare = m.group("bv")
-            literal = kind == "password" and bare.isalpha() and _literal_word(text, start, name, m)
-            if looks_like_secret_value(bare, False, name=name, literal_word=literal):
-                yield SecretSpan(kind, m.span("bv"))
-        elif kind == "password" and (p := _PROSE_VALUE.match(text, hit.end())) is not None:
-            span = _prose_span(text, p)
-            if span is not None:
-                yield SecretSpan(kind, span)
+        span = _keyed_span(text, start, name, kind, hit.end())
+        if span is None and kind == "password" and (pp := PASSPHRASE.match(text, hit.end())) is not None:
+            span = pp.span("v") if plain_passphrase(pp.group("v")) else None  # "password: correct horse battery"
+        if span is not None:
+            yield SecretSpan(kind, span)
+
+
+def _keyed_span(text: str, start: int, name: str, kind: str, after: int) -> tuple[int, int] | None:
+    m = _KEYED_VALUE.match(text, after)
+    if m is not None and m.group("q"):
+        return m.span("qv") if looks_like_secret_value(m.group("qv"), True, name=name) else None
+    if m is not None:
+        bare = m.group("bv")
+        literal = kind == "password" and bare.isalpha() and _literal_word(text, start, name, m)
+        return m.span("bv") if looks_like_secret_value(bare, False, name=name, literal_word=literal) else None
+    if kind == "password" and (p := _PROSE_VALUE.match(text, after)) is not None:
+        return _prose_span(text, p)
+    return None
 
 
 def _emails(text: str) -> Iterator[SecretSpan]:
@@ -184,7 +207,7 @@ def _candidates(text: str) -> Iterator[SecretSpan]:
     lowered = text.lower()
     if len(lowered) != len(text):  # a few non-ASCII letters lowercase to two code points
         lowered = text.translate(_ASCII_LOWER)
-    for rule in _RULES:
+    for rule in _ALL_RULES:
         if rule.hints and not any(h in (lowered if rule.fold else text) for h in rule.hints):
             continue
         for m in rule.pattern.finditer(text):
@@ -193,6 +216,17 @@ def _candidates(text: str) -> Iterator[SecretSpan]:
     yield from _keyed(text, lowered)
     if "@" in text:
         yield from _emails(text)
+    for finder in (cards, phones, ips, entropy_tokens):
+        for kind, span in finder(text):
+            yield SecretSpan(kind, span)
+
+
+def _all_candidates(text: str, depth: int = 0) -> Iterator[SecretSpan]:
+    """Candidates in ``text`` and in its decoded views (escapes, URL encoding), in original offsets."""
+    yield from _candidates(text)
+    if depth < MAX_DEPTH and may_hold_escapes(text) and (view := decode(text)) is not None:
+        for cand in _all_candidates(view.text, depth + 1):
+            yield SecretSpan(cand.type, view.span(*cand.span))
 
 
 def find_secrets(text: str) -> list[SecretSpan]:
@@ -201,7 +235,7 @@ def find_secrets(text: str) -> list[SecretSpan]:
     Overlaps are resolved by :data:`SECRET_TYPES` order, so the most specific type claims a span.
     Validators call this on exported text and fail when it returns anything.
     """
-    found = sorted(_candidates(text), key=lambda s: (_PRIORITY[s.type], s.span[0]))
+    found = sorted(_all_candidates(text), key=lambda s: (_PRIORITY[s.type], s.span[0]))
     if len(found) < 2:
         return [s for s in found if s.span[0] < s.span[1]]
     # One byte per character marks claimed text: checking and marking cost the span's length, and
@@ -257,7 +291,10 @@ def redact_value(obj: Any) -> tuple[Any, Counter[str]]:
 
 def _keyed_kind(key: str | None, value: str, quoted: bool = True) -> str | None:
     """The placeholder type for a whole dict value under a secret-named key, else None."""
-    if key is None or not is_secret_name(key) or not looks_like_secret_value(value, quoted, name=key):
+    if key is None or not is_secret_name(key):
+        return None
+    if not looks_like_secret_value(value, quoted, name=key) and not (
+            _PASSWORD_NAME.search(key.strip(_NAME_STRIP)) and _PHRASE.fullmatch(value) and plain_passphrase(value)):
         return None
     if find_secrets(value):  # a typed secret inside (sk-..., a URL password) wins over the name rule
         return None

@@ -1,0 +1,90 @@
+"""Redaction at the edges: stable id placeholders, and every MCP result / resource / prompt redacted."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import orjson
+from mcp import Client
+
+from mcp_distill.config import Settings
+from mcp_distill.redact.edges import redact_tree, redaction_key, stable_placeholder
+from mcp_distill.redact.scrub import PLACEHOLDER_RE, find_secrets
+from mcp_distill.server import build_server
+
+GH = "ghp_" + "Q7r8A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
+SK = "sk-" + "Zx8Qw2Lm9Pt4Rv7Ks1Hd6Jf3Gb5Nc0Ty2Ue4Ai"
+KEY = bytes(range(32))
+
+
+def test_ids_get_one_stable_placeholder_everywhere_and_distinct_secrets_stay_distinct() -> None:
+    row = {"metadata": {"run_id": f"run:{GH}", "chosen_run_id": f"run:{GH}", "other": f"run:{SK}"},
+           "source_run_ids": [f"run:{GH}"], f"key:{GH}": 1, "text": f"see run:{GH} for details"}
+    out, counts = redact_tree(row, KEY)
+    rid = out["metadata"]["run_id"]
+    assert GH not in json.dumps(out) and SK not in json.dumps(out)
+    assert rid == out["metadata"]["chosen_run_id"] == out["source_run_ids"][0]  # joins survive
+    assert rid == "run:" + stable_placeholder("github_token", GH, KEY)
+    assert out["metadata"]["other"] != rid
+    assert f"key:{stable_placeholder('github_token', GH, KEY)}" in out  # dict keys too
+    assert out["text"] == "see run:[REDACTED:github_token] for details"  # free text: no hash
+    assert counts == Counter(github_token=5, openai_key=1)
+    assert all(PLACEHOLDER_RE.fullmatch(p) for p in PLACEHOLDER_RE.findall(json.dumps(out)))
+    assert redact_tree(out, KEY) == (out, Counter())  # idempotent
+    # another key (another store) gives other placeholders: the hash is not a dictionary oracle
+    assert redact_tree(row, bytes(32))[0]["metadata"]["run_id"] != rid
+
+
+def test_embedded_json_and_keyed_values_are_redacted_as_trees() -> None:
+    doc = orjson.dumps({"run_id": f"r:{GH}", "password": "hunter2", "n": 3}).decode()
+    out, _ = redact_tree({"text": doc}, KEY)
+    inner = json.loads(out["text"])
+    assert inner["run_id"] == "r:" + stable_placeholder("github_token", GH, KEY)
+    assert inner["password"].startswith("[REDACTED:password")
+    assert inner["n"] == 3
+
+
+def test_the_store_key_is_random_and_kept(store) -> None:
+    key = redaction_key(store)
+    assert len(key) == 32 and redaction_key(store) == key
+
+
+def _rows(tmp_path: Path) -> Path:
+    src = tmp_path / "data"
+    src.mkdir()
+    rows = [
+        {"run_id": f"r-{GH}", "timestamp": "2026-04-20T10:00:00Z", "file_path": f"src/{SK}.py",
+         "model_name": f"m-{GH}", "task_type": "fix", "input_text": f"fix it, key {SK}",
+         "output_text": "done; password: correct horse battery staple",
+         "signals": {"verdict": "accept", "verdict_source": "observer", "confidence": 0.9}},
+        {"run_id": f"r-{GH}", "validation_results": [{"name": "pytest", "passed": True}]},
+    ]
+    (src / "evidence.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return src
+
+
+async def test_mcp_results_resources_and_errors_carry_no_secret(tmp_path: Path) -> None:
+    src = _rows(tmp_path)
+    server = build_server(Settings(db_path=tmp_path / "distill.db", roots=[tmp_path]))
+    seen: list[str] = []
+    async with Client(server) as client:
+        for name, args in [("collect_evidence", {"paths": [str(src)]}), ("score_run", {}),
+                           ("score_run", {"run_id": f"r-{GH}"}), ("routing_ledger", {})]:
+            r = await client.call_tool(name, args)
+            seen.append(json.dumps(r.structured_content) + "".join(getattr(c, "text", "") for c in r.content))
+        run = await client.read_resource(f"distill://runs/r-{GH}")
+        seen.extend(c.text for c in run.contents)
+        ledger = await client.read_resource("distill://ledger")
+        seen.extend(c.text for c in ledger.contents)
+        try:
+            await client.read_resource(f"distill://runs/nope-{SK}")
+        except Exception as exc:  # the SDK raises its own error type; only the message matters
+            seen.append(str(exc))
+    blob = "\n".join(seen)
+    assert "[REDACTED:" in blob
+    assert GH not in blob and SK not in blob and "correct horse battery staple" not in blob
+    assert find_secrets(blob) == []
+    run_doc = json.loads(run.contents[0].text)
+    assert GH not in json.dumps(run_doc)
