@@ -128,7 +128,7 @@ SAMPLES: list[tuple[str, str, str]] = [
     ("password", '{{"password": "{s}"}}', "tulip orbit canyon walrus"),
     ("secret", "app.secret_key = '{s}'", "dev-key-123"),
     ("high_entropy", "X-Custom: {s}", _tok(32)),
-    ("high_entropy", "webhook signing value {s} (rotate monthly)", _tok(40, _ALNUM + "_-")),
+    ("high_entropy", "webhook signing value {s} (rotate monthly)", "Q7-" + _tok(38)),
 ]
 
 # Secrets hidden behind an encoding: JSON-escaped, after a literal \n, \uXXXX, URL-encoded.

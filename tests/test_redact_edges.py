@@ -88,3 +88,22 @@ async def test_mcp_results_resources_and_errors_carry_no_secret(tmp_path: Path) 
     assert find_secrets(blob) == []
     run_doc = json.loads(run.contents[0].text)
     assert GH not in json.dumps(run_doc)
+
+
+def test_cli_views_and_errors_are_redacted(tmp_path: Path, capsys) -> None:
+    from mcp_distill.cli import main
+
+    src = _rows(tmp_path)
+    base = ["--db", str(tmp_path / "d.db"), "--root", str(tmp_path)]
+    assert main([*base, "collect", str(src)]) == 0
+    assert main([*base, "score"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--json", "runs", "show", f"r-{GH}"]) == 0
+    as_json = capsys.readouterr().out
+    assert main([*base, "runs", "show", f"r-{GH}"]) == 0
+    as_table = capsys.readouterr().out
+    assert main([*base, "runs", "show", f"nope-{SK}"]) == 1
+    error = capsys.readouterr().err
+    for shown in (as_json, as_table, error):
+        assert GH not in shown and SK not in shown
+    assert "[REDACTED:" in as_json and "[REDACTED:" in error

@@ -15,6 +15,7 @@ from mcp_distill.cli import core, dashboard, datasets, decisions, knowledge
 from mcp_distill.cli.common import CliState, err
 from mcp_distill.config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
 from mcp_distill.errors import DistillError
+from mcp_distill.redact.scrub import redact
 
 app = typer.Typer(
     name="mcp-distill",
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="mcp-distill")
     except DistillError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {redact(str(exc))[0]}", highlight=False, soft_wrap=True)
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

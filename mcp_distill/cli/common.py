@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,13 +16,50 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mcp_distill.config import Settings
+from mcp_distill.redact.edges import redact_string, redact_tree, redaction_key
 from mcp_distill.score import ScoringRules, load_rules
 from mcp_distill.search.embed import Embedder, embedder_from_env
 from mcp_distill.store import Store, open_store
 
+
 # Piped output is not cut to 80 columns: tables stay readable in logs and CI.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+class RedactingConsole(Console):
+    """A console that redacts what it prints: the CLI's one choke point for show commands.
+
+    Strings, tables (cell by cell, before wrapping could split a secret) and JSON texts pass
+    :mod:`mcp_distill.redact.edges`; ``key`` becomes the store's key once a store is open, so ids
+    get the same placeholders as in exports and MCP results.
+    """
+
+    key: bytes = os.urandom(32)
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        counts: Counter[str] = Counter()
+        cleaned = [redact_string(o, self.key, counts) if isinstance(o, str)
+                   else redact_table(o, self.key) if isinstance(o, Table) else o for o in objects]
+        super().print(*cleaned, **kwargs)
+
+    def print_json(self, json: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+        if json is not None:
+            json = redact_string(json, self.key, Counter())
+        if kwargs.get("data") is not None:
+            kwargs["data"] = redact_tree(orjson.loads(orjson.dumps(kwargs["data"], default=str)), self.key)[0]
+        super().print_json(json, **kwargs)
+
+
+def redact_table(table: Table, key: bytes) -> Table:
+    """Every text cell redacted before rendering (after it, a wrapped cell would split a secret)."""
+    counts: Counter[str] = Counter()
+    table.title = redact_string(table.title, key, counts) if isinstance(table.title, str) else table.title
+    for column in table.columns:
+        cells = getattr(column, "_cells", None)
+        if isinstance(cells, list):
+            column._cells = [redact_string(c, key, counts) if isinstance(c, str) else c for c in cells]
+    return table
+
+
+out = RedactingConsole(width=None if sys.stdout.isatty() else 160)
+err = RedactingConsole(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class CliState:
@@ -34,6 +73,7 @@ class CliState:
     def store(self) -> Store:
         if self._store is None:
             self._store = open_store(self.settings.db_path)
+            out.key = err.key = redaction_key(self._store)  # stable placeholders from here on
         return self._store
 
     def rules(self) -> ScoringRules:
@@ -70,9 +110,10 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
 
 
 def emit(state: CliState, data: Any, table: Table | None = None) -> None:
-    """JSON on --json (for scripts), else the table when there is one."""
+    """JSON on --json (for scripts), else the table when there is one; redacted either way (``out``)."""
     if state.as_json or table is None:
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+        data = redact_tree(orjson.loads(orjson.dumps(data, default=str)), out.key)[0]
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         out.print(table)
 

@@ -20,7 +20,9 @@ docs/redaction.md lists every kind with its source and its test. Choices, and wh
   (git SHAs, sha256, UUIDs) are never taken:
   agent traces are full of them and they are hashes, not credentials. Identifiers in CamelCase or
   snake_case change class rarely and stay; so do ``sha512-`` integrity strings, ``base64,`` data,
-  crypt hashes (``$2b$12$...``) and certificate / public key blocks.
+  crypt hashes (``$2b$12$...``), certificate / public key blocks and API object ids with a lowercase
+  word prefix (``msg_01Xn...``, ``toolu_01...``, ``chatcmpl-...``): an unknown secret format with
+  such a prefix is missed, a known one has its own rule.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import phonenumbers
 from mcp_distill.redact.patterns import _ENGLISH_SHAPE, _PROSE_WORDS, _STOPWORDS, _prefixed, _Rule
 
 
-def _rule(kind: str, prefix: str, body: str, boundary: str = r"[\w-]") -> _Rule:
+def _rule(kind: str, prefix: str, body: str, boundary: str = r"[A-Za-z0-9]") -> _Rule:
     return _Rule(kind, _prefixed(prefix, body, boundary))
 
 
@@ -84,7 +86,9 @@ _PHONE = re.compile(
 _IPV4 = re.compile(r"(?<![\w.:-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:.])")
 _VERSION_BEFORE = re.compile(r"(?:\bv|version|release|ver)[ :=]*$", re.IGNORECASE)
-_CARD = re.compile(r"(?<![\d.,-])\d(?:[ -]?\d){12,18}(?![\d-]|[.,]\d)")
+# Written as card numbers are: one run of 13-19 digits, groups of four, or Amex's 4-6-5.
+_CARD = re.compile(r"(?<![\w.,-])(?:\d{13,19}|\d{4}(?:([ -])\d{4})(?:\1\d{4}){1,2}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{5})"
+                   r"(?![\w-]|[.,]\d)")
 _CARD_IIN = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|6011|65|64[4-9]|35|30[0-5]|36|38|62)")
 
 
@@ -100,10 +104,7 @@ def _luhn(digits: str) -> bool:
 
 def cards(text: str) -> Iterator[tuple[str, tuple[int, int]]]:
     for m in _CARD.finditer(text):
-        raw = m.group()
-        digits = raw.replace(" ", "").replace("-", "")
-        if len(set(raw) & {" ", "-"}) > 1:
-            continue  # "1234 5678-..." mixes separators: not how a card number is written
+        digits = m.group().replace(" ", "").replace("-", "")
         if 13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and _luhn(digits):
             yield "card_number", m.span()
 
@@ -134,6 +135,8 @@ def ips(text: str) -> Iterator[tuple[str, tuple[int, int]]]:
                 continue
     if "::" in text or text.count(":") >= 7:
         for m in _IPV6.finditer(text):
+            if sum(bool(g) for g in m.group().split(":")) < 3:
+                continue  # "::6", "a::b": slices and short labels, not addresses worth a placeholder
             try:
                 if ipaddress.IPv6Address(m.group()).is_global:
                     yield "ip_address", m.span()
@@ -147,10 +150,15 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9_+/=-])[A-Za-z0-9_+/=-]{24,256}+(?![A-Za-z0-
 # PEM blocks that are not private keys (certificates, public keys): public material, left alone.
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]{1,40}-----[\s\S]{0,16384}?-----END [A-Z0-9 ]{1,40}-----")
 _HEXISH = re.compile(r"^[0-9a-fA-F-]+$")
+# An API object id: a short lowercase word and "_"/"-" before the random part (msg_..., req_...,
+# toolu_..., chatcmpl-..., call_...). Credentials with such prefixes have their own rules above.
+_ID_PREFIX = re.compile(r"^[a-z]{2,12}[_-]")
 _SKIP_BEFORE = ("base64,", "$")  # data: URLs; crypt hashes ($2b$12$..., $argon2id$...)
 _HASH_PREFIX = ("sha1-", "sha256-", "sha384-", "sha512-")  # subresource integrity / lockfile hashes
 MIN_ENTROPY = 4.0
 MIN_SWITCH_RATE = 1 / 3
+MIN_PIECE = 16
+_PIECES = re.compile(r"[/=_]+")
 #: Share of a token covered by word-like runs (``Class``, ``name``) above which it is an identifier;
 #: random base62 tokens of 24-40 characters reach it 2.5 % of the time (a miss we accept).
 MAX_WORD_COVER = 0.5
@@ -174,7 +182,8 @@ def looks_random(token: str) -> bool:
                                    and sum(c.isdigit() for c in core) >= 2):
         return False
     switches = sum(_class(a) != _class(b) for a, b in itertools.pairwise(core))
-    if switches < MIN_SWITCH_RATE * (len(core) - 1) or shannon(core) < MIN_ENTROPY:
+    # a 16-character string cannot reach 4 bits per character: the bar follows the length
+    if switches < MIN_SWITCH_RATE * (len(core) - 1) or shannon(core) < min(MIN_ENTROPY, math.log2(len(core)) - 0.5):
         return False
     return sum(len(w) for w in _WORDISH.findall(core)) < MAX_WORD_COVER * len(core)
 
@@ -183,9 +192,14 @@ def entropy_tokens(text: str) -> Iterator[tuple[str, tuple[int, int]]]:
     blocks = [m.span() for m in _PEM_BLOCK.finditer(text)] if "-----BEGIN" in text else []
     for m in _TOKEN.finditer(text):
         token = m.group()
-        if token.startswith(_HASH_PREFIX) or text.endswith(_SKIP_BEFORE, 0, m.start()):
+        if token.startswith(_HASH_PREFIX) or _ID_PREFIX.match(token) or text.endswith(_SKIP_BEFORE, 0, m.start()):
             continue
-        if any(a <= m.start() < b for a, b in blocks) or not looks_random(token.strip("/")):
+        if any(a <= m.start() < b for a, b in blocks):
+            continue
+        # judged by its longest piece between "/", "=" and "_": LLVM_DIR=/usr/lib/llvm-14/cmake is a
+        # path, BashOutput_83665086... an event name; a random piece of 16+ characters is not
+        piece = max(_PIECES.split(token), key=len)
+        if len(piece) < MIN_PIECE or not looks_random(piece):
             continue
         yield ENTROPY_KIND, m.span()
 

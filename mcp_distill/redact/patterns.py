@@ -177,7 +177,7 @@ def _has_digit(m: re.Match[str]) -> bool:
     return any(ch.isdigit() for ch in m.group())
 
 
-def _prefixed(prefix: str, body: str, boundary: str = r"[\w-]") -> re.Pattern[str]:
+def _prefixed(prefix: str, body: str, boundary: str = r"[A-Za-z0-9]") -> re.Pattern[str]:
     r"""``prefix`` + ``body``, where the prefix must not continue a run of ``boundary`` characters.
 
     The boundary look-behind is placed *after* the literal prefix (``sk-(?<![\w-]sk-)``) rather than
