@@ -107,3 +107,45 @@ def test_cli_views_and_errors_are_redacted(tmp_path: Path, capsys) -> None:
     for shown in (as_json, as_table, error):
         assert GH not in shown and SK not in shown
     assert "[REDACTED:" in as_json and "[REDACTED:" in error
+
+
+def test_ordinary_text_loses_under_one_percent_of_its_tokens() -> None:
+    """The example KB (its only secrets are the generator's planted ones) and one real trace set."""
+    from conftest import EXAMPLES, shared_path
+
+    from mcp_distill.redact.measure import corpus_texts, token_change
+
+    total, changed, kinds = token_change(corpus_texts([EXAMPLES]))
+    assert total > 10_000 and changed / total < 0.01
+    assert set(kinds) <= {"openai_key", "github_token", "email", "url_password", "password", "secret"}
+    total, changed, kinds = token_change(corpus_texts([shared_path("data", "real", "aider")]))
+    assert total > 5_000 and changed / total < 0.01, kinds
+
+
+def test_exported_receipt_names_paths_relative_and_carries_no_secret(tmp_path: Path) -> None:
+    from mcp_distill.datasets.build import export_dataset
+    from mcp_distill.receipts import get_receipt
+    from mcp_distill.store import open_store
+
+    src = _rows(tmp_path)
+    secret_dir = tmp_path / f"kb-{GH}"
+    src.rename(secret_dir)
+    store = open_store(tmp_path / "d.db")
+    try:
+        from mcp_distill.collect.collector import collect_paths
+        from mcp_distill.score import load_rules, score_runs
+
+        collect_paths(store, Settings(db_path=tmp_path / "d.db", roots=[tmp_path]), [str(secret_dir)])
+        score_runs(store, load_rules(None))
+        out = tmp_path / "exports"
+        result = export_dataset(store, "all", out)
+        on_disk = (out / "receipt.json").read_text()
+        receipt = json.loads(on_disk)
+        assert GH not in on_disk and str(tmp_path) not in on_disk
+        assert receipt["input_files"] and all(not f["path"].startswith("/") for f in receipt["input_files"])
+        assert receipt["input_files"][0]["path"].endswith("/evidence.jsonl")
+        assert {f["path"] for f in receipt["output_files"]} >= {"rag/chunks.jsonl", "sft/train.jsonl"}
+        stored = get_receipt(store, result["receipt_id"])  # the store keeps the absolute paths
+        assert stored.input_files[0].path.startswith(str(tmp_path))
+    finally:
+        store.close()

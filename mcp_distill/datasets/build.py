@@ -50,6 +50,7 @@ from pydantic import BaseModel
 from mcp_distill.config import check_path_text
 from mcp_distill.datasets import mine
 from mcp_distill.datasets.io import TEMP_DIR_PREFIX, AtomicFile, Sink, remove_stale_temps, unverified, write_atomic
+from mcp_distill.datasets.publish import published_receipt
 from mcp_distill.datasets.validate import (
     BackgroundValidator,
     StreamValidator,
@@ -59,7 +60,7 @@ from mcp_distill.datasets.validate import (
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
 from mcp_distill.faults import file_fault, store_fault
 from mcp_distill.models import PreferenceSample, RagSample, SftSample
-from mcp_distill.receipts import ReceiptBuilder, receipt_json
+from mcp_distill.receipts import ReceiptBuilder
 from mcp_distill.redact.scrub import find_secrets, redact
 from mcp_distill.store import Store
 
@@ -431,7 +432,7 @@ class Exporter:
             self.receipt.add_output(self.out / rel)
         self.receipt.details["validation"] = report.summary()
         receipt = self.receipt.finish(self.store, validation_pass=report.ok)
-        write_atomic(self.out / "receipt.json", receipt_json(receipt))
+        write_atomic(self.out / "receipt.json", published_receipt(self.store, receipt, self.out))
         digests = {rel: d.sha256 for rel, d in zip(sorted(self.targets), receipt.output_files, strict=True)}
         return {
             "kind": self.kinds[0] if len(self.kinds) == 1 else "all",
