@@ -79,6 +79,7 @@ class Outcome:
     ranked: dict[str, list[str]] = field(default_factory=dict)
     labels: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # match, strength, z, coverage, ranks
     legs: dict[str, list[str]] = field(default_factory=dict)  # keyword / vector rankings at DEPTH
+    n_terms: int = 0  # keyword terms the query kept
 
 
 # ----------------------------------------------------------------------------- KBs
@@ -162,6 +163,8 @@ def run_query(index: Index, key: str, split: str, right: str | None, text: str) 
                                 for h in result.hits][:K]
         if mode != "hybrid":
             outcome.legs[mode] = [h.id for h in result.hits]
+        if mode == "keyword":
+            outcome.n_terms = len(result.keyword_terms)
     return outcome
 
 

@@ -7,18 +7,24 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXAMPLES, PROJECT
+from conftest import EXAMPLES, PROJECT, shared_path
 from mcp import Client
 
 from mcp_distill.cli import main
+from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.errors import InvalidInputError
+from mcp_distill.score import load_rules, score_runs
 from mcp_distill.search.index import Doc, Index
 from mcp_distill.search.playbooks import (
     _scored_runs,
+    all_playbooks,
+    component,
+    extract_playbooks,
     pattern_key,
     playbook_id,
     search_playbooks,
+    task_family,
     task_text,
 )
 from mcp_distill.server import build_server
@@ -113,3 +119,34 @@ def test_cli_search_takes_min_strength(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["hits"]
     assert main([*args, "playbooks", "search", "x", "--min-strength", "medium"]) == 1
     assert "min_strength" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("task_id", "family"), [
+    ("django__django-11099", "django"), ("HumanEval/0", "HumanEval"), ("mbpp_234_volume_cube", "mbpp"),
+    ("CHI-BLD-1581469", "CHI-BLD"), ("safety-exfiltration", "safety"), ("01997ea4-a70d-7da3-8c20", None),
+])
+def test_task_ids_lose_their_instance_part(task_id, family):
+    assert task_family(task_id) == family
+
+
+def test_components_ignore_sandbox_and_home_folders():
+    assert component("crates/gateway/src/v1/mode.rs") == "crates/gateway"
+    assert component("/workspace/app/models/user.py") == "app/models"
+    assert component("/Users/someone/proj/src/a.ts") == "proj/src"
+    assert component("/workspace/notes.txt") is None  # a bare file in a sandbox names no component
+
+
+def test_same_kind_runs_merge_into_one_playbook_with_stable_ids(store):
+    """Real OpenAgentSafety runs each have a unique task id (safety-exfiltration, safety-workbook, ...):
+    they used to make one playbook each; now the accepted ones merge, with their success statistics."""
+    data = shared_path("data", "real", "openhands-sdk-openagentsafety")
+    collect_paths(store, Settings(db_path=store.path, roots=[data.parent]), [str(data)])
+    score_runs(store, load_rules())
+    first = extract_playbooks(store)
+    books = [pb for pb in all_playbooks(store) if pb.task_type == "openagentsafety"]
+    assert len(books) == 1
+    pb = books[0]
+    assert pb.success_count >= 2 and pb.attempt_count > pb.success_count  # rejected runs of the kind count too
+    assert pb.success_rate == round(pb.success_count / pb.attempt_count, 4)
+    again = extract_playbooks(store)
+    assert again["playbook_ids"] == first["playbook_ids"] and pb.playbook_id in again["playbook_ids"]

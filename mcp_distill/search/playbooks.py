@@ -3,9 +3,12 @@
 Deterministic, no LLM. Scored runs are grouped by **task type and problem pattern**; every group
 with at least one accepted run becomes a Playbook whose fields are read off the evidence:
 
-- ``problem_pattern`` / pattern key: the run's *subject* — the top two folders of the file it worked
-  on (``crates/gateway``), else the project part of its task id (``django__django`` of
-  ``django__django-11099``), else its three most frequent content words — under its task type.
+- ``problem_pattern`` / pattern key: the run's task type plus its *task signature* — the component
+  of the file it worked on (top two folders, sandbox roots and home folders left out:
+  ``crates/gateway``), else the family of its task id without the instance number (``django`` of
+  ``django__django-11099``, ``HumanEval`` of ``HumanEval/0``, ``mbpp`` of ``mbpp_234_volume_cube``),
+  else its three most frequent content words. Never a raw id, so runs of the same kind merge into
+  one playbook with success statistics, and a new task of a known kind has a playbook to find.
 - ``commands_worked`` / ``commands_failed``: commands of accepted runs that did not fail, and
   commands that failed (non-zero exit / ``ok: false``) in any run of the group.
 - ``known_failure_modes``: negative-vote reasons and failure markers of the group's rejected runs.
@@ -97,16 +100,55 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
+#: Folders that only say where an agent's sandbox or a user's home is, never which component:
+#: left out of a path's component (``/workspace/app/x.py`` -> ``app``).
+SANDBOX_DIRS = frozenset({"workspace", "testbed", "repo", "tmp", "mnt", "code", "project"})
+_ID_SPLIT = re.compile(r"[-_/#:.@\s]+")
+
+
+def component(path: str) -> str | None:
+    """The component a file belongs to: its top two folders (``crates/gateway``) or its folder,
+    with sandbox roots and home folders (``/home/USER``, ``/Users/name``) left out; None when
+    nothing but a bare file name in a sandbox remains (no component to speak of)."""
+    parts = [p for p in str(path).replace("\\", "/").split("/") if p and p != "."]
+    sandboxed = False
+    if len(parts) > 2 and parts[0].lower() in ("home", "users"):
+        parts, sandboxed = parts[2:], True
+    while parts and parts[0].lower() in SANDBOX_DIRS:
+        parts, sandboxed = parts[1:], True
+    if not parts or (sandboxed and len(parts) == 1):
+        return None
+    return "/".join(parts[:2]) if len(parts) > 2 else "/".join(parts[:-1]) or parts[-1]
+
+
+def task_family(task_id: str) -> str | None:
+    """What a task id says about the *kind* of task, without its instance number: the leading
+    non-numeric parts when a number follows (``django__django-11099`` -> ``django``,
+    ``HumanEval/0`` -> ``HumanEval``, ``mbpp_234_volume_cube`` -> ``mbpp``, ``CHI-BLD-1581469`` ->
+    ``CHI-BLD``), else its first part (``safety-exfiltration`` -> ``safety``); None for an opaque
+    id (a UUID, a hash)."""
+    tokens = [t for t in _ID_SPLIT.split(str(task_id)) if t]
+    head: list[str] = []
+    for token in tokens:
+        if any(c.isdigit() for c in token):
+            break
+        if not head or head[-1].casefold() != token.casefold():
+            head.append(token)
+    if not head:
+        return None
+    numbered = len(head) < len(tokens)
+    return "-".join(head[:3]) if numbered else head[0]
+
+
 def subject(run: RunView) -> str:
-    """The structural subject of a run (see module docstring)."""
+    """The structural subject of a run (see module docstring): the component of the file it
+    worked on, else the family of its task id, else its three most frequent content words."""
     file_path = run.first("file_path") or next((f for r in run.records for f in r.source_files), None)
-    if file_path:
-        parts = [p for p in str(file_path).replace("\\", "/").split("/") if p and p != "."]
-        return "/".join(parts[:2]) if len(parts) > 2 else "/".join(parts[:-1]) or parts[-1]
+    if file_path and (part := component(str(file_path))):
+        return part
     task_id = run.first("task_id")
-    if task_id:
-        match = re.match(r"(.+?)[-_]\d+$", str(task_id))
-        return match.group(1) if match else str(task_id)
+    if task_id and (family := task_family(str(task_id))):
+        return family
     text = " ".join(filter(None, (run.first("input_text"), run.first("text"), run.first("output_text"))))
     top = [w for w, _ in sorted(Counter(words(text)).items(), key=lambda kv: (-kv[1], kv[0]))[:PATTERN_WORDS]]
     return " ".join(sorted(top)) or "general"
