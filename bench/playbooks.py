@@ -49,7 +49,7 @@ from mcp_distill.search.playbooks import (
     playbook_id,
     task_text,
 )
-from mcp_distill.search.query import rrf_fuse
+from mcp_distill.search.query import keyword_weight, rrf_fuse
 from mcp_distill.search.strength import passes
 from mcp_distill.store import open_store
 
@@ -212,12 +212,13 @@ def summary(result: dict[str, Any], split: str) -> dict[str, Any]:
 def tune(results: list[dict[str, Any]]) -> None:
     """Fusion grid (RRF k x vector weight) and strength thresholds on the train halves only."""
     train = {r["kb"]: [o for o in r["queries"] if o.split == "train"] for r in results}
-    print("## fusion (train): top1 / MRR@10 per KB for RRF k x vector weight (keyword weight 1)")
+    print("## fusion (train): top1 / MRR@10 per KB for RRF k x vector weight (keyword weight by query length)")
     for k, vw in itertools.product((1, 2, 5, 10, 20, 60), (0.5, 0.75, 1.0, 1.5, 2.0)):
         row = []
         for kb, qs in train.items():
             m = metrics(qs, lambda o, k=k, vw=vw: [pid for pid, _ in rrf_fuse(
-                {"keyword": o.legs["keyword"], "vector": o.legs["semantic"]}, {"vector": vw}, k, DEPTH)][:K])
+                {"keyword": o.legs["keyword"], "vector": o.legs["semantic"]},
+                {"keyword": keyword_weight(o.n_terms), "vector": vw}, k, DEPTH)][:K])
             row.append(f"{kb} {m['top1']:.3f}/{m['mrr@10']:.3f}")
         print(f"k={k} vector_weight={vw}: " + "; ".join(row))
     print("## strength features (train): right playbook at hybrid rank 1 vs junk rank 1 (z, coverage)")
@@ -268,7 +269,10 @@ Train half (for comparison):
 {table(results, "train")}
 
 - Fusion: RRF k={search_query.RRF_K:g}, weights keyword {search_query.KEYWORD_WEIGHT:g} / vector
-  {search_query.VECTOR_WEIGHT:g} (the same constants as the SciFact section). Keyword terms: every query term by
+  {search_query.VECTOR_WEIGHT:g} (the same constants as the SciFact section), the keyword weight falling as
+  {search_query.LONG_QUERY_TERMS}/n for a query of n > {search_query.LONG_QUERY_TERMS} keyword terms (a long prompt: these
+  queries keep ~45 terms; SciFact claims a handful). Long queries are embedded as windows of
+  {search_query.EMBED_WINDOW_WORDS} words, vectors averaged. Keyword terms: every query term by
   document frequency from fts5vocab, boilerplate (in more than {search_query.MAX_DF_RATIO:g} of the documents) and
   absent terms dropped, rarest first within {search_query.POSTINGS_BUDGET} postings, at most
   {search_query.MAX_QUERY_TERMS} terms.

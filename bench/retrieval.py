@@ -165,7 +165,9 @@ Embedder: all-MiniLM-L6-v2 int8 ONNX (`OnnxMiniLM`); keyword: FTS5 `porter unico
 
 - Constants (chosen on `qrels/train.tsv` with `--tune`, never on test; table below): RRF_K={search_query.RRF_K:g},
   weights keyword {search_query.KEYWORD_WEIGHT:g} / vector {search_query.VECTOR_WEIGHT:g},
-  fusion depth {search_query.FUSION_DEPTH} (or k when larger); bm25 weights title/text/tags {weights}; keyword terms in more than
+  fusion depth {search_query.FUSION_DEPTH} (or k when larger), keyword weight x {search_query.LONG_QUERY_TERMS}/n for
+  a query of n > {search_query.LONG_QUERY_TERMS} keyword terms (long prompts; see the playbook section);
+  bm25 weights title/text/tags {weights}; keyword terms in more than
   {search_query.MAX_DF_RATIO:g} of the documents dropped, at most {search_query.MAX_QUERY_TERMS} terms within
   {search_query.POSTINGS_BUDGET} postings; vector KNN on binary codes, up to {search_legs.VEC_OVERSAMPLE:g}x depth
   candidates (within {search_legs.VEC_KNN_BUDGET:,} documents x k) rescored with exact float cosine.

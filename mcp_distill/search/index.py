@@ -78,11 +78,11 @@ from mcp_distill.search.maintenance import (
 )
 from mcp_distill.search.query import (
     FUSION_DEPTH,
-    KEYWORD_WEIGHT,
     MAX_QUERY_CHARS,
     RRF_K,
     VECTOR_WEIGHT,
     embed_windows,
+    keyword_weight,
     normalise_tag,
     parse_time,
     rrf_fuse,
@@ -397,7 +397,8 @@ class Index:
             result.warnings.append(f"{n} documents of {self.collection!r} have no vector yet and can only be "
                                    "found by keywords; run `mcp-distill reindex`")
         legs = {"keyword": [d for d, _ in keyword], "vector": [d for d, _ in vector]}
-        fused = rrf_fuse(legs, {"keyword": KEYWORD_WEIGHT, "vector": VECTOR_WEIGHT}, k=RRF_K, depth=depth)[:k]
+        weights = {"keyword": keyword_weight(len(plan.terms)), "vector": VECTOR_WEIGHT}
+        fused = rrf_fuse(legs, weights, k=RRF_K, depth=depth)[:k]
         result.hits = self._hits(fused, keyword, vector, result.keyword_terms if explain else [])
         self._strengths(result.hits, fused, plan.weights, qvec)
         result.took_ms = round((time.perf_counter() - started) * 1000, 3)
