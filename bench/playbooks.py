@@ -276,9 +276,12 @@ Train half (for comparison):
   document frequency from fts5vocab, boilerplate (in more than {search_query.MAX_DF_RATIO:g} of the documents) and
   absent terms dropped, rarest first within {search_query.POSTINGS_BUDGET} postings, at most
   {search_query.MAX_QUERY_TERMS} terms.
-- Strength: `max(z / {search_strength.Z_FULL:g}, coverage / {search_strength.C_FULL:g})` clipped to 0..1; strong from
-  {search_strength.STRONG_AT:g}, weak from {search_strength.WEAK_AT:g} (mcp_distill/search/strength.py). The default
-  `min_strength` of search_playbooks is weak (drops "none").
+- Strength: `e = z + {search_strength.C_WEIGHT:g} x coverage`, strength `clip((e - {search_strength.E_ZERO:g}) /
+  ({search_strength.E_FULL:g} - {search_strength.E_ZERO:g}), 0, 1)`; strong from {search_strength.STRONG_AT:g}, weak from
+  {search_strength.WEAK_AT:g} (mcp_distill/search/strength.py, docs/retrieval.md). The default `min_strength` of
+  search_playbooks is weak (drops "none"). "Right playbook returned" counts it among the first 5 hits left at that
+  strength; "no-answer queries" are held-out runs that were the only accepted run of their pattern (their
+  playbook vanishes with them: what is returned is a related playbook, not "the" right one).
 - Junk queries: {len(load_junk())} queries in bench/data/junk_queries.txt, unrelated to any KB here.
 
 Reproduce: `.venv/bin/python bench/playbooks.py {' '.join(argv)}`.
