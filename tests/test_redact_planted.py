@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from mcp import Client
 from test_redact import SAMPLES
 
 from mcp_distill.config import Settings
+from mcp_distill.datasets.validate import validate_export
 from mcp_distill.pipeline import run_pipeline
 from mcp_distill.redact.scrub import PLACEHOLDER_RE
 from mcp_distill.score import load_rules
@@ -27,6 +29,7 @@ KINDS = list({k: (t, s) for k, t, s in reversed(SAMPLES)}.items())
 SEMANTIC = {"timestamp", "ts", "time", "created_at", "started_at", "ended_at", "date", "verdict", "decision",
             "status", "category", "severity", "outcome", "role", "verdict_source", "result", "passed", "type"}
 LINES_PER_STREAM = 6
+STABLE_RE = re.compile(r"\[REDACTED:[a-z_]+:[0-9a-f]{10}\]")
 
 
 def _plant(value: Any, key: str | None = None) -> Any:
@@ -94,19 +97,28 @@ async def test_planted_secrets_never_leave_through_mcp_or_exports(tmp_path: Path
         seen[f"{folder}/receipt.json"] = (tmp_path / folder / "receipt.json").read_text()
         for f in sorted((tmp_path / folder).rglob("*.jsonl")):
             for line in f.read_text().splitlines():
-                row = json.loads(line)
-                # the exported text a trainer reads; ids and provenance in metadata: see docs/redaction.md
-                row.pop("metadata", None)
-                row.pop("provenance", None)
-                row.pop("source_run_ids", None)
-                row.pop("id", None)
+                row = json.loads(line)  # whole rows: text, ids, metadata, provenance, source_run_ids
+                for prov in row.get("provenance") or row["metadata"]["provenance"]:
+                    assert not prov["source_file"].startswith("/") and prov["source_file"].startswith("planted/")
                 seen.setdefault(f"{folder}/{f.name}", "")
                 seen[f"{folder}/{f.name}"] += json.dumps(row)
+        receipt = json.loads(seen[f"{folder}/receipt.json"])
+        assert receipt["input_files"] and all(i["path"].startswith("planted/") for i in receipt["input_files"])
+        assert str(tmp_path) not in seen[f"{folder}/receipt.json"]
     assert len(seen) > 20
     leaks = {where: _leaks(text) for where, text in seen.items() if _leaks(text)}
     assert leaks == {}
     kinds_seen = {m.split(":")[1].rstrip("]") for t in seen.values() for m in PLACEHOLDER_RE.findall(t)}
     assert len(kinds_seen) >= 30, sorted(kinds_seen)  # the planted kinds did travel through and were caught
+    ids = "".join(v for k, v in seen.items() if k.startswith("exports/"))
+    assert STABLE_RE.search(ids), "secrets inside ids get stable placeholders"
+    store = open_store(db)
+    try:  # `mcp-distill validate` of the redacted export: ids resolved through the store, no alias map
+        for folder in ("exports", "mcp-exports"):
+            report = validate_export(store, tmp_path / folder)
+            assert report.ok and report.checks["provenance"] > 0, report.errors
+    finally:
+        store.close()
 
 
 def _run_keys(db: Path) -> list[str]:

@@ -49,6 +49,7 @@ from pydantic import BaseModel
 
 from mcp_distill.config import check_path_text
 from mcp_distill.datasets import mine
+from mcp_distill.datasets.checks import store_source_files
 from mcp_distill.datasets.io import TEMP_DIR_PREFIX, AtomicFile, Sink, remove_stale_temps, unverified, write_atomic
 from mcp_distill.datasets.publish import published_receipt
 from mcp_distill.datasets.validate import (
@@ -61,6 +62,9 @@ from mcp_distill.errors import InvalidInputError, ValidationFailedError
 from mcp_distill.faults import file_fault, store_fault
 from mcp_distill.models import PreferenceSample, RagSample, SftSample
 from mcp_distill.receipts import ReceiptBuilder
+from mcp_distill.redact.aliases import Publisher
+from mcp_distill.redact.edges import redaction_key
+from mcp_distill.redact.paths import source_labels
 from mcp_distill.redact.scrub import find_secrets, redact
 from mcp_distill.store import Store
 
@@ -117,6 +121,13 @@ class Scrubber:
         self.counts.update(hit[1])
         return hit[0]
 
+    def mark_clean(self, text: str) -> None:
+        """``text`` holds no secret (an id the publisher scanned): the validator need not scan it again."""
+        key = mine.text_digest(text)
+        if key not in self.clean:
+            self.clean.add(key)
+            self.fresh.append(key)
+
 
 def _kinds(kind: str) -> list[str]:
     if kind not in KINDS:
@@ -134,6 +145,8 @@ class Exporter:
         self.progress = progress
         self.receipt = ReceiptBuilder("export", command)
         self.scrub = Scrubber()
+        # ids and paths as they leave the store; the aliases back to the raw values go to the validator only
+        self.ids = Publisher(redaction_key(store), source_labels(store_source_files(store)), on_new=self.scrub.mark_clean)
         self.canon = mine.TextCanon()
         self.stats: Counter[str] = Counter()
         self.scorer_versions: set[str] = set()
@@ -145,6 +158,8 @@ class Exporter:
     def feed(self, rel: str, lines: list[bytes]) -> None:
         if isinstance(self.validator, BackgroundValidator):
             self.validator.add_clean(self.scrub.fresh)  # before the lines whose texts they cover
+        assert self.validator is not None
+        self.validator.add_aliases(self.ids.take_fresh())
         self.scrub.fresh = []
         assert self.validator is not None
         self.validator.feed(rel, lines)
@@ -326,7 +341,7 @@ class Exporter:
                 per_kind = {split: AtomicFile(self.out / rel, rel, self.out) for split, rel in zip(splits, files, strict=True)}
                 self.targets.update({rel: per_kind[s] for s, rel in zip(splits, files, strict=True)})
                 self.sinks[kind] = Sink(kind, per_kind, self.scrub, self.canon, self.stats, self.receipt.warnings,
-                                        self.feed, MODELS[kind], SINK_BATCH)
+                                        self.feed, MODELS[kind], SINK_BATCH, self.ids)
             for rel in sorted(self.targets):
                 self.feed(rel, [])
             with tempfile.TemporaryDirectory(prefix=f"{TEMP_DIR_PREFIX}{os.getpid()}-", dir=self.out) as tmp:
@@ -362,6 +377,10 @@ class Exporter:
             raise
         return self._finish(report, started)
 
+    def redactions(self) -> Counter[str]:
+        """Placeholders written, by type: in text and in ids."""
+        return self.scrub.counts + self.ids.counts
+
     def _drop_empty_files(self) -> None:
         """A split file with 0 rows is not written (datasets.load_dataset fails on an empty split); the receipt
         says so. RAG chunks have no split: their one file is always written, so a consumer finds it."""
@@ -387,14 +406,14 @@ class Exporter:
         r.count_out = sum(t.rows for t in self.targets.values())
         for key, n in sorted(self.stats.items()):
             r.count(key, n)
-        for kind, n in sorted(self.scrub.counts.items()):
+        for kind, n in sorted(self.redactions().items()):
             r.count(f"redacted_{kind}", n)
         r.details.update({
             "kinds": self.kinds, "out_dir": str(self.out.resolve()),
             "validation_fraction": mine.VALIDATION_FRACTION,
             "scorer_version": sorted(self.scorer_versions)[0] if len(self.scorer_versions) == 1 else None,
             "scorer_versions": sorted(self.scorer_versions),
-            "redactions": dict(sorted(self.scrub.counts.items())),
+            "redactions": dict(sorted(self.redactions().items())),
             "duplicates": {k: v for k, v in sorted(self.stats.items()) if "_duplicates_" in k},
             "source_files": sorted(self.source_files),
         })
@@ -432,7 +451,7 @@ class Exporter:
             self.receipt.add_output(self.out / rel)
         self.receipt.details["validation"] = report.summary()
         receipt = self.receipt.finish(self.store, validation_pass=report.ok)
-        write_atomic(self.out / "receipt.json", published_receipt(self.store, receipt, self.out))
+        write_atomic(self.out / "receipt.json", published_receipt(self.store, receipt, self.out, self.ids))
         digests = {rel: d.sha256 for rel, d in zip(sorted(self.targets), receipt.output_files, strict=True)}
         return {
             "kind": self.kinds[0] if len(self.kinds) == 1 else "all",
@@ -440,7 +459,7 @@ class Exporter:
             "files": {rel: {"path": str(self.out / rel), "rows": t.rows, "sha256": digests.get(rel)}
                       for rel, t in sorted(self.targets.items())},
             "counts": {k: v for k, v in sorted(self.stats.items())},
-            "redactions": dict(sorted(self.scrub.counts.items())),
+            "redactions": dict(sorted(self.redactions().items())),
             "records_read": self.receipt.count_in,
             "rows_written": self.receipt.count_out,
             "scorer_versions": sorted(self.scorer_versions),

@@ -2,13 +2,23 @@
 
 One row at a time: its schema (:func:`_parse`), its store facts and splits (:class:`_RowValidator`),
 its provenance against the source files and the evidence table (:class:`_Checker`), and the secret
-scan of the strings a trainer reads (:func:`_content`). The streaming, the child process and the
-public entry points stay in :mod:`mcp_distill.datasets.validate`, which re-exports the public names.
+scan of every string of the row. The streaming, the child process and the public entry points stay
+in :mod:`mcp_distill.datasets.validate`, which re-exports the public names.
+
+Rows carry ids and paths as published (:mod:`mcp_distill.redact.aliases`): a secret inside an id
+is a stable placeholder, a source path reads ``<root label>/<relative path>``. :class:`_Resolver`
+turns them back into the raw values the store and the source files hold: from the exporter's alias
+map while an export runs (handed over in memory, never written), else from the store itself (the
+labels recomputed from its source files, a redacted run id found by the parts around its
+placeholders). A raw value read from the store or a source line matches a published one when they
+are equal, or, when the published one holds a placeholder, when publishing the raw value gives it.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import re
 from collections import OrderedDict
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
@@ -21,15 +31,19 @@ from pydantic import BaseModel, ValidationError
 from mcp_distill.adapters.base import canonical_hash
 from mcp_distill.collect.sources import is_line_file
 from mcp_distill.datasets.mine import differ, split_for, task_key, text_digest
-from mcp_distill.redact.scrub import find_secrets
+from mcp_distill.redact.aliases import Publisher, has_placeholder, suspects
+from mcp_distill.redact.edges import KEY_META
+from mcp_distill.redact.paths import source_labels
+from mcp_distill.redact.scrub import PLACEHOLDER_RE, find_secrets
 from mcp_distill.store import Store
 
 if TYPE_CHECKING:  # only for hints: export_validate imports this module
     from mcp_distill.datasets.validate import ValidationReport, _ReadOnlyStore
 
-#: Free-text metadata a trainer may read, per kind: redacted by the export and scanned here.
-CONTENT_METADATA: dict[str, tuple[str, ...]] = {
-    "sft": ("model", "task_type"), "preference": (), "rag": ("model", "file_path", "task_id"),
+#: The fields of a row a trainer reads as text, per kind: redacted with plain placeholders. Every other
+#: string of a row is an id or metadata, published with stable ones (mcp_distill.datasets.publish).
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "sft": ("messages",), "preference": ("prompt", "chosen", "rejected"), "rag": ("text",),
 }
 #: Entries per lookup cache before it forgets the oldest (keeps memory flat on big exports).
 CACHE_LIMIT = 50_000
@@ -49,15 +63,80 @@ class _Lru(OrderedDict[Any, Any]):
 class _Found:
     run_key: str
     task_key: str | None
+    split: str | None  # the split of the raw task key
     split_vote: bool
 
 
+def store_source_files(store: Store | _ReadOnlyStore) -> list[str]:
+    """Every source file the store's evidence came from (the set export labels are computed over)."""
+    with store.lock:
+        return [r[0] for r in store.conn.execute("SELECT DISTINCT source_file FROM evidence ORDER BY source_file")]
+
+
+def _glob(published: str) -> str:
+    """A GLOB matching the raw ids whose published form is ``published`` (placeholders -> ``*``)."""
+    parts = PLACEHOLDER_RE.split(published)
+    return "*".join(re.sub(r"([\[*?])", r"[\1]", part) for part in parts)
+
+
+class _Resolver:
+    """Published ids and paths -> raw values (see the module doc)."""
+
+    def __init__(self, store: Store | _ReadOnlyStore):
+        self.store = store
+        self.aliases: dict[str, str] = {}
+        self._ids: Publisher | None = None
+        self._files: list[str] | None = None
+
+    @property
+    def ids(self) -> Publisher:
+        if self._ids is None:
+            with self.store.lock:
+                row = self.store.conn.execute("SELECT value FROM meta WHERE key = ?", (KEY_META,)).fetchone()
+            # no key: nothing was ever published with one, so no placeholder can resolve (any key will do)
+            self._ids = Publisher(bytes.fromhex(row[0]) if row else os.urandom(32))
+        return self._ids
+
+    def matches(self, published: str | None, raw: str | None) -> bool:
+        if published is None or raw is None or not has_placeholder(published):
+            return published == raw
+        return self.ids.id(raw) == published
+
+    def run(self, published: str) -> str:
+        if published in self.aliases or not has_placeholder(published):
+            return self.aliases.get(published, published)
+        with self.store.lock:
+            rows = self.store.conn.execute("SELECT run_key FROM scores WHERE run_key GLOB ?", (_glob(published),))
+            found = [r[0] for r in rows if self.ids.id(r[0]) == published]
+        return self.aliases.setdefault(published, found[0]) if len(found) == 1 else published
+
+    def path(self, published: str) -> str:
+        if published in self.aliases:
+            return self.aliases[published]
+        if os.path.isabs(published) and not has_placeholder(published):
+            return published  # an export written before paths were labelled
+        if self._files is None:
+            self._files = store_source_files(self.store)
+            labelled = Publisher(self.ids.key, source_labels(self._files))
+            for raw, shown in zip(self._files, labelled.publish(self._files, [True] * len(self._files)), strict=True):
+                self.aliases.setdefault(shown, raw)
+            if published in self.aliases:
+                return self.aliases[published]
+        # the store gained files elsewhere since the export (another common folder): label/relative path
+        # is still the tail of the raw path
+        parts = published.count("/") + 1
+        found = [f for f in self._files if self.matches(published, "/".join(f.split("/")[-parts:]))]
+        return self.aliases.setdefault(published, found[0]) if len(found) == 1 else published
+
+
 class _Checker:
-    """Store and source lookups, cached so rows sharing runs and lines cost one read."""
+    """Store and source lookups, cached so rows sharing runs and lines cost one read. Takes runs and
+    provenance as the row publishes them; the records found hold raw run and task keys."""
 
     def __init__(self, store: Store | _ReadOnlyStore, report: ValidationReport):
         self.store = store
         self.report = report
+        self.resolve = _Resolver(store)
         self._categories = _Lru()
         self._sources = _Lru()
         self._records = _Lru()
@@ -86,30 +165,33 @@ class _Checker:
         missing = sorted(r for r in runs if r not in self._categories)
         for i in range(0, len(missing), _IN_CHUNK):
             chunk = missing[i:i + _IN_CHUNK]
+            raw = [self.resolve.run(r) for r in chunk]
             with self.store.lock:
                 found = dict(conn.execute(f"SELECT run_key, category FROM scores WHERE run_key IN "
-                                          f"({','.join('?' * len(chunk))})", chunk).fetchall())
-            for run in chunk:
-                self._categories.put(run, found.get(run))
+                                          f"({','.join('?' * len(raw))})", raw).fetchall())
+            for run, raw_run in zip(chunk, raw, strict=True):
+                self._categories.put(run, found.get(raw_run))
         need = sorted(p for p in provs if p not in self._records)
         for name, group in itertools.groupby(need, key=lambda p: p[0]):
             items = list(group)
+            raw_name = self.resolve.path(name)
             for i in range(0, len(items), _IN_CHUNK):
                 chunk = items[i:i + _IN_CHUNK]
                 offsets = sorted({p[1] for p in chunk})
-                got: dict[tuple[str, int, str], list[_Found]] = {}
+                got: dict[int, list[tuple[str, _Found]]] = {}
                 with self.store.lock:
                     rows = conn.execute(
                         "SELECT line_offset, sig_hash, run_key, task_id, task_type, file_path, "
                         "CASE WHEN task_id IS NULL AND file_path IS NULL THEN json_extract(data, '$.input_text') END, "
                         "json_extract(data, '$.signals.votes_for'), json_extract(data, '$.signals.votes_against') "
                         f"FROM evidence WHERE source_file = ? AND line_offset IN ({','.join('?' * len(offsets))}) "
-                        "ORDER BY id", [name, *offsets]).fetchall()
+                        "ORDER BY id", [raw_name, *offsets]).fetchall()
                 for offset, sig, run, task_id, task_type, file_path, text, votes_for, votes_against in rows:
-                    got.setdefault((name, offset, sig), []).append(
-                        _Found(run, task_key(task_id, task_type, file_path, text), bool(votes_for) and bool(votes_against)))
+                    key = task_key(task_id, task_type, file_path, text)
+                    got.setdefault(offset, []).append((sig, _Found(
+                        run, key, split_for(key) if key else None, bool(votes_for) and bool(votes_against))))
                 for p in chunk:
-                    self._records.put(p, got.get(p, []))
+                    self._records.put(p, [f for sig, f in got.get(p[1], []) if self.resolve.matches(p[2], sig)])
 
     def _file(self, name: str) -> tuple[int, bool] | None:
         """(size, is a line file) of a source, None when it does not exist."""
@@ -137,7 +219,8 @@ class _Checker:
         return self._sources.put(key, self._source(*key))
 
     def _source(self, name: str, offset: int, sig: str) -> str | None:
-        info = self._file(name)
+        """``name`` and ``sig`` as the row publishes them; messages name them so (no raw path)."""
+        info = self._file(self.resolve.path(name))
         if info is None:
             return f"source file {name} does not exist"
         size, lines = info
@@ -145,7 +228,7 @@ class _Checker:
             return f"offset {offset} lies beyond the end of {name} ({size} bytes)"
         if not lines:
             return None  # a whole document: existing and long enough is all a line check can say
-        handle = self._handle(name)
+        handle = self._handle(self.resolve.path(name))
         if offset > 0:
             handle.seek(offset - 1)
             if handle.read(1) != b"\n":
@@ -157,7 +240,7 @@ class _Checker:
             return f"{name}@{offset} is not a JSON line"
         own = row.get("sig_hash") if isinstance(row, dict) else None
         actual = own if isinstance(own, str) and len(own) >= 8 else canonical_hash(row)
-        if actual != sig:
+        if not self.resolve.matches(sig, actual):
             return f"{name}@{offset}: the line's sig_hash {actual[:16]}... does not match the provenance's {sig[:16]}..."
         return None
 
@@ -171,21 +254,6 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _strings(v, f"{path}[{i}]")
-
-
-def _content(kind: str, row: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """The strings a trainer reads (ids, hashes, provenance and generated metadata excluded)."""
-    if kind == "sft":
-        yield from _strings(row["messages"], "messages")
-    elif kind == "preference":
-        for name in ("prompt", "chosen", "rejected"):
-            yield name, row[name]
-    else:
-        for name in ("text", "title", "tags", "task_type"):
-            yield from _strings(row.get(name), name)
-    meta = row["metadata"]
-    for name in CONTENT_METADATA[kind]:
-        yield from _strings(meta.get(name), f"metadata.{name}")
 
 
 class _RowValidator:
@@ -225,21 +293,36 @@ class _RowValidator:
                                  "evidence record in the store")
 
     def _of_run(self, prov: dict[str, Any], runs: set[str]) -> list[_Found]:
-        return [f for f in self.check.records(prov) if f.run_key in runs]
+        raw = {self.check.resolve.run(r) for r in runs}
+        return [f for f in self.check.records(prov) if f.run_key in raw]
+
+    def _of_task(self, key: str, found: list[_Found]) -> bool:
+        return any(self.check.resolve.matches(key, f.task_key) for f in found)
+
+    def _shown(self, keys: set[str]) -> list[str]:
+        """Raw task keys found in the store, as an error message may show them."""
+        return self.check.resolve.ids.publish(sorted(keys))
 
     def row(self, kind: str, split: str | None, where: str, row: dict[str, Any]) -> None:
         if kind != "rag" and row["metadata"]["split"] != split:
             self.fail(where, f"split {row['metadata']['split']!r} in the {split} file")
         getattr(self, kind)(where, row, row["metadata"] if kind != "rag" else row)
-        for field_name, text in _content(kind, row):
+        self.secrets(where, row)
+
+    def secrets(self, where: str, row: dict[str, Any]) -> None:
+        """Every string of the row, ids and provenance included: one joined scan, then the suspects alone."""
+        todo: list[tuple[str, str]] = []
+        for field_name, text in _strings(row, "row"):
             if self.known_clean is not None and text_digest(text) in self.known_clean:
                 self.report.checks["secret_scans_memoised"] += 1
-                continue
-            found = find_secrets(text)
-            self.report.checks["secret_scans"] += 1
-            if found:
+            else:
+                todo.append((field_name, text))
+        self.report.checks["secret_scans"] += len(todo)
+        for i in sorted(suspects([text for _, text in todo])):
+            field_name, text = todo[i]
+            if found := find_secrets(text):
                 kinds = ", ".join(sorted({s.type for s in found}))
-                self.fail(where, f"{field_name} still holds a secret ({kinds}): redaction missed it")
+                self.fail(where, f"{field_name[4:]} still holds a secret ({kinds}): redaction missed it")
 
     def sft(self, where: str, row: dict[str, Any], meta: dict[str, Any]) -> None:
         run = meta["run_id"]
@@ -254,12 +337,12 @@ class _RowValidator:
                 self.fail(where, f"provenance[{i}]'s record belongs to another run than {run}")
         own = self._of_run(meta["provenance"][0], {run})
         keys = {f.task_key for f in own if f.task_key}
-        if own and not any(split_for(k) == meta["split"] for k in keys):
-            self.fail(where, f"split {meta['split']!r} is not the split of the run's task {sorted(keys)}")
+        if own and not any(f.split == meta["split"] for f in own if f.task_key):
+            self.fail(where, f"split {meta['split']!r} is not the split of the run's task {self._shown(keys)}")
         for i, prov in enumerate(meta["provenance"][1:], 1):  # the prompt's record: the answer's task
             found = self._of_run(prov, {run})
             if own and found and not keys & {f.task_key for f in found}:
-                self.fail(where, f"provenance[{i}] (the prompt) is of another task than the answer {sorted(keys)}")
+                self.fail(where, f"provenance[{i}] (the prompt) is of another task than the answer {self._shown(keys)}")
 
     def preference(self, where: str, row: dict[str, Any], meta: dict[str, Any]) -> None:
         self.report.checks["preference_pairs"] += 1
@@ -274,15 +357,17 @@ class _RowValidator:
             self.fail(where, f"provenance[0] (chosen) is not a record of run {chosen_run}")
         if not rejected:
             self.fail(where, f"provenance[1] (rejected) is not a record of run {rejected_run}")
-        if chosen and rejected and (key not in {f.task_key for f in chosen} or key not in {f.task_key for f in rejected}):
+        if chosen and rejected and (not self._of_task(key, chosen) or not self._of_task(key, rejected)):
             self.fail(where, f"chosen and rejected are not of one task {key!r}")
-        if split_for(key) != meta["split"]:
+        raw_key = next((f.task_key for f in chosen + rejected if f.task_key and self.check.resolve.matches(key, f.task_key)),
+                       self.check.resolve.aliases.get(key, key))
+        if split_for(raw_key) != meta["split"]:
             self.fail(where, f"split {meta['split']!r} is not the split of task {key!r}")
         for i, prov in enumerate(provs[2:], 2):  # the prompt's record: the chosen run's, same task
             found = self._of_run(prov, {chosen_run})
             if not found:
                 self.fail(where, f"provenance[{i}] (the prompt) is not a record of run {chosen_run}")
-            elif key not in {f.task_key for f in found}:
+            elif not self._of_task(key, found):
                 self.fail(where, f"provenance[{i}] (the prompt) is of another task than {key!r}")
         c_cat, r_cat = self.check.category(chosen_run), self.check.category(rejected_run)
         if chosen_run != rejected_run:

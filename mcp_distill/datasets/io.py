@@ -18,16 +18,16 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from mcp_distill.datasets import mine
-from mcp_distill.datasets.validate import CONTENT_METADATA
+from mcp_distill.datasets.publish import publish_ids, scrub_text
 from mcp_distill.errors import PathNotAllowedError
 from mcp_distill.faults import pid_alive
 from mcp_distill.receipts import sha256_file
+from mcp_distill.redact.aliases import Publisher
 
 #: A temporary export file: ``.<name>.<pid>-<8 hex>.tmp`` (older versions wrote no pid).
 TEMP_FILE = re.compile(r"^\..+\.(?:(\d+)-)?[0-9a-f]{8}\.tmp$")
@@ -162,12 +162,16 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 class Sink:
-    """Redact -> dedup (in batches) -> schema-validate -> write, for one dataset kind."""
+    """Redact text -> dedup (in batches) -> publish ids -> schema-validate -> write, for one dataset kind.
+
+    ``scrub`` redacts the text a trainer reads, ``ids`` every other string (:mod:`mcp_distill.datasets.publish`).
+    """
 
     def __init__(self, kind: str, targets: dict[str, AtomicFile], scrub: Callable[[str], str], canon: mine.TextCanon,
                  stats: Counter[str], warnings: list[str], feed: Callable[[str, list[bytes]], None],
-                 model: type[BaseModel], batch: int):
+                 model: type[BaseModel], batch: int, ids: Publisher):
         self.kind = kind
+        self.ids = ids
         self.feed = feed
         self.model = model
         self.batch = batch  # rows buffered before dedup hashes them as one batch (export.SINK_BATCH)
@@ -180,7 +184,7 @@ class Sink:
 
     def add(self, cand: mine.Candidate) -> None:
         self.stats[f"{self.kind}_candidates"] += 1
-        self._redact(cand.row)
+        scrub_text(self.kind, cand.row, self.scrub)
         if self.kind == "preference" and not mine.differ(cand.row["chosen"], cand.row["rejected"]):
             self.stats["preference_equal_after_redaction"] += 1
             return
@@ -188,37 +192,20 @@ class Sink:
         if len(self.buffer) >= self.batch:
             self.flush()
 
-    def _redact(self, row: dict[str, Any]) -> None:
-        """Every string a trainer reads (export_validate.CONTENT_METADATA names the free-text metadata)."""
-        scrub = self.scrub
-        if self.kind == "sft":
-            for msg in row["messages"]:
-                msg["content"] = scrub(msg["content"])
-            meta = row["metadata"]
-        elif self.kind == "preference":
-            for name in ("prompt", "chosen", "rejected"):
-                row[name] = scrub(row[name])
-            meta = row["metadata"]
-        else:
-            row["text"], row["title"] = scrub(row["text"]), scrub(row["title"])
-            row["tags"] = [scrub(t) for t in row["tags"]]
-            if isinstance(row.get("task_type"), str):
-                row["task_type"] = scrub(row["task_type"])
-            meta = row["metadata"]
-        for name in CONTENT_METADATA[self.kind]:
-            if isinstance(meta.get(name), str):
-                meta[name] = scrub(meta[name])
-
     def flush(self) -> None:
         if not self.buffer:
             return
         batch, self.buffer = self.buffer, []
         verdicts = self.dedup.check([mine.row_texts(self.kind, c.row) for c in batch])
-        written: dict[str, list[bytes]] = {}
+        kept: list[mine.Candidate] = []
         for cand, dup in zip(batch, verdicts, strict=True):
             if dup is not None:
                 self.stats[f"{self.kind}_duplicates_{dup}"] += 1
-                continue
+            else:
+                kept.append(cand)
+        publish_ids(self.kind, [c.row for c in kept], self.ids)  # one scan for the batch's ids
+        written: dict[str, list[bytes]] = {}
+        for cand in kept:
             try:
                 self.model.model_validate(cand.row)
             except ValidationError as exc:

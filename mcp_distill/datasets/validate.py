@@ -17,7 +17,10 @@ It trusts nothing the exporter decided; every fact is read again from the store 
   line, parses, and its ``sig_hash`` (its own field when it is a string of >= 8 characters, else
   the sha256 of its canonical JSON) matches; for whole documents (.json/.traj/.yaml) the offset
   lies inside the file. The store holds an evidence record for that (file, offset, sig_hash).
-* **secrets**: no content string contains anything :func:`mcp_distill.redact.scrub.find_secrets` finds.
+* **secrets**: no string of a row (text, ids, metadata, provenance) contains anything
+  :func:`mcp_distill.redact.scrub.find_secrets` finds.
+* **published ids**: ids and paths are compared with the raw store through the exporter's alias map
+  or, for ``mcp-distill validate``, the store itself (:class:`mcp_distill.datasets.checks._Resolver`).
 * **receipt** (``validate_export`` only): files listed in ``receipt.json`` still have its sha256.
 
 The row-level checks live in :mod:`mcp_distill.datasets.checks`; this module streams files through
@@ -46,7 +49,7 @@ from typing import Any
 import sqlean
 from pydantic import BaseModel
 
-from mcp_distill.datasets.checks import CACHE_LIMIT, CONTENT_METADATA, _parse, _RowValidator  # noqa: F401 (moved there; re-exported)
+from mcp_distill.datasets.checks import CACHE_LIMIT, TEXT_FIELDS, _parse, _RowValidator  # noqa: F401 (moved there; re-exported)
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
 from mcp_distill.models import PreferenceSample, RagSample, Receipt, SftSample
 from mcp_distill.receipts import sha256_file
@@ -114,6 +117,10 @@ class StreamValidator:
         if self.known_clean is not None:
             self.known_clean.update(digests)
 
+    def add_aliases(self, aliases: dict[str, str]) -> None:
+        """Published id or path -> raw value, from the exporter (kept in memory only)."""
+        self.rows.check.resolve.aliases.update(aliases)
+
     def feed(self, rel: str, lines: list[bytes]) -> None:
         if rel not in FILE_KINDS:
             raise InvalidInputError(f"{rel} is not an export file; expected one of {', '.join(FILE_KINDS)}")
@@ -168,6 +175,8 @@ def _child_main() -> None:
         while (msg := pickle.load(source))[0] != "done":  # EOFError: the parent gave up (its export failed)
             if msg[0] == "clean":
                 validator.add_clean(msg[1])
+            elif msg[0] == "aliases":
+                validator.add_aliases(msg[1])
             else:
                 validator.feed(msg[1], msg[2])
         result: tuple[Any, ...] = ("ok", *validator.finish())
@@ -223,6 +232,10 @@ class BackgroundValidator:
     def add_clean(self, digests: list[bytes]) -> None:
         if digests:
             self._send(("clean", digests))
+
+    def add_aliases(self, aliases: dict[str, str]) -> None:
+        if aliases:
+            self._send(("aliases", aliases))
 
     def feed(self, rel: str, lines: list[bytes]) -> None:
         self._send(("lines", rel, lines))

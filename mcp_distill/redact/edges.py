@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mcp_distill.redact.scrub import PLACEHOLDER, _keyed_kind, find_secrets, redact
+from mcp_distill.redact.scrub import _MAX_PASSES, PLACEHOLDER, _keyed_kind, find_secrets, redact
 
 if TYPE_CHECKING:
     from mcp_distill.store import Store
@@ -58,19 +58,25 @@ def is_atom(text: str) -> bool:
 
 
 def redact_atom(text: str, key: bytes, counts: Counter[str]) -> str:
-    """An id with each secret replaced by its stable placeholder (see module doc)."""
-    spans = find_secrets(text)
-    if not spans:
-        return text
-    out: list[str] = []
-    last = 0
-    for kind, (start, end) in spans:
-        out.append(text[last:start])
-        out.append(stable_placeholder(kind, text[start:end], key))
-        counts[kind] += 1
-        last = end
-    out.append(text[last:])
-    return "".join(out)
+    """An id with each secret replaced by its stable placeholder (see module doc).
+
+    Repeats until nothing is found, as :func:`mcp_distill.redact.scrub.redact` does, so the result
+    holds no secret (a replacement can expose a shorter secret an overlapping match had hidden).
+    """
+    for _ in range(_MAX_PASSES):
+        spans = find_secrets(text)
+        if not spans:
+            break
+        out: list[str] = []
+        last = 0
+        for kind, (start, end) in spans:
+            out.append(text[last:start])
+            out.append(stable_placeholder(kind, text[start:end], key))
+            counts[kind] += 1
+            last = end
+        out.append(text[last:])
+        text = "".join(out)
+    return text
 
 
 def redact_string(text: str, key: bytes, counts: Counter[str]) -> str:
