@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcp_distill.errors import ConfigError, InvalidInputError, NotFoundError, PathNotAllowedError
+from mcp_distill.store.pg_sql import is_server_url
 
 DB_ENV = "MCP_DISTILL_DB"
 ROOTS_ENV = "MCP_DISTILL_ROOTS"
@@ -50,7 +51,8 @@ class Settings:
     refused. The default root is the current folder.
     """
 
-    db_path: Path = field(default_factory=lambda: DEFAULT_DB)
+    #: A SQLite file, or a ``postgresql://`` URL (kept as text: a Path would fold its ``//``).
+    db_path: Path | str = field(default_factory=lambda: DEFAULT_DB)
     roots: list[Path] = field(default_factory=lambda: [Path.cwd()])
     rules_path: Path | None = None
 
@@ -58,7 +60,8 @@ class Settings:
         # Roots are compared with resolved paths, so they are resolved too (a root reached through a
         # symlink must still contain the files under it).
         self.roots = [Path(r).expanduser().resolve() for r in self.roots]
-        self.db_path = Path(self.db_path)
+        if not is_server_url(self.db_path):
+            self.db_path = Path(self.db_path)
 
     @classmethod
     def from_env(
@@ -75,7 +78,7 @@ class Settings:
         root_paths = [Path(r).expanduser().resolve() for r in root_values] or [Path.cwd().resolve()]
         rules_value = rules or os.environ.get(RULES_ENV)
         return cls(
-            db_path=Path(db_value).expanduser(),
+            db_path=str(db_value) if is_server_url(db_value) else Path(db_value).expanduser(),
             roots=root_paths,
             rules_path=Path(rules_value).expanduser() if rules_value else None,
         )

@@ -13,6 +13,9 @@ def store_stats(store: Store) -> dict[str, Any]:
         return int(next(iter(row.values()))) if row else 0
 
     tables = set(store.table_names())
+    # the reason's kind: the text before its first ':'
+    kind = ("split_part(reason, ':', 1)" if store.dialect == "postgresql"
+            else "substr(reason, 1, instr(reason || ':', ':') - 1)")
     stats: dict[str, Any] = {
         "db_path": str(store.path),
         "evidence": count("SELECT count(*) FROM evidence"),
@@ -26,8 +29,7 @@ def store_stats(store: Store) -> dict[str, Any]:
         "by_category": {r["category"]: r["n"] for r in store.query(
             "SELECT category, count(*) AS n FROM scores GROUP BY category ORDER BY category")},
         "quarantine_by_reason": {r["reason"]: r["n"] for r in store.query(
-            "SELECT substr(reason, 1, instr(reason || ':', ':') - 1) AS reason, count(*) AS n "
-            "FROM quarantine GROUP BY 1 ORDER BY 2 DESC")},
+            f"SELECT {kind} AS reason, count(*) AS n FROM quarantine GROUP BY 1 ORDER BY 2 DESC")},
         "last_receipts": store.query(
             "SELECT receipt_id, stage, started_at, validation_pass FROM receipts ORDER BY started_at DESC LIMIT 5"),
     }

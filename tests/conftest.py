@@ -74,3 +74,57 @@ def example_store(tmp_path_factory, embedder):
     index_playbooks(store, embedder)
     yield store
     store.close()
+
+
+PG_ENV = "MCP_DISTILL_TEST_PG"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory) -> str:
+    """A real PostgreSQL server with pgvector: ``MCP_DISTILL_TEST_PG`` when given, else one started by
+    pgserver (PostgreSQL 16 + pgvector from PyPI) in a session folder. In CI a missing server fails."""
+    import os
+
+    if os.environ.get(PG_ENV):
+        yield os.environ[PG_ENV]
+        return
+    try:
+        import pgserver
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no PostgreSQL server: install the test extra (pgserver) or set MCP_DISTILL_TEST_PG")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgserver"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> str:
+    """A fresh, empty database on the test server for one test (dropped afterwards)."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield make_conninfo_url(pg_server_url, name)
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_conninfo_url(server_url: str, dbname: str) -> str:
+    """``server_url`` pointed at database ``dbname`` (the path of a postgresql:// URL)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path: Path):
+    """The store contract's subject: a fresh store on each backend in turn."""
+    location = tmp_path / "distill.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = open_store(location)
+    yield s
+    s.close()

@@ -38,7 +38,8 @@ def _global(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
-    db: Annotated[str | None, typer.Option(help=f"SQLite store (env {DB_ENV}; default store/distill.db).")] = None,
+    db: Annotated[str | None, typer.Option(help=f"Store: a SQLite file, or a postgresql://user@host:port/dbname URL "
+                                           f"of a team server (env {DB_ENV}; default store/distill.db).")] = None,
     root: Annotated[list[str] | None, typer.Option(help=f"Folder tools may read (repeatable; env {ROOTS_ENV}; "
                                                         "default: the current folder).")] = None,
     rules: Annotated[str | None, typer.Option(help=f"Scoring rules TOML (env {RULES_ENV}).")] = None,

@@ -1,26 +1,37 @@
-"""The store: the narrow interface every package's repository uses, and its SQLite backend.
+"""The store: the narrow interface every package's repository uses, and its two backends.
 
-``open_store(path)`` opens (and migrates) one SQLite file. See :mod:`mcp_distill.store.interface`
-for what a backend offers and docs/architecture.md for how a second backend plugs in.
+``open_store(location)`` opens (and migrates) one SQLite file, or, for a ``postgresql://`` URL,
+the shared PostgreSQL store (:mod:`mcp_distill.store.postgres`, optional extra ``postgres``).
+See :mod:`mcp_distill.store.interface` for what a backend offers.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mcp_distill.errors import ConfigError
 from mcp_distill.store.interface import Params, StoreBackend, placeholders
+from mcp_distill.store.pg_sql import is_server_url, shown_url
 from mcp_distill.store.sqlite import BUSY_TIMEOUT_MS, WRITE_RETRIES, Connection, SqliteStore, connect, connect_reader
 
 #: The store type the packages are written against today (the SQLite backend).
 Store = SqliteStore
 
 
-def open_store(path: str | Path) -> Store:
-    """Open the SQLite store at ``path`` (created when missing), applying missing migrations."""
-    return SqliteStore(path)
+def open_store(location: str | Path) -> Store:
+    """Open the store at ``location``, applying missing migrations: a SQLite file path (created when
+    missing), or a ``postgresql://user@host:port/dbname`` URL of a server with pgvector."""
+    if is_server_url(location):
+        try:
+            from mcp_distill.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise ConfigError(f"{shown_url(str(location))} is a PostgreSQL store, and the PostgreSQL backend is not "
+                              f"installed ({exc.name} is missing): pip install 'mcp-distill[postgres]'") from exc
+        return PostgresStore(str(location))  # type: ignore[return-value]
+    return SqliteStore(location)
 
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "WRITE_RETRIES", "Connection", "Params", "SqliteStore", "Store", "StoreBackend",
-    "connect", "connect_reader", "open_store", "placeholders",
+    "connect", "connect_reader", "is_server_url", "open_store", "placeholders",
 ]
