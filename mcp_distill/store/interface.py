@@ -4,9 +4,10 @@ A backend offers connections for reading, ``atomic()`` transactions that nest, s
 inside them, a small key-value ``meta`` table, migrations and closing. The SQL of each package's
 tables lives in that package's repository module, never here; the store only runs it.
 
-:class:`mcp_distill.store.sqlite.SqliteStore` is the one backend today (one SQLite file with
-sqlite-vec). A second one (PostgreSQL + pgvector, issue #16) implements this same Protocol; the
-repositories whose SQL differs between dialects branch on :attr:`StoreBackend.dialect`.
+:class:`mcp_distill.store.sqlite.SqliteStore` (one SQLite file with sqlite-vec, the embedded
+default) and :class:`mcp_distill.store.postgres.PostgresStore` (a shared PostgreSQL server with
+pgvector, issue #16) implement this Protocol; the repositories whose SQL differs between dialects
+branch on :attr:`StoreBackend.dialect`.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ class StoreBackend(Protocol):
     that must see the same snapshot.
     """
 
-    path: Path
-    #: SQL dialect of the backend ("sqlite"); repositories branch on it where SQL differs.
+    #: The SQLite file, or the PostgreSQL URL without its password (for messages and receipts).
+    path: Path | str
+    #: SQL dialect of the backend ("sqlite" or "postgresql"); repositories branch on it where SQL differs.
     dialect: str
 
     def atomic(self) -> AbstractContextManager[Any]:
