@@ -80,10 +80,15 @@ PG_ENV = "MCP_DISTILL_TEST_PG"
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory) -> str:
+def pg_server_url() -> str:
     """A real PostgreSQL server with pgvector: ``MCP_DISTILL_TEST_PG`` when given, else one started by
-    pgserver (PostgreSQL 16 + pgvector from PyPI) in a session folder. In CI a missing server fails."""
+    pgserver (PostgreSQL 16 + pgvector from PyPI) in a session folder. In CI a missing server fails.
+
+    The data folder is not under pytest's basetemp: pytest deletes old numbered basetemps when other
+    runs start, which would pull the folder from under a server still running."""
     import os
+    import shutil
+    import tempfile
 
     if os.environ.get(PG_ENV):
         yield os.environ[PG_ENV]
@@ -94,9 +99,13 @@ def pg_server_url(tmp_path_factory) -> str:
         if os.environ.get("CI"):
             raise
         pytest.skip("no PostgreSQL server: install the test extra (pgserver) or set MCP_DISTILL_TEST_PG")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgserver"), cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
+    folder = tempfile.mkdtemp(prefix="mcp-distill-pg-")
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""PostgreSQL: evidence, source offsets, quarantine, runs, scores, receipts and store metadata (m001)."""
+"""PostgreSQL: evidence, source offsets, quarantine, runs, scores, receipts and store metadata (m001).
+
+``runs.rowid`` stands for SQLite's implicit rowid (insertion order), which queries use to break ties.
+"""
 
 from typing import Any
 
@@ -55,6 +58,7 @@ def migrate(conn: Any, *, store: str) -> None:
         );
 
         CREATE TABLE runs (
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
             run_key TEXT COLLATE "C" PRIMARY KEY,
             run_id TEXT COLLATE "C",
             join_method TEXT COLLATE "C" NOT NULL,

@@ -7,6 +7,7 @@ def migrate(conn: Any, *, store: str) -> None:
     conn.execute(
         """
         CREATE TABLE drift_snapshots (
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,  -- SQLite's implicit rowid: ties in "latest"
             snapshot_id TEXT COLLATE "C" PRIMARY KEY,
             prd_sha256 TEXT COLLATE "C" NOT NULL,
             repo_sha TEXT COLLATE "C" NOT NULL,
