@@ -13,6 +13,8 @@ import pkgutil
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from mcp_distill.errors import StoreVersionError
+
 MIGRATION_SET = "mcp_distill"
 #: Where sqlite-utils records the applied migrations.
 TABLE = Migrations.migrations_table
@@ -41,3 +43,13 @@ def apply(db: Database, stop_before: str | None = None) -> None:
 
 def applied_names(db: Database) -> list[str]:
     return [m.name for m in MIGRATIONS.applied(db)]
+
+
+def check_known(applied: list[str], store: object) -> None:
+    """Refuse a store that holds migrations this build does not know (written by a newer version)."""
+    unknown = [name for name in applied if name not in KNOWN]
+    if unknown:
+        raise StoreVersionError(
+            f"{store} was written by a newer mcp-distill (migrations {', '.join(unknown)} "
+            "are unknown here); upgrade mcp-distill or point --db at another store"
+        )

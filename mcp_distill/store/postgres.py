@@ -187,14 +187,6 @@ class PostgresStore:
 
     # -- migrations ---------------------------------------------------------------------------
 
-    def _check_known(self, applied: list[str]) -> None:
-        unknown = [name for name in applied if name not in migrations.KNOWN]
-        if unknown:
-            raise StoreVersionError(
-                f"{self.path} was written by a newer mcp-distill (migrations {', '.join(unknown)} "
-                "are unknown here); upgrade mcp-distill or point --db at another store"
-            )
-
     def _applied(self) -> list[str]:
         return pg_migrations.applied_names(self._transaction() or _Reader(self))
 
@@ -202,11 +194,11 @@ class PostgresStore:
         """Apply missing migrations (all in one transaction: PostgreSQL's DDL is transactional).
         Reads first, so opening an up-to-date store never waits for another process's writer."""
         applied = self._applied()
-        self._check_known(applied)
+        migrations.check_known(applied, self.path)
         if set(migrations.KNOWN) <= set(applied):
             return
         with self.atomic() as tx:
-            self._check_known(pg_migrations.applied_names(tx))  # another process may have moved on
+            migrations.check_known(pg_migrations.applied_names(tx), self.path)  # another process may have moved on
             pg_migrations.apply(tx, store=self.path)
         # pgvector's type exists from migration 002 on: fresh connections register its adapters
         self._close_pools()

@@ -112,14 +112,6 @@ class SqliteStore:
 
     # -- migrations ---------------------------------------------------------------------------
 
-    def _check_known(self, applied: list[str]) -> None:
-        unknown = [name for name in applied if name not in migrations.KNOWN]
-        if unknown:
-            raise StoreVersionError(
-                f"{self.path} was written by a newer mcp-distill (migrations {', '.join(unknown)} "
-                "are unknown here); upgrade mcp-distill or point --db at another file"
-            )
-
     def _applied(self) -> list[str]:
         if not self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                           (migrations.TABLE,)):
@@ -131,11 +123,11 @@ class SqliteStore:
         """Apply missing migrations. Reads first, so opening an up-to-date store (every CLI call)
         never waits for another process's write transaction."""
         applied = self._applied()
-        self._check_known(applied)
+        migrations.check_known(applied, self.path)
         if set(migrations.KNOWN) <= set(applied):
             return
         with self.atomic():
-            self._check_known(migrations.applied_names(self.db))  # another process may have moved on
+            migrations.check_known(migrations.applied_names(self.db), self.path)  # another process may have moved on
             migrations.apply(self.db)
 
     # -- transactions -------------------------------------------------------------------------
