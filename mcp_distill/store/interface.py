@@ -74,3 +74,26 @@ class StoreBackend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class MetaMixin:
+    """``query_one``, ``get_meta`` and ``set_meta`` written once over a backend's ``query`` and ``execute``
+    (the same SQL in both dialects)."""
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        raise NotImplementedError
+
+    def query_one(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     (key, value))

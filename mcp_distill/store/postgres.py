@@ -29,9 +29,9 @@ from psycopg.adapt import Dumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mcp_distill import migrations
-from mcp_distill.errors import StoreError, StoreVersionError
+from mcp_distill.errors import StoreError
 from mcp_distill.migrations import pg as pg_migrations
-from mcp_distill.store.interface import Params
+from mcp_distill.store.interface import MetaMixin, Params
 from mcp_distill.store.pg_sql import shown_url, to_psycopg
 
 #: Key of the advisory lock every write transaction takes first ("mcp-distill writer").
@@ -139,7 +139,7 @@ class _StoreConn:
         return self._store._open_transactions > 0
 
 
-class PostgresStore:
+class PostgresStore(MetaMixin):
     """One open PostgreSQL store; implements :class:`mcp_distill.store.interface.StoreBackend`.
 
     Thread-safe: each thread's ``atomic()`` has its own connection; writers serialise on the
@@ -280,21 +280,9 @@ class PostgresStore:
             names = [d.name for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def query_one(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
-        rows = self.query(sql, params)
-        return rows[0] if rows else None
-
     def table_names(self) -> list[str]:
         return [r["name"] for r in self.query(
             "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")]
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
-        return row["value"] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     (key, value))
 
     def close(self) -> None:
         if not self._closed:

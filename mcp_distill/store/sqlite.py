@@ -31,9 +31,9 @@ import sqlite_vec
 from sqlite_utils import Database
 
 from mcp_distill import migrations
-from mcp_distill.errors import StoreError, StoreVersionError
+from mcp_distill.errors import StoreError
 from mcp_distill.faults import store_fault
-from mcp_distill.store.interface import Params
+from mcp_distill.store.interface import MetaMixin, Params
 
 BUSY_TIMEOUT_MS = 60_000
 #: Extra attempts when SQLite answers BUSY even after the busy timeout (a WAL snapshot race).
@@ -87,7 +87,7 @@ def _rows(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-class SqliteStore:
+class SqliteStore(MetaMixin):
     """One open store; implements :class:`mcp_distill.store.interface.StoreBackend`.
 
     Thread-safe: transactions serialise on ``lock`` (one writer connection), reads outside a
@@ -234,20 +234,8 @@ class SqliteStore:
         with self._read_conn() as conn:
             return _rows(conn.execute(sql, params))
 
-    def query_one(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
-        rows = self.query(sql, params)
-        return rows[0] if rows else None
-
     def table_names(self) -> list[str]:
         return [r["name"] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
-        return row["value"] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     (key, value))
 
     def close(self) -> None:
         with self.lock:
