@@ -14,6 +14,8 @@ DB_ENV = "MCP_DISTILL_DB"
 ROOTS_ENV = "MCP_DISTILL_ROOTS"
 RULES_ENV = "MCP_DISTILL_RULES"
 TOKEN_ENV = "MCP_DISTILL_TOKEN"
+REDACT_ON_COLLECT_ENV = "MCP_DISTILL_REDACT_ON_COLLECT"
+_TRUE = ("1", "true", "yes", "on")
 DEFAULT_DB = Path("store") / "distill.db"
 #: The kernel's limits (Linux: 4096 bytes a path, 255 a name); asked once, POSIX defaults elsewhere.
 PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
@@ -55,6 +57,8 @@ class Settings:
     db_path: Path | str = field(default_factory=lambda: DEFAULT_DB)
     roots: list[Path] = field(default_factory=lambda: [Path.cwd()])
     rules_path: Path | None = None
+    #: Redact every string before storing (docs/redaction.md); a store collected so stays so.
+    redact_on_collect: bool = False
 
     def __post_init__(self) -> None:
         # Roots are compared with resolved paths, so they are resolved too (a root reached through a
@@ -69,6 +73,7 @@ class Settings:
         db: str | os.PathLike[str] | None = None,
         roots: list[str] | None = None,
         rules: str | os.PathLike[str] | None = None,
+        redact_on_collect: bool | None = None,
     ) -> Settings:
         """Explicit arguments win over the environment, which wins over the defaults."""
         db_value = db or os.environ.get(DB_ENV) or DEFAULT_DB
@@ -77,10 +82,14 @@ class Settings:
             root_values = [r for r in os.environ[ROOTS_ENV].split(os.pathsep) if r.strip()]
         root_paths = [Path(r).expanduser().resolve() for r in root_values] or [Path.cwd().resolve()]
         rules_value = rules or os.environ.get(RULES_ENV)
+        env_redact = os.environ.get(REDACT_ON_COLLECT_ENV, "").strip().lower()
+        if env_redact and env_redact not in (*_TRUE, "0", "false", "no", "off"):
+            raise ConfigError(f"{REDACT_ON_COLLECT_ENV}={env_redact!r} is not a yes/no value; set it to 1 or 0")
         return cls(
             db_path=str(db_value) if is_server_url(db_value) else Path(db_value).expanduser(),
             roots=root_paths,
             rules_path=Path(rules_value).expanduser() if rules_value else None,
+            redact_on_collect=redact_on_collect if redact_on_collect is not None else env_redact in _TRUE,
         )
 
     def _inside(self, resolved: Path) -> bool:

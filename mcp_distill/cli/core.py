@@ -23,6 +23,11 @@ receipts_app = typer.Typer(help="List and show stage receipts.", no_args_is_help
 schemas_app = typer.Typer(help="JSON Schema files generated from the pydantic models.", no_args_is_help=True)
 
 
+REDACT_HELP = ("Redact every string before storing it, so the store never holds a secret (ids get stable "
+               "placeholders; the receipt counts the redactions). The store remembers it: later collects into "
+               "it redact too. Also MCP_DISTILL_REDACT_ON_COLLECT=1.")
+
+
 def collect_table(summary: dict) -> Table:
     table = Table(title="collected")
     for col in ("file", "stream", "lines", "new", "dup", "quarantined"):
@@ -41,9 +46,11 @@ def run(
     paths: Annotated[list[str] | None, typer.Argument(help="Sources to collect (default: examples/lakehouse_kb "
                                                            "when present, else the roots).")] = None,
     out_dir: Annotated[str, typer.Option("--out", help="Where the datasets are exported.")] = "exports",
+    redact_on_collect: Annotated[bool, typer.Option(help=REDACT_HELP)] = False,
 ) -> None:
     """The main job: collect, score, extract and index playbooks, refresh the ledger, export datasets."""
     state = cli_state(ctx)
+    state.settings.redact_on_collect |= redact_on_collect
     if not paths:
         example = Path("examples/lakehouse_kb")
         paths = [str(example)] if example.exists() else None
@@ -61,13 +68,16 @@ def collect(
     paths: Annotated[list[str] | None, typer.Argument(help="Files or folders (default: the roots).")] = None,
     mapping: Annotated[list[str] | None, typer.Option(help="Declarative TOML mapping file for other streams "
                                                            "(repeatable).")] = None,
+    redact_on_collect: Annotated[bool, typer.Option(help=REDACT_HELP)] = False,
 ) -> None:
     """Collect JSONL/JSON evidence: incremental, idempotent; malformed lines are quarantined."""
     state = cli_state(ctx)
     with progress_bar("collect") as bar:
         result = collect_paths(state.store, state.settings, paths, mapping_files=mapping, progress=bar,
-                               command="cli:collect").as_dict()
+                               command="cli:collect", redact=redact_on_collect).as_dict()
     emit(state, result, collect_table(result))
+    if result["redact_on_collect"]:
+        err.print(f"redacted before storing: {sum(result['redactions'].values())} secret(s)")
     if result["quarantined"]:
         err.print(f"{result['quarantined']} line(s) quarantined: see `mcp-distill quarantine`")
 

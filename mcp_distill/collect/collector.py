@@ -33,7 +33,7 @@ import yaml
 
 from mcp_distill.adapters import native as _native  # noqa: F401  (registers the native adapter)
 from mcp_distill.adapters.base import Adapter, find_adapter
-from mcp_distill.collect import trail, workers
+from mcp_distill.collect import redacting, trail, workers
 from mcp_distill.collect.runs import JoinState, RunAssigner
 from mcp_distill.collect.sources import discover, first_object, is_line_file
 from mcp_distill.collect.workers import (  # noqa: F401  (EXCERPT_CHARS: kept importable from here)
@@ -86,6 +86,8 @@ class CollectResult:
     files: list[FileSummary] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
     receipt_id: str | None = None
+    #: Placeholders written by type when the collect redacted before storing (None: it stored raw lines).
+    redactions: dict[str, int] | None = None
 
     def total(self, attr: str) -> int:
         return sum(getattr(f, attr) for f in self.files)
@@ -99,6 +101,8 @@ class CollectResult:
             "quarantined": self.total("quarantined"),
             "skipped_files": self.skipped_files,
             "receipt_id": self.receipt_id,
+            "redact_on_collect": self.redactions is not None,
+            "redactions": self.redactions or {},
             "per_file": [f.__dict__ for f in self.files],
         }
 
@@ -106,10 +110,13 @@ class CollectResult:
 class Collector:
     """One collect run over a store; construct it, then call :meth:`collect`."""
 
-    def __init__(self, store: Store, extra_adapters: Iterable[Adapter] = (), progress: Progress | None = None):
+    def __init__(self, store: Store, extra_adapters: Iterable[Adapter] = (), progress: Progress | None = None,
+                 redact: bool = False):
         self.store = store
         self.extra_adapters = list(extra_adapters)
         self.progress = progress
+        # redact before storing (collect/redacting.py): asked for now, or by an earlier collect into this store
+        self.redactor = redacting.for_store(store, redact)
         self._joins = JoinState()  # what run joining remembers between this collector's transactions
         # the last record stored with an id that does not name its file (migration 007); 0: none
         self._legacy_max_id = int(store.get_meta("dedup_legacy_max_id") or 0)
@@ -208,6 +215,12 @@ class Collector:
         receipt.count_out = result.total("inserted")
         receipt.count("duplicates", result.total("duplicates"))
         receipt.count("quarantined", result.total("quarantined"))
+        if self.redactor is not None:
+            result.redactions = dict(sorted(self.redactor.counts.items()))
+            receipt.details["redact_on_collect"] = True
+            receipt.details["redactions"] = result.redactions
+            for kind, n in result.redactions.items():
+                receipt.count(f"redacted_{kind}", n)
         for f in result.files:
             if f.stream is None:
                 receipt.warnings.append(f"{f.path}: no adapter recognises it; its lines were quarantined")
@@ -381,7 +394,7 @@ class Collector:
         quarantine: list[tuple] = []
         for item in items:
             if item[0] == "quarantine":
-                _, offset, line_sha, reason, excerpt = item
+                _, offset, line_sha, reason, excerpt = item if self.redactor is None else self.redactor.quarantined(item)
                 quarantine.append((source, offset, line_sha, summary.stream, reason, excerpt, now))
                 continue
             rec = item[2]
@@ -389,6 +402,8 @@ class Collector:
                 summary.duplicates += 1
                 continue
             existing.add(rec.record_id)
+            if self.redactor is not None:  # after dedup (the id is the raw line's), before run joins read the fields
+                rec = self.redactor.record(rec)
             run_key = assigner.assign(rec)
             touched.add(run_key)
             rows.append((rec.record_id, rec.stream, run_key, rec.run_id, rec.task_id, rec.task_type, rec.model_name,
@@ -526,8 +541,11 @@ def _complete_json(raw: bytes) -> bool:
 
 def collect_paths(store: Store, settings: Settings, paths: list[str] | None = None,
                   mapping_files: list[str] | None = None, progress: Progress | None = None,
-                  command: str = "collect") -> CollectResult:
-    """Collect every source file under ``paths`` (default: the configured roots), each checked against the roots."""
+                  command: str = "collect", redact: bool = False) -> CollectResult:
+    """Collect every source file under ``paths`` (default: the configured roots), each checked against the roots.
+
+    ``redact`` (or ``settings.redact_on_collect``, or an earlier such collect into the store): every
+    string is redacted before it is stored (:mod:`mcp_distill.collect.redacting`)."""
     targets = [settings.check_path(p, must_exist=True) for p in paths] if paths else list(settings.roots)
     for target in targets:
         if not target.exists():
@@ -538,5 +556,5 @@ def collect_paths(store: Store, settings: Settings, paths: list[str] | None = No
 
         extra = load_mappings([settings.check_path(m, must_exist=True) for m in mapping_files])
     files, skipped = discover(targets, settings)
-    collector = Collector(store, extra_adapters=extra, progress=progress)
+    collector = Collector(store, extra_adapters=extra, progress=progress, redact=redact or settings.redact_on_collect)
     return collector.collect(files, command=command, skipped=skipped)

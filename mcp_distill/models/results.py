@@ -25,6 +25,9 @@ class CollectSummary(BaseModel):
     duplicates: int = Field(description="Records already in the store (same content): not added again.")
     quarantined: int = Field(description="Malformed lines kept in quarantine with file, offset and reason.")
     receipt_id: str | None
+    redact_on_collect: bool = Field(False, description="Every string was redacted before it was stored "
+                                                        "(--redact-on-collect / MCP_DISTILL_REDACT_ON_COLLECT).")
+    redactions: dict[str, int] = Field(default_factory=dict, description="Secrets redacted before storing, by type.")
     per_file: list[FileCollected]
 
 
