@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 from mcp import Client
-from test_redact_planted import KINDS, _planted_streams
+from test_redact_planted import KINDS, _planted_streams, planted_setup
 from typer.testing import CliRunner
 
 from mcp_distill.cli import app, main
@@ -48,11 +48,8 @@ def _found(text: str) -> list[str]:
 
 
 def test_planted_secrets_never_reach_the_store(tmp_path: Path, embedder) -> None:
-    data = tmp_path / "planted"
-    _planted_streams(data)
+    data, db, settings = planted_setup(tmp_path, redact_on_collect=True)
     assert _found("".join(p.read_text() for p in data.iterdir()))  # the sources really hold them
-    db = tmp_path / "distill.db"
-    settings = Settings(db_path=db, roots=[tmp_path], redact_on_collect=True)
     store = open_store(db)
     try:
         result = run_pipeline(store, settings, load_rules(), embedder, [str(data)], out_dir=tmp_path / "exports")
@@ -75,10 +72,7 @@ def test_planted_secrets_never_reach_the_store(tmp_path: Path, embedder) -> None
 
 
 def test_same_lines_again_give_the_same_records_and_runs(tmp_path: Path) -> None:
-    data = tmp_path / "planted"
-    _planted_streams(data)
-    db = tmp_path / "distill.db"
-    settings = Settings(db_path=db, roots=[tmp_path])
+    data, db, settings = planted_setup(tmp_path)
     store = open_store(db)
     try:
         first = collect_paths(store, settings, [str(data)], redact=True).as_dict()

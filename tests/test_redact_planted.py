@@ -64,11 +64,16 @@ def _leaks(text: str) -> list[str]:
     return sorted(k for k, (_, s) in KINDS if s in text or escaped[s] in text)
 
 
-async def test_planted_secrets_never_leave_through_mcp_or_exports(tmp_path: Path, embedder) -> None:
+def planted_setup(tmp_path: Path, redact_on_collect: bool = False) -> tuple[Path, Path, Settings]:
+    """The planted streams under ``tmp_path/planted``, a store path and settings rooted at ``tmp_path``."""
     data = tmp_path / "planted"
     _planted_streams(data)
     db = tmp_path / "distill.db"
-    settings = Settings(db_path=db, roots=[tmp_path])
+    return data, db, Settings(db_path=db, roots=[tmp_path], redact_on_collect=redact_on_collect)
+
+
+async def test_planted_secrets_never_leave_through_mcp_or_exports(tmp_path: Path, embedder) -> None:
+    data, db, settings = planted_setup(tmp_path)
     store = open_store(db)
     try:
         result = run_pipeline(store, settings, load_rules(), embedder, [str(data)], out_dir=tmp_path / "exports")
