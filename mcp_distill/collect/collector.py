@@ -49,6 +49,7 @@ from mcp_distill.config import Settings
 from mcp_distill.errors import InvalidInputError
 from mcp_distill.receipts import ReceiptBuilder, now_utc
 from mcp_distill.store import Connection, Store
+from mcp_distill.store.dialect import greatest
 
 #: Rows per transaction: large enough to amortise commits, small enough to lose little on a crash.
 BATCH_LINES = 5_000
@@ -176,7 +177,8 @@ class Collector:
         done_bytes = 0
         big = self._bytes_to_read(plan, sizes) >= workers.POOL_MIN_BYTES
         pool = workers.PreparePool(workers.POOL_WORKERS) if big and workers.POOL_WORKERS >= 1 else None
-        checkpoint_pages = self._defer_checkpoints() if big else None
+        # WAL checkpoints are SQLite's; a PostgreSQL server manages its own
+        checkpoint_pages = self._defer_checkpoints() if big and self.store.dialect == "sqlite" else None
         try:
             for path, adapter, whole_file in plan:
                 if self.progress:
@@ -350,13 +352,14 @@ class Collector:
         with self.store.write() as db:
             conn = db.conn
             self._store_items(conn, path, items, summary)
+            further = greatest(self.store.dialect, "sources.byte_offset", "excluded.byte_offset")
             conn.execute(
-                """INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, updated_at)
+                f"""INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(path) DO UPDATE SET stream = excluded.stream,
                      byte_offset = CASE WHEN excluded.inode != sources.inode OR excluded.byte_offset < sources.byte_offset
                                     AND excluded.head_sha256 != sources.head_sha256 THEN excluded.byte_offset
-                                    ELSE max(sources.byte_offset, excluded.byte_offset) END,
+                                    ELSE {further} END,
                      size = excluded.size, head_sha256 = excluded.head_sha256, inode = excluded.inode,
                      mtime_ns = excluded.mtime_ns, lines_read = sources.lines_read + ?, updated_at = excluded.updated_at""",
                 (str(path), summary.stream, end_offset, stat.st_size, head, stat.st_ino, stat.st_mtime_ns,
@@ -415,8 +418,8 @@ class Collector:
         assigner.flush()
         if quarantine:  # a line quarantined by an earlier run is not counted again
             summary.quarantined += conn.executemany(
-                "INSERT OR IGNORE INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", quarantine).rowcount
+                "INSERT INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", quarantine).rowcount
         # new evidence invalidates the score of every run it joined
         if touched and conn.execute("SELECT 1 FROM scores LIMIT 1").fetchone():
             conn.executemany("DELETE FROM scores WHERE run_key = ?", [(k,) for k in touched])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -34,8 +35,15 @@ MAX_RECORD_BYTES = 1_000_000
 
 
 def live_path(store: Store) -> Path:
-    """The store's own live log: one per store file, so two stores in one folder never share pushes."""
-    return store.path.with_name(store.path.name + ".live") / LIVE_FILE
+    """The store's own live log: one per store file, so two stores in one folder never share pushes.
+
+    A PostgreSQL store has no file to sit beside: each machine keeps its log in
+    ``store/<server URL, made a file name>.live/<host name>/`` under the current folder (like the
+    default SQLite store), so two machines' logs are two sources of the shared store, never one."""
+    if isinstance(store.path, Path):
+        return store.path.with_name(store.path.name + ".live") / LIVE_FILE
+    name = re.sub(r"[^A-Za-z0-9_.@-]+", "_", str(store.path).split("://", 1)[-1]).strip("_")
+    return Path("store").resolve() / f"{name}.live" / socket.gethostname() / LIVE_FILE
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,64}$")

@@ -26,6 +26,7 @@ import orjson
 from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.models import EvidenceRecord
 from mcp_distill.store import Connection, Store
+from mcp_distill.store.dialect import greatest, least
 
 #: Records about the same file closer in time than this belong to the same run.
 FILE_WINDOW_SECONDS = 30 * 60
@@ -70,10 +71,12 @@ class JoinState:
     adopt_checked: set[tuple[str, str]] = field(default_factory=set)
     #: file -> an upper bound of (last_epoch - first_epoch) over that file's runs in the table.
     spans: dict[str, float] = field(default_factory=dict)
-    token: tuple[int, int] | None = None
+    token: tuple[int, int] | object | None = None
 
     @staticmethod
-    def _token(conn: Connection) -> tuple[int, int]:
+    def _token(conn: Connection) -> tuple[int, int] | object:
+        if _dialect(conn) != "sqlite":  # PostgreSQL: no cheap "nobody else wrote" token; never reuse
+            return object()
         return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
 
     def check(self, conn: Connection) -> None:
@@ -245,8 +248,11 @@ class RunAssigner:
         if not self.pending:
             return
         now = _now()
+        dialect = _dialect(self.conn)
+        first = least(dialect, "coalesce(runs.first_epoch, excluded.first_epoch)", "coalesce(excluded.first_epoch, runs.first_epoch)")
+        last = greatest(dialect, "coalesce(runs.last_epoch, excluded.last_epoch)", "coalesce(excluded.last_epoch, runs.last_epoch)")
         self.conn.executemany(
-            """
+            f"""
             INSERT INTO runs(run_key, run_id, join_method, file_path, pr_number, head_sha, task_type,
                              first_epoch, last_epoch, record_count, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -255,10 +261,8 @@ class RunAssigner:
                 pr_number = coalesce(runs.pr_number, excluded.pr_number),
                 head_sha = coalesce(runs.head_sha, excluded.head_sha),
                 task_type = coalesce(runs.task_type, excluded.task_type),
-                first_epoch = min(coalesce(runs.first_epoch, excluded.first_epoch),
-                                  coalesce(excluded.first_epoch, runs.first_epoch)),
-                last_epoch = max(coalesce(runs.last_epoch, excluded.last_epoch),
-                                 coalesce(excluded.last_epoch, runs.last_epoch)),
+                first_epoch = {first},  -- both coalesced: NULL only when neither has an epoch
+                last_epoch = {last},
                 record_count = runs.record_count + excluded.record_count,
                 updated_at = excluded.updated_at
             """,
@@ -274,6 +278,11 @@ class RunAssigner:
         self._filed.clear()
 
 
+def _dialect(conn: Connection) -> str:
+    """The SQL dialect of a transaction's connection (PostgreSQL's says so; SQLite's is sqlean's own)."""
+    return getattr(conn, "dialect", "sqlite")
+
+
 def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float) -> bool:
     rows = conn.execute(
         "SELECT run_key, record_count, first_epoch, last_epoch FROM runs WHERE join_method = 'file_window' "
@@ -282,9 +291,10 @@ def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: f
     ).fetchall()
     for old_key, count, first_epoch, last_epoch in rows:
         conn.execute("UPDATE evidence SET run_key = ? WHERE run_key = ?", (key, old_key))
+        dialect = _dialect(conn)  # the adopting run was just flushed with this record's epoch: not NULL
         conn.execute(
-            "UPDATE runs SET record_count = record_count + ?, first_epoch = min(first_epoch, ?), "
-            "last_epoch = max(last_epoch, ?) WHERE run_key = ?",
+            f"UPDATE runs SET record_count = record_count + ?, first_epoch = {least(dialect, 'first_epoch', '?')}, "
+            f"last_epoch = {greatest(dialect, 'last_epoch', '?')} WHERE run_key = ?",
             (count, first_epoch, last_epoch, key),
         )
         conn.execute("DELETE FROM runs WHERE run_key = ?", (old_key,))

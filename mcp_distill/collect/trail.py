@@ -17,6 +17,7 @@ from mcp_distill.faults import pid_alive
 from mcp_distill.models import Receipt
 from mcp_distill.receipts import ReceiptBuilder, receipt_json, save_receipt
 from mcp_distill.store import Store
+from mcp_distill.store.dialect import json_text
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"
@@ -56,9 +57,9 @@ def interrupted(store: Store, resumed_by: ReceiptBuilder) -> list[dict[str, Any]
     ``resumed_by``'s receipt; what was found."""
     host = socket.gethostname()
     found: list[dict[str, Any]] = []
-    for row in store.query("SELECT receipt_id, data FROM receipts WHERE stage = 'collect' "
-                           "AND json_extract(data, '$.details.status') IN (?, ?) "
-                           "AND json_extract(data, '$.details.resumed_by') IS NULL", (RUNNING, INTERRUPTED)):
+    status, resumed = (json_text(store.dialect, "data", "details", key) for key in ("status", "resumed_by"))
+    for row in store.query(f"SELECT receipt_id, data FROM receipts WHERE stage = 'collect' "
+                           f"AND {status} IN (?, ?) AND {resumed} IS NULL", (RUNNING, INTERRUPTED)):
         receipt = Receipt.model_validate_json(row["data"])
         pid, where = receipt.details.get("pid"), receipt.details.get("host")
         if receipt.details["status"] == RUNNING:

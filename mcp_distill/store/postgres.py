@@ -95,6 +95,8 @@ class PgConnection:
     ``conn`` is itself, so code written against what SQLite's ``atomic()`` yields (``db.conn.execute``)
     runs unchanged."""
 
+    dialect = "postgresql"
+
     def __init__(self, raw: psycopg.Connection):
         self.raw = raw
         self.conn = self
