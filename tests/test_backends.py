@@ -10,6 +10,8 @@ import multiprocessing
 import shutil
 from pathlib import Path
 
+from conftest import EXAMPLES, PROJECT
+
 from mcp_distill.collect.collector import collect_paths
 from mcp_distill.collect.live import live_path, record_evidence
 from mcp_distill.collect.runs import get_run
@@ -17,8 +19,6 @@ from mcp_distill.config import Settings
 from mcp_distill.score import load_rules, score_runs
 from mcp_distill.stats import store_stats
 from mcp_distill.store import open_store
-
-from conftest import EXAMPLES, PROJECT
 
 #: Per-store facts that differ by nature (where it is, when it ran).
 PLACE_AND_TIME = ("db_path", "last_receipts")

@@ -249,8 +249,10 @@ class RunAssigner:
             return
         now = _now()
         dialect = _dialect(self.conn)
-        first = least(dialect, "coalesce(runs.first_epoch, excluded.first_epoch)", "coalesce(excluded.first_epoch, runs.first_epoch)")
-        last = greatest(dialect, "coalesce(runs.last_epoch, excluded.last_epoch)", "coalesce(excluded.last_epoch, runs.last_epoch)")
+        first = least(dialect, "coalesce(runs.first_epoch, excluded.first_epoch)",
+                      "coalesce(excluded.first_epoch, runs.first_epoch)")
+        last = greatest(dialect, "coalesce(runs.last_epoch, excluded.last_epoch)",
+                        "coalesce(excluded.last_epoch, runs.last_epoch)")
         self.conn.executemany(
             f"""
             INSERT INTO runs(run_key, run_id, join_method, file_path, pr_number, head_sha, task_type,
