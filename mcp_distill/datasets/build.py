@@ -394,8 +394,8 @@ class Exporter:
                                              "datasets.load_dataset); no row of this kind fell in this split")
 
     def _start_validator(self) -> StreamValidator | BackgroundValidator:
-        """In a second process when the store is a file (it overlaps with writing), else in this one."""
-        if BACKGROUND_VALIDATION and self.store.path.is_file():
+        """In a second process when the store is a SQLite file (it overlaps with writing), else in this one."""
+        if BACKGROUND_VALIDATION and isinstance(self.store.path, Path) and self.store.path.is_file():
             return BackgroundValidator(self.store.path)
         return StreamValidator(self.store, self.scrub.clean, str(self.out))
 

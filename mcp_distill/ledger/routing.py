@@ -78,7 +78,8 @@ def refresh_ledger(store: Store, progress: Progress | None = None, *, rebuild: b
     processes, a rebuild bumps a generation token and an older refresh stops at its next batch.
     """
     with _LOCKS_GUARD:
-        lock = _REFRESH_LOCKS.setdefault(str(store.path.resolve()), threading.Lock())
+        where = store.path.resolve() if isinstance(store.path, Path) else store.path  # a file, or a server URL
+        lock = _REFRESH_LOCKS.setdefault(str(where), threading.Lock())
     with lock:
         started = time.perf_counter()
         try:
