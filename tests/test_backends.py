@@ -10,6 +10,7 @@ import multiprocessing
 import shutil
 from pathlib import Path
 
+import orjson
 from conftest import EXAMPLES, PROJECT
 
 from mcp_distill.collect.collector import collect_paths
@@ -22,6 +23,8 @@ from mcp_distill.store import open_store
 
 #: Per-store facts that differ by nature (where it is, when it ran).
 PLACE_AND_TIME = ("db_path", "last_receipts")
+#: When a playbook was written: the clock's, not the knowledge's.
+WHEN = {"created_at", "updated_at"}
 
 
 def _pipeline(location: str | Path) -> dict:
@@ -141,3 +144,46 @@ def test_concurrent_collectors_and_readers_lose_nothing_and_store_nothing_twice(
     assert from_files == file_records  # nothing lost, nothing twice
     assert total["n"] == total["ids"] == file_records + WRITERS * LIVE_PUSHES
     assert len(live_runs) == WRITERS * LIVE_PUSHES
+
+
+def _downstream(location: str | Path, tmp: Path, project: tuple[Path, Path]) -> dict:
+    """Playbooks, every export kind, the ledger and a drift check after `_pipeline`'s collect + score."""
+    from mcp_distill.datasets.build import export_dataset
+    from mcp_distill.drift.snapshots import run_drift
+    from mcp_distill.ledger.routing import ledger_entries
+    from mcp_distill.search.playbooks import extract_playbooks
+
+    repo, prd = project
+    with open_store(location) as store:
+        extract_playbooks(store)
+        playbooks = [{**row, "data": {k: v for k, v in orjson.loads(row["data"]).items() if k not in WHEN}}
+                     for row in store.query("SELECT playbook_id, task_type, pattern_key, data FROM playbooks "
+                                            "ORDER BY playbook_id")]
+        export = export_dataset(store, "all", tmp)
+        files = {rel: (tmp / rel).read_bytes() for rel in export["files"]}
+        ledger = [e.model_dump(mode="json") for e in ledger_entries(store)]
+        drift = run_drift(store, Settings(db_path=location, roots=[repo.parent]), prd, repo).snapshot
+        claims = [(r.claim.claim_key, r.status, r.fake) for r in drift.claims]
+    return {"playbooks": playbooks, "files": files, "ledger": ledger, "drift": (drift.totals, claims)}
+
+
+def test_playbooks_exports_ledger_and_drift_are_the_same_on_both(tmp_path, pg_url):
+    from test_drift import CODE, PRD, make_repo
+
+    repo = tmp_path / "repo"
+    sha = make_repo(repo, CODE)
+    prd = tmp_path / "PRD.md"
+    prd.write_text(PRD.replace("{sha}", sha))
+    results = {}
+    for name, location in (("sqlite", tmp_path / "distill.db"), ("postgresql", pg_url)):
+        _pipeline(location)
+        (tmp_path / name).mkdir()
+        results[name] = _downstream(location, tmp_path / name, (repo, prd))
+    on_sqlite, on_postgres = results["sqlite"], results["postgresql"]
+    assert len(on_sqlite["playbooks"]) > 5 and len(on_sqlite["files"]) >= 3 and on_sqlite["ledger"]
+    assert on_postgres["playbooks"] == on_sqlite["playbooks"]
+    assert on_postgres["files"].keys() == on_sqlite["files"].keys()
+    for rel, content in on_sqlite["files"].items():
+        assert on_postgres["files"][rel] == content, f"{rel} differs between the backends"
+    assert on_postgres["ledger"] == on_sqlite["ledger"]
+    assert on_postgres["drift"] == on_sqlite["drift"]

@@ -177,10 +177,12 @@ class Exporter:
         marks = ",".join("?" * len(cats))
         total = self.store.query_one(f"SELECT count(*) AS n FROM scores WHERE category IN ({marks})", cats)["n"]
         done, last = 0, ""
+        # SQLite's "+category": walk the primary key in order instead of sorting the category index per
+        # page (PostgreSQL's planner chooses for itself, and has no unary + on text)
+        category = "category" if self.store.dialect == "postgresql" else "+category"
         while True:
             page = self.store.query(
-                # "+category": walk the primary key in order instead of sorting the category index per page
-                f"SELECT run_key, category, scorer_version FROM scores WHERE +category IN ({marks}) AND run_key > ? "
+                f"SELECT run_key, category, scorer_version FROM scores WHERE {category} IN ({marks}) AND run_key > ? "
                 "ORDER BY run_key LIMIT ?", (*cats, last, RUN_PAGE))
             if not page:
                 break
@@ -285,7 +287,7 @@ class Exporter:
 
     def playbooks(self) -> None:
         """Playbook chunks, when the playbooks table exists (only their accepted source runs count)."""
-        if not self.store.query_one("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'playbooks'"):
+        if "playbooks" not in self.store.table_names():
             self.stats["playbooks_table_absent"] = 1
             return
         last = ""

@@ -36,6 +36,7 @@ from mcp_distill.redact.edges import KEY_META
 from mcp_distill.redact.paths import source_labels
 from mcp_distill.redact.scrub import PLACEHOLDER_RE, find_secrets
 from mcp_distill.store import Store
+from mcp_distill.store.dialect import json_text, json_value
 
 if TYPE_CHECKING:  # only for hints: export_validate imports this module
     from mcp_distill.datasets.validate import ValidationReport, _ReadOnlyStore
@@ -172,6 +173,7 @@ class _Checker:
             for run, raw_run in zip(chunk, raw, strict=True):
                 self._categories.put(run, found.get(raw_run))
         need = sorted(p for p in provs if p not in self._records)
+        dialect = self.store.dialect
         for name, group in itertools.groupby(need, key=lambda p: p[0]):
             items = list(group)
             raw_name = self.resolve.path(name)
@@ -182,8 +184,9 @@ class _Checker:
                 with self.store.lock:
                     rows = conn.execute(
                         "SELECT line_offset, sig_hash, run_key, task_id, task_type, file_path, "
-                        "CASE WHEN task_id IS NULL AND file_path IS NULL THEN json_extract(data, '$.input_text') END, "
-                        "json_extract(data, '$.signals.votes_for'), json_extract(data, '$.signals.votes_against') "
+                        f"CASE WHEN task_id IS NULL AND file_path IS NULL THEN {json_text(dialect, 'data', 'input_text')} END, "
+                        f"{json_value(dialect, 'data', 'signals', 'votes_for')}, "
+                        f"{json_value(dialect, 'data', 'signals', 'votes_against')} "
                         f"FROM evidence WHERE source_file = ? AND line_offset IN ({','.join('?' * len(offsets))}) "
                         "ORDER BY id", [raw_name, *offsets]).fetchall()
                 for offset, sig, run, task_id, task_type, file_path, text, votes_for, votes_against in rows:

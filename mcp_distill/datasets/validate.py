@@ -151,6 +151,8 @@ class _ReadOnlyStore:
     closes, which would strand the writes of a parent whose POSIX locks were dropped (any close() of
     another descriptor of the database file in that process drops them)."""
 
+    dialect = "sqlite"  # the background validator only runs beside a SQLite file
+
     def __init__(self, path: str):
         self.path = Path(path)
         self.conn = sqlean.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,

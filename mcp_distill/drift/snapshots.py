@@ -188,9 +188,9 @@ def _save(store: Store, snap: DriftSnapshot) -> None:
     now = now_utc().isoformat()
     with store.write() as db:
         cur = db.conn.execute(
-            "INSERT OR IGNORE INTO drift_snapshots(snapshot_id, prd_sha256, repo_sha, checker_version, prd_path, "
+            "INSERT INTO drift_snapshots(snapshot_id, prd_sha256, repo_sha, checker_version, prd_path, "
             "repo_path, rev, created_at, last_run_at, claim_count, totals, header) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (snap.snapshot_id, snap.prd_sha256, snap.repo_sha, snap.checker_version, snap.prd_path, snap.repo_path,
              snap.rev, snap.created_at.isoformat(), now, len(snap.claims), orjson.dumps(snap.totals).decode(),
              orjson.dumps(header).decode()),

@@ -10,6 +10,7 @@ generation token and an older refresh stops at its next batch (:class:`_Supersed
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections import Counter
@@ -35,6 +36,7 @@ from mcp_distill.ledger.rules import (
 from mcp_distill.models import ModelLedgerEntry
 from mcp_distill.receipts import ReceiptBuilder
 from mcp_distill.store import Connection, Store
+from mcp_distill.store.dialect import json_number, json_text, json_value
 
 #: Runs recomputed per write transaction.
 BATCH_RUNS = 5_000
@@ -92,13 +94,18 @@ def _contribution_pairs(contribs: list[Contribution]) -> set[tuple[str, str, str
 
 # ----------------------------------------------------------------------------- reading the store
 
-_EVIDENCE_SQL = (
-    "SELECT run_key, id, record_id, model_name, task_type, task_id, ts_epoch, ingested_at, "
-    "json_extract(data, '$.latency_ms'), json_extract(data, '$.cost_usd'), json_extract(data, '$.model_role'), "
-    "json_extract(data, '$.model_provider'), coalesce(json_extract(data, '$.signals.error_count'), 0) > 0, "
-    "json_extract(data, '$.signals.accepted_on_attempt'), json_extract(data, '$.failure_markers') "
-    "FROM evidence WHERE model_name IS NOT NULL AND run_key IN ({marks})"
-)
+def _evidence_sql(dialect: str) -> str:
+    value = functools.partial(json_value, dialect, "data")
+    return (
+        "SELECT run_key, id, record_id, model_name, task_type, task_id, ts_epoch, ingested_at, "
+        f"{value('latency_ms')}, {value('cost_usd')}, {value('model_role')}, {value('model_provider')}, "
+        f"coalesce({json_number(dialect, 'data', 'signals', 'error_count')}, 0) > 0, "
+        f"{value('signals', 'accepted_on_attempt')}, {json_text(dialect, 'data', 'failure_markers')} "
+        "FROM evidence WHERE model_name IS NOT NULL AND run_key IN ({marks})"
+    )
+
+
+_EVIDENCE_SQL = {dialect: _evidence_sql(dialect) for dialect in ("sqlite", "postgresql")}
 _CONTRIB_COLUMNS = ("run_key, task_type, model_name, unit_key, seq_epoch, position, role, outcome, cost_nano, "
                     "latencies, reasons, provider, updated_epoch")
 
@@ -110,7 +117,7 @@ def _marks(n: int) -> str:
 def _load_evidence(conn: Connection, keys: list[str]) -> tuple[dict[str, list[EvidenceRow]], int]:
     by_run: dict[str, list[EvidenceRow]] = {}
     n = 0
-    for row in conn.execute(_EVIDENCE_SQL.format(marks=_marks(len(keys))), keys):
+    for row in conn.execute(_EVIDENCE_SQL[getattr(conn, "dialect", "sqlite")].replace("{marks}", _marks(len(keys))), keys):
         n += 1
         by_run.setdefault(row[0], []).append(EvidenceRow._make(row))
     return by_run, n
@@ -198,6 +205,7 @@ def _merge_counter(stored: str | None, change: Counter[Any]) -> dict[str, int]:
 
 
 _NUMERIC = ("runs", "sample_count", "success_count", "partial_count", "cost_runs", "cost_nano", "latency_n")
+_UPSERT_SET = ", ".join(f"{c} = excluded.{c}" for c in (*_NUMERIC, "hist", "roles", "providers", "updated_epoch"))
 
 
 def _apply(conn: Connection, delta: _Delta) -> None:
@@ -213,8 +221,9 @@ def _apply(conn: Connection, delta: _Delta) -> None:
         updated = conn.execute("SELECT max(updated_epoch) FROM ledger_run WHERE task_type = ? AND model_name = ?",
                                key).fetchone()[0]
         conn.execute(
-            f"INSERT OR REPLACE INTO ledger_entry(task_type, model_name, {', '.join(_NUMERIC)}, hist, roles, "
-            "providers, updated_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO ledger_entry(task_type, model_name, {', '.join(_NUMERIC)}, hist, roles, "
+            "providers, updated_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT(task_type, model_name) DO UPDATE SET {_UPSERT_SET}",
             (*key, *numbers, *blobs, updated),
         )
     for table, column, counts in (("ledger_failure", "reason", delta.failures),
@@ -222,7 +231,7 @@ def _apply(conn: Connection, delta: _Delta) -> None:
         changed = [(*k, n) for k, n in sorted(counts.items()) if n != 0]
         conn.executemany(
             f"INSERT INTO {table}(task_type, model_name, {column}, n) VALUES (?, ?, ?, ?) "
-            f"ON CONFLICT(task_type, model_name, {column}) DO UPDATE SET n = n + excluded.n", changed)
+            f"ON CONFLICT(task_type, model_name, {column}) DO UPDATE SET n = {table}.n + excluded.n", changed)
         conn.executemany(f"DELETE FROM {table} WHERE task_type = ? AND model_name = ? AND {column} = ? AND n <= 0",
                          [k[:3] for k in changed if k[3] < 0])
 

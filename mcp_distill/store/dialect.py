@@ -19,6 +19,25 @@ def json_text(dialect: str, column: str, *keys: str) -> str:
     return f"json_extract({column}, '$.{'.'.join(keys)}')"
 
 
+def json_value(dialect: str, column: str, *keys: str) -> str:
+    """The value at ``keys`` as SQLite's ``json_extract`` hands it to Python: a number as a number, a
+    string as a string, JSON null or absent as NULL. PostgreSQL: the ``jsonb`` value, which psycopg
+    loads into the same Python value (true/false become True/False, equal to SQLite's 1/0)."""
+    if dialect == POSTGRESQL:
+        return f"nullif({column}::jsonb #> '{{{','.join(keys)}}}', 'null'::jsonb)"
+    return f"json_extract({column}, '$.{'.'.join(keys)}')"
+
+
+def json_number(dialect: str, column: str, *keys: str) -> str:
+    """The value at ``keys`` as an SQL number for comparisons and arithmetic (true/false: 1/0); NULL
+    when absent or not a number."""
+    if dialect == POSTGRESQL:
+        value = f"({column}::jsonb #> '{{{','.join(keys)}}}')"
+        return (f"(CASE jsonb_typeof({value}) WHEN 'number' THEN ({value} #>> '{{}}')::double precision "
+                f"WHEN 'boolean' THEN CASE WHEN {value} = 'true'::jsonb THEN 1 ELSE 0 END END)")
+    return f"json_extract({column}, '$.{'.'.join(keys)}')"
+
+
 def greatest(dialect: str, a: str, b: str) -> str:
     """The larger of two values (SQLite's two-argument ``max``). Only for values that are not NULL:
     SQLite's answers NULL when one is, PostgreSQL's ``GREATEST`` ignores it."""
