@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from mcp_distill.errors import InvalidInputError
 from mcp_distill.models import SCHEMAS
 from mcp_distill.store import Store
+from mcp_distill.store.dialect import json_text
 
 #: The MCP spec caps one completion answer at 100 values.
 MAX_VALUES = 100
@@ -22,7 +23,7 @@ _SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "run": (("runs", "coalesce(run_id, run_key)"),),
     "playbook": (("playbooks", "playbook_id"),),
     # The apply_playbook prompt's task: what earlier tasks were called (playbook titles).
-    "playbook_title": (("playbooks", "json_extract(data, '$.title')"),),
+    "playbook_title": (("playbooks", "$.title"),),
     "task_type": (("runs", "task_type"), ("ledger_entry", "task_type"), ("playbooks", "task_type")),
     "model": (("ledger_entry", "model_name"),),
     "drift": (("drift_snapshots", "snapshot_id"),),
@@ -30,6 +31,11 @@ _SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "scratchpad_run": (("scratchpads", "run_id"),),
 }
 KINDS = (*_SOURCES, "schema")
+
+
+def _column(store: Store, col: str) -> str:
+    """A column, or ("$.key") a key of the JSON ``data`` column in the store's dialect."""
+    return json_text(store.dialect, "data", col[2:]) if col.startswith("$.") else col
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,11 @@ def complete(store: Store, kind: str, prefix: str = "", limit: int = MAX_VALUES)
     sources = _SOURCES.get(kind)
     if sources is None:
         raise InvalidInputError(f"no completion for {kind!r}; known kinds: {', '.join(KINDS)}")
-    union = " UNION ".join(
-        f"SELECT {col} AS v FROM {table} WHERE {col} >= :p AND {col} < :p || char(1114111)" for table, col in sources)
-    params = {"p": prefix, "n": limit}
-    rows = store.query(f"SELECT v FROM ({union}) WHERE v IS NOT NULL AND v != '' ORDER BY v LIMIT :n", params)
-    total = store.query_one(f"SELECT count(*) AS n FROM ({union}) WHERE v IS NOT NULL AND v != ''", params)
+    # the range's upper end (prefix + U+10FFFF) is a parameter, so the SQL is the same in both dialects
+    union = " UNION ".join(f"SELECT {_column(store, col)} AS v FROM {table} WHERE {_column(store, col)} >= ? "
+                           f"AND {_column(store, col)} < ?" for table, col in sources)
+    bounds = [prefix, prefix + "\U0010ffff"] * len(sources)
+    rows = store.query(f"SELECT v FROM ({union}) AS u WHERE v IS NOT NULL AND v != '' ORDER BY v LIMIT ?",
+                       (*bounds, limit))
+    total = store.query_one(f"SELECT count(*) AS n FROM ({union}) AS u WHERE v IS NOT NULL AND v != ''", bounds)
     return Matches([r["v"] for r in rows], total["n"] if total else 0)

@@ -187,3 +187,36 @@ def test_playbooks_exports_ledger_and_drift_are_the_same_on_both(tmp_path, pg_ur
         assert on_postgres["files"][rel] == content, f"{rel} differs between the backends"
     assert on_postgres["ledger"] == on_sqlite["ledger"]
     assert on_postgres["drift"] == on_sqlite["drift"]
+
+
+def test_search_on_postgresql_finds_explains_and_filters_like_sqlite(tmp_path, pg_url, embedder):
+    from mcp_distill.search.backends import vector_leg
+    from mcp_distill.search.index import Index
+    from mcp_distill.search.playbooks import extract_playbooks, index_playbooks
+
+    query = "retry flaky migration backoff"
+    found = {}
+    for name, location in (("sqlite", tmp_path / "distill.db"), ("postgresql", pg_url)):
+        _pipeline(location)
+        with open_store(location) as store:
+            extract_playbooks(store)
+            index_playbooks(store, embedder)
+            index = Index(store, embedder, "playbooks")
+            title, task_type = (lambda r: (r["title"], r["task_type"]))(
+                store.query_one("SELECT title, task_type FROM search_docs ORDER BY doc_id"))
+            by_title = index.search(title, k=3, mode="keyword").hits
+            assert title in [h.title for h in by_title] and by_title[0].matched_fields, name
+            semantic = [(h.id, round(h.vector_similarity, 5)) for h in index.search(query, k=5, mode="semantic").hits]
+            hybrid = index.search(query, k=5, mode="hybrid").hits
+            assert all(h.keyword_rank or h.vector_rank for h in hybrid) and any(h.matched_fields for h in hybrid)
+            assert all(h.strength is not None for h in hybrid)
+            filtered = index.search(query, k=5, mode="hybrid", task_type=task_type).hits
+            assert filtered and {h.task_type for h in filtered} == {task_type}
+            if name == "postgresql":  # the HNSW path (no exact scan) finds what the exact scan finds here
+                assert "hnsw" in store.query_one("SELECT indexdef FROM pg_indexes WHERE indexname = 'search_vec_hnsw'")[
+                    "indexdef"]
+                index.vectors = vector_leg(store, index.vectors.model_id, exact_max=0)
+                via_index = [(h.id, round(h.vector_similarity, 5)) for h in index.search(query, k=5, mode="semantic").hits]
+                assert via_index == semantic
+            found[name] = semantic
+    assert found["postgresql"] == found["sqlite"]  # the same vectors, rescored alike

@@ -475,7 +475,7 @@ class CachingEmbedder:
                 self.store.conn.executemany(
                     # OR IGNORE, not REPLACE: a row's id is referenced (search_docs.vector_id), and a
                     # concurrent writer's vector for the same text and model is the same vector.
-                    "INSERT OR IGNORE INTO embed_cache(content_hash, model_id, vector) VALUES (?, ?, ?)", rows
+                    "INSERT INTO embed_cache(content_hash, model_id, vector) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", rows
                 )
             for (h, _), v in zip(missing.items(), vectors, strict=True):
                 found[h] = np.asarray(v, dtype=np.float32)

@@ -64,8 +64,9 @@ from typing import Any
 import numpy as np
 
 from mcp_distill.errors import EmbedderError, InvalidInputError
+from mcp_distill.search.backends import keyword_leg, vector_leg
 from mcp_distill.search.embed import CachingEmbedder, Embedder, content_hash, l2_normalise
-from mcp_distill.search.legs import Filters, KeywordLeg, VectorLeg, doc_facets, forget_counts
+from mcp_distill.search.legs import Filters, doc_facets, forget_counts
 from mcp_distill.search.maintenance import (
     META_DIM,
     META_MODEL,
@@ -90,6 +91,7 @@ from mcp_distill.search.query import (
 from mcp_distill.search.strength import coverage, reference_background, strength, vector_z
 from mcp_distill.search.types import MODES, Doc, Hit, Mode, Progress, SearchResult, UpsertReport, embed_text
 from mcp_distill.store import Store
+from mcp_distill.store.dialect import in_list, list_param
 
 __all__ = [
     "META_DIM", "META_MODEL", "MODES", "Doc", "Hit", "Index", "Mode", "Progress", "SearchResult", "UpsertReport",
@@ -142,8 +144,8 @@ class Index:
         if embedder is not None:
             check_embedder(store, embedder)
         self._doc_embedder = CachingEmbedder(store, embedder) if embedder is not None else None
-        self.keyword = KeywordLeg(store)
-        self.vectors = VectorLeg(store, embedder.model_id if embedder is not None else store.get_meta(META_MODEL))
+        self.keyword = keyword_leg(store)
+        self.vectors = vector_leg(store, embedder.model_id if embedder is not None else store.get_meta(META_MODEL))
 
     # -- writing --------------------------------------------------------------------------
 
@@ -178,8 +180,8 @@ class Index:
     def _existing(self, ids: list[str]) -> dict[str, _Existing]:
         rows = self.store.query(
             "SELECT id, doc_id, row_hash, content_hash, vector_id FROM search_docs "
-            "WHERE collection = ? AND doc_id IN (SELECT value FROM json_each(?))",
-            (self.collection, json.dumps(ids)),
+            f"WHERE collection = ? AND {in_list(self.store.dialect, 'doc_id')}",
+            (self.collection, list_param(self.store.dialect, ids)),
         )
         return {r["doc_id"]: _Existing(r["id"], r["row_hash"], r["content_hash"], r["vector_id"]) for r in rows}
 
@@ -257,10 +259,10 @@ class Index:
             cursor = conn.execute(
                 "INSERT INTO search_docs(title, text, tags, facets, task_type, source, ts, ts_epoch, metadata, "
                 "content_hash, row_hash, vector_id, updated_at, collection, doc_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (*values, self.collection, doc.id),
             )
-            rowid = int(cursor.lastrowid or 0)
+            rowid = int(cursor.fetchone()[0])
         else:
             rowid = old.id
             conn.execute(
@@ -270,7 +272,8 @@ class Index:
                 (*values, rowid),
             )
             conn.execute("DELETE FROM search_tags WHERE doc = ?", (rowid,))
-        conn.executemany("INSERT OR IGNORE INTO search_tags(tag, doc) VALUES (?, ?)", [(t, rowid) for t in tags])
+        conn.executemany("INSERT INTO search_tags(tag, doc) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         [(t, rowid) for t in tags])
         if vector is not None:
             self.vectors.put(rowid, self.collection, vector, doc.task_type, doc.source, ts_epoch)
         elif old is not None and old.vector_id:
@@ -284,8 +287,8 @@ class Index:
             return 0
         with self.store.write():
             rows = self.store.query(
-                "SELECT id FROM search_docs WHERE collection = ? AND doc_id IN (SELECT value FROM json_each(?))",
-                (self.collection, json.dumps(wanted)),
+                f"SELECT id FROM search_docs WHERE collection = ? AND {in_list(self.store.dialect, 'doc_id')}",
+                (self.collection, list_param(self.store.dialect, wanted)),
             )
             rowids = [int(r["id"]) for r in rows]
             if rowids:
@@ -414,8 +417,8 @@ class Index:
         by_id = {h.id: doc for h, (doc, _) in zip(hits, fused, strict=False)}
         rowids = [by_id[h.id] for h in hits]
         rows = {r["id"]: r for r in self.store.query(
-            "SELECT id, title, text, tags FROM search_docs WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(rowids),))}
+            f"SELECT id, title, text, tags FROM search_docs WHERE {in_list(self.store.dialect, 'id')}",
+            (list_param(self.store.dialect, rowids),))}
         terms = self.keyword.tokenize([
             f"{rows[d]['title']}\n{rows[d]['text']}\n{' '.join(json.loads(rows[d]['tags']))}" if d in rows else ""
             for d in rowids])
@@ -478,8 +481,8 @@ class Index:
         rows = {
             r["id"]: r for r in self.store.query(
                 "SELECT id, doc_id, title, text, tags, task_type, source, ts, metadata FROM search_docs "
-                "WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps(ids),),
+                f"WHERE {in_list(self.store.dialect, 'id')}",
+                (list_param(self.store.dialect, ids),),
             )
         }
         fields = self.keyword.matched_fields(terms, [d for d in ids if d in rows and d in kw])

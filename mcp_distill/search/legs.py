@@ -7,7 +7,6 @@ store's lock (the MCP server shares one connection between worker threads).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import weakref
@@ -30,6 +29,7 @@ from mcp_distill.search.query import (
     query_tokens,
 )
 from mcp_distill.store import Store
+from mcp_distill.store.dialect import in_list, list_param
 
 #: A tag-filtered set this small (or smaller) is scored exactly from the float vectors (about 3 µs
 #: per document on 2 cores at 100k), which is both cheaper than an over-fetching KNN and exact.
@@ -391,7 +391,7 @@ class VectorLeg:
         with self.store.lock:
             rows = self.store.conn.execute(
                 "SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.id = d.vector_id "
-                "WHERE d.id IN (SELECT value FROM json_each(?))", (json.dumps(docs),)).fetchall()
+                f"WHERE {in_list(self.store.dialect, 'd.id')}", (list_param(self.store.dialect, docs),)).fetchall()
         return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
     def vector_of(self, vector_id: int) -> np.ndarray | None:
@@ -494,9 +494,9 @@ class VectorLeg:
             return []
         marks = ",".join("?" * len(tags))
         rows = self.store.query(
-            f"SELECT doc FROM search_tags WHERE doc IN (SELECT value FROM json_each(?)) AND tag IN ({marks}) "
+            f"SELECT doc FROM search_tags WHERE {in_list(self.store.dialect, 'doc')} AND tag IN ({marks}) "
             "GROUP BY doc HAVING count(*) = ?",
-            (json.dumps(docs), *tags, len(tags)),
+            (list_param(self.store.dialect, docs), *tags, len(tags)),
         )
         keep = {int(r["doc"]) for r in rows}
         return [d for d in docs if d in keep]
@@ -507,8 +507,8 @@ class VectorLeg:
         with self.store.lock:
             rows = self.store.conn.execute(
                 "SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.id = d.vector_id "
-                "WHERE d.id IN (SELECT value FROM json_each(?))",
-                (json.dumps(docs),),
+                f"WHERE {in_list(self.store.dialect, 'd.id')}",
+                (list_param(self.store.dialect, docs),),
             ).fetchall()
         return self._top(qvec, rows, depth)
 

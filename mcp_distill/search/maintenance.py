@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_distill.errors import EmbedderError, StoreError
+from mcp_distill.search.backends import vector_leg
 from mcp_distill.search.embed import CachingEmbedder, Embedder
-from mcp_distill.search.legs import VectorLeg
 from mcp_distill.search.types import Progress, embed_text
 from mcp_distill.store import Store
 
@@ -42,6 +42,8 @@ def check_schema(store: Store) -> None:
     key = str(store.path)
     if key in _SCHEMA_OK:
         return
+    if store.dialect != "sqlite":  # that snapshot only ever existed as a SQLite file
+        return
     columns = {r["name"] for r in store.query("PRAGMA table_info(search_docs)")}
     if "vector_id" not in columns:
         raise StoreError(
@@ -70,7 +72,7 @@ def embed_pending(store: Store, embedder: Embedder, collection: str | None = Non
     check_schema(store)
     check_embedder(store, embedder)
     cached = CachingEmbedder(store, embedder)
-    vectors = VectorLeg(store, embedder.model_id)
+    vectors = vector_leg(store, embedder.model_id)
     where = "vector_id IS NULL" + (" AND collection = ?" if collection else "")
     params: tuple[Any, ...] = (collection,) if collection else ()
     row = store.query_one(f"SELECT count(*) AS n FROM search_docs WHERE {where}", params)
@@ -113,7 +115,7 @@ def reindex(store: Store, embedder: Embedder, progress: Progress | None = None) 
     """
     check_schema(store)
     with store.write():
-        VectorLeg(store, None).drop()
+        vector_leg(store, None).drop()
         store.conn.execute("UPDATE search_docs SET vector_id = NULL WHERE vector_id IS NOT NULL")
         store.conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (META_MODEL, META_DIM))
     return embed_pending(store, embedder, None, progress)

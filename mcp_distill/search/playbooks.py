@@ -42,6 +42,7 @@ from mcp_distill.search.embed import Embedder
 from mcp_distill.search.index import Doc, Index
 from mcp_distill.search.strength import STRENGTHS, Strength, passes
 from mcp_distill.store import Store
+from mcp_distill.store.dialect import json_array_has, json_value
 
 Progress = Callable[[int, int, str], None]
 
@@ -355,7 +356,8 @@ def all_playbooks(store: Store) -> list[Playbook]:
 def list_playbooks(store: Store, task_type: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Playbook], int]:
     """One page of playbooks (optionally of one task type), most accepted runs first, and the total."""
     where, params = (" WHERE task_type = ?", (task_type,)) if task_type else ("", ())
-    rows = store.query(f"SELECT data FROM playbooks{where} ORDER BY json_extract(data, '$.success_count') DESC, "
+    successes = json_value(store.dialect, "data", "success_count")
+    rows = store.query(f"SELECT data FROM playbooks{where} ORDER BY {successes} DESC, "
                        "playbook_id LIMIT ? OFFSET ?", (*params, limit, offset))
     total = store.query_one(f"SELECT count(*) AS n FROM playbooks{where}", params)
     return [Playbook.model_validate_json(r["data"]) for r in rows], int(total["n"]) if total else 0
@@ -363,8 +365,8 @@ def list_playbooks(store: Store, task_type: str | None = None, limit: int = 50, 
 
 def playbooks_for_run(store: Store, run_key: str, limit: int = 20) -> list[Playbook]:
     """Playbooks built from ``run_key`` (it is one of their source runs)."""
-    rows = store.query("SELECT data FROM playbooks WHERE EXISTS (SELECT 1 FROM json_each(data, '$.source_run_ids') "
-                       "WHERE value = ?) ORDER BY playbook_id LIMIT ?", (run_key, limit))
+    rows = store.query(f"SELECT data FROM playbooks WHERE {json_array_has(store.dialect, 'data', 'source_run_ids')} "
+                       "ORDER BY playbook_id LIMIT ?", (run_key, limit))
     return [Playbook.model_validate_json(r["data"]) for r in rows]
 
 

@@ -6,6 +6,9 @@ JSON as text in both backends.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+
 POSTGRESQL = "postgresql"
 
 
@@ -47,3 +50,22 @@ def greatest(dialect: str, a: str, b: str) -> str:
 def least(dialect: str, a: str, b: str) -> str:
     """The smaller of two values (SQLite's two-argument ``min``); not NULL, as for :func:`greatest`."""
     return f"LEAST({a}, {b})" if dialect == POSTGRESQL else f"min({a}, {b})"
+
+
+def in_list(dialect: str, column: str) -> str:
+    """``column`` is one of a list given as ONE parameter (see :func:`list_param`): SQLite reads a JSON
+    array with ``json_each``, PostgreSQL takes an array (``= ANY``); either way one statement serves
+    a list of any length."""
+    return f"{column} = ANY(?)" if dialect == POSTGRESQL else f"{column} IN (SELECT value FROM json_each(?))"
+
+
+def list_param(dialect: str, values: Iterable[object]) -> object:
+    """The parameter of an :func:`in_list` clause."""
+    return list(values) if dialect == POSTGRESQL else json.dumps(list(values))
+
+
+def json_array_has(dialect: str, column: str, key: str) -> str:
+    """The JSON array at ``column``'s top-level ``key`` holds the string given as ONE parameter."""
+    if dialect == POSTGRESQL:
+        return f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({column}::jsonb -> '{key}') AS e(value) WHERE value = ?)"
+    return f"EXISTS (SELECT 1 FROM json_each({column}, '$.{key}') WHERE value = ?)"
