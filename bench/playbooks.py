@@ -1,6 +1,6 @@
 """Playbook retrieval for tasks never seen before: leave-one-out / k-fold over real and generated KBs.
 
-    .venv/bin/python bench/playbooks.py                       # bundled KB, --runs 200 KB, real traces
+    .venv/bin/python bench/playbooks.py                       # bundled KB, 200- and 500-run KBs, real traces
     .venv/bin/python bench/playbooks.py --kb generated:400    # one KB (bundled | generated:N | a folder)
     .venv/bin/python bench/playbooks.py --tune                # also the train-split grids
 
@@ -12,9 +12,9 @@ the query is its task text only (the longest prompt of the run), and the right a
 playbook of its pattern. Leave-one-out up to LOO_MAX queries, else FOLDS-fold (all runs of a fold
 held out together). Queries whose playbook vanishes with them have no right answer: the honest
 result for them is "no match". Junk queries (bench/data/junk_queries.txt, unrelated to any KB)
-measure the same from the other side. Every query set is split by a hash of its id into a train
-half (constants of mcp_distill/search/query.py and strength.py are chosen there, `--tune`) and a
-held-out half; both are printed, and docs/benchmarks.md gets the held-out figures.
+measure the same from the other side. Every query set is split by a hash of its id (of its text
+when the id hashes a path) into a train half (constants of mcp_distill/search/query.py and strength.py
+are chosen there, `--tune`) and a held-out half; both are printed, and docs/benchmarks.md gets the held-out figures.
 """
 
 from __future__ import annotations
@@ -64,9 +64,16 @@ K = 10
 MAX_TERMS: int | None = None
 
 
-def split_of(key: str) -> str:
-    """train / test by a hash of the query's id (stable across runs and machines)."""
-    return "train" if hashlib.sha256(key.encode()).digest()[0] % 2 == 0 else "test"
+#: Run keys derived from a record id or a file name, which hash the source file's absolute path: the
+#: same run gets another key in another checkout or temporary folder.
+PATH_KEYS = ("rec:", "file:")
+
+
+def split_of(key: str, text: str = "") -> str:
+    """train / test by a hash of the query's id, or of its text when the id hashes a path (see
+    PATH_KEYS), so that a query stays in its half across runs, folders and machines."""
+    stable = f"text:{text}" if key.startswith(PATH_KEYS) else key
+    return "train" if hashlib.sha256(stable.encode()).digest()[0] % 2 == 0 else "test"
 
 
 @dataclass
@@ -145,13 +152,24 @@ def evaluate_kb(spec: str, workdir: Path, junk: list[str]) -> dict[str, Any]:
         index.upsert([playbook_doc(pb) for pb in changed.values() if pb is not None])
         for q, key in held:
             right = playbook_id(key) if changed[key] is not None else None
-            outcomes.append(run_query(index, q, split_of(q), right, texts[q]))
+            outcomes.append(run_query(index, q, split_of(q, texts[q]), right, texts[q]))
         index.upsert([playbook_doc(books[k]) for k in touched if k in books])  # restore
     junk_out = [run_query(index, f"junk:{i}", split_of(f"junk:{i}"), None, text) for i, text in enumerate(junk)]
     store.close()
-    return {"kb": spec, "runs": sum(len(r) for r in groups.values()),
+    return {"kb": spec, "runs": sum(len(r) for r in groups.values()), "raw_id_playbooks": raw_id_playbooks(groups),
             "accepted": sum(r.category == "accepted" for rs in groups.values() for r in rs),
             "playbooks": len(books), "queries": outcomes, "junk": junk_out, "folds": n_folds}
+
+
+def raw_id_playbooks(groups: dict[str, list[RunView]]) -> int:
+    """Playbooks the extractor would make if runs were grouped by their raw task id (the grouping
+    before task signatures; a run without a task id is its own group): groups with an accepted run."""
+    raw: dict[str, bool] = {}
+    for runs in groups.values():
+        for run in runs:
+            key = f"{run.task_type}|{run.first('task_id') or run.run_key}"
+            raw[key] = raw.get(key, False) or run.category == "accepted"
+    return sum(raw.values())
 
 
 def run_query(index: Index, key: str, split: str, right: str | None, text: str) -> Outcome:
@@ -209,18 +227,33 @@ def summary(result: dict[str, Any], split: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- tuning (train split)
 
 
+def refuse(o: Outcome, k: float = search_query.RRF_K, vector_weight: float = search_query.VECTOR_WEIGHT,
+           cut: int | str | None = "default") -> list[str]:
+    """The query's two leg rankings fused again with other constants (the legs do not change)."""
+    if cut == "default":
+        kw = keyword_weight(o.n_terms)
+    else:
+        kw = search_query.KEYWORD_WEIGHT * (1.0 if cut is None or o.n_terms <= cut else cut / o.n_terms)
+    return [pid for pid, _ in rrf_fuse({"keyword": o.legs["keyword"], "vector": o.legs["semantic"]},
+                                       {"keyword": kw, "vector": vector_weight}, k, DEPTH)][:K]
+
+
+def fusion_row(train: dict[str, list[Outcome]], ranked_of: Callable[[Outcome], list[str]]) -> str:
+    row = [f"{kb} {m['top1']:.3f}/{m['mrr@10']:.3f}" for kb, qs in train.items() if (m := metrics(qs, ranked_of))]
+    pooled = metrics([o for qs in train.values() for o in qs], ranked_of)
+    return "; ".join(row) + f"; pooled {pooled['top1']:.3f}/{pooled['mrr@10']:.3f}"
+
+
 def tune(results: list[dict[str, Any]]) -> None:
     """Fusion grid (RRF k x vector weight) and strength thresholds on the train halves only."""
     train = {r["kb"]: [o for o in r["queries"] if o.split == "train"] for r in results}
     print("## fusion (train): top1 / MRR@10 per KB for RRF k x vector weight (keyword weight by query length)")
     for k, vw in itertools.product((1, 2, 5, 10, 20, 60), (0.5, 0.75, 1.0, 1.5, 2.0)):
-        row = []
-        for kb, qs in train.items():
-            m = metrics(qs, lambda o, k=k, vw=vw: [pid for pid, _ in rrf_fuse(
-                {"keyword": o.legs["keyword"], "vector": o.legs["semantic"]},
-                {"keyword": keyword_weight(o.n_terms), "vector": vw}, k, DEPTH)][:K])
-            row.append(f"{kb} {m['top1']:.3f}/{m['mrr@10']:.3f}")
-        print(f"k={k} vector_weight={vw}: " + "; ".join(row))
+        print(f"k={k} vector_weight={vw}: " + fusion_row(train, lambda o, k=k, vw=vw: refuse(o, k, vw)))
+    print("## long-query keyword weight (train): cut-off L of min(1, L/n), the SciFact-train k and weights; "
+          "pooled = all train queries of the KBs above together")
+    for cut in (8, 12, 16, 20, 24, 32, None):
+        print(f"L={cut or 'none'}: " + fusion_row(train, lambda o, cut=cut: refuse(o, cut=cut)))
     print("## strength features (train): right playbook at hybrid rank 1 vs junk rank 1 (z, coverage)")
     for r in results:
         right = [o.labels["hybrid"][0] for o in r["queries"] if o.split == "train" and o.right and
@@ -256,6 +289,17 @@ def table(results: list[dict[str, Any]], split: str) -> str:
     return "\n".join(lines)
 
 
+def pattern_table(results: list[dict[str, Any]]) -> str:
+    """Playbooks per accepted run with runs grouped by raw task id (before) and by pattern (after)."""
+    lines = ["| KB | accepted runs | playbooks grouped by raw task id (before) | by task signature (after) | "
+             "per accepted run before / after |", "|---|---|---|---|---|"]
+    for r in results:
+        before, after, accepted = r["raw_id_playbooks"], r["playbooks"], max(r["accepted"], 1)
+        lines.append(f"| {r['kb']} | {r['accepted']} | {before} | {after} | {before / accepted:.2f} / "
+                     f"{after / accepted:.2f} |")
+    return "\n".join(lines)
+
+
 def report(results: list[dict[str, Any]], argv: list[str]) -> str:
     return f"""Measured by `bench/playbooks.py` through the project's own extractor and index ({machine()};
 quality figures, which load does not change). Query = the held-out run's task text only; right answer = the
@@ -268,11 +312,18 @@ Train half (for comparison):
 
 {table(results, "train")}
 
+Playbooks per accepted run (the pattern-generalisation item): the same runs grouped by their raw task id
+(the grouping before task signatures, a run without a task id alone) and by the extractor's pattern key
+(task type + task signature):
+
+{pattern_table(results)}
+
 - Fusion: RRF k={search_query.RRF_K:g}, weights keyword {search_query.KEYWORD_WEIGHT:g} / vector
   {search_query.VECTOR_WEIGHT:g} (the same constants as the SciFact section), the keyword weight falling as
   {search_query.LONG_QUERY_TERMS}/n for a query of n > {search_query.LONG_QUERY_TERMS} keyword terms (a long prompt: these
-  queries keep ~45 terms; SciFact claims a handful). Long queries are embedded as windows of
-  {search_query.EMBED_WINDOW_WORDS} words, vectors averaged. Keyword terms: every query term by
+  queries keep ~25-130 terms; SciFact claims a handful); equal fused scores go to the hit with the strongest single
+  weighted leg contribution (mcp_distill/search/query.py `rrf_fuse`; docs/retrieval.md says why). Long queries
+  are embedded as windows of {search_query.EMBED_WINDOW_WORDS} words, vectors averaged. Keyword terms: every query term by
   document frequency from fts5vocab, boilerplate (in more than {search_query.MAX_DF_RATIO:g} of the documents) and
   absent terms dropped, rarest first within {search_query.POSTINGS_BUDGET} postings, at most
   {search_query.MAX_QUERY_TERMS} terms.
@@ -282,10 +333,21 @@ Train half (for comparison):
   search_playbooks is weak (drops "none"). "Right playbook returned" counts it among the first 5 hits left at that
   strength; "no-answer queries" are held-out runs that were the only accepted run of their pattern (their
   playbook vanishes with them: what is returned is a related playbook, not "the" right one).
+- Real traces (../shared/data/real): only {real_note(results)}; nothing was tuned on them, and with
+  so few queries one query moves MRR by 0.25 or more.
 - Junk queries: {len(load_junk())} queries in bench/data/junk_queries.txt, unrelated to any KB here.
 
 Reproduce: `.venv/bin/python bench/playbooks.py {' '.join(argv)}`.
 """
+
+
+def real_note(results: list[dict[str, Any]]) -> str:
+    real = next((r for r in results if r["kb"] == "real"), None)
+    if real is None:
+        return "not measured (the folder is absent)"
+    answerable = sum(o.right is not None for o in real["queries"])
+    return (f"{len(real['queries'])} of the {real['accepted']} accepted runs carry a task text (most SWE-bench runs "
+            f"there are predictions and reports without the issue), {answerable} of them with a right answer")
 
 
 def load_junk() -> list[str]:
@@ -303,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     global MAX_TERMS
     MAX_TERMS = args.max_terms
-    specs = args.kb or ["bundled", "generated:200", *(["real"] if REAL.exists() else [])]
+    specs = args.kb or ["bundled", "generated:200", "generated:500", *(["real"] if REAL.exists() else [])]
     junk = load_junk()
     results = []
     with tempfile.TemporaryDirectory(prefix="mcp-distill-pb-") as tmp:
@@ -315,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     for split in ("train", "test"):
         print(f"### {split}")
         print(table(results, split))
+    print(pattern_table(results))
     if args.tune:
         tune(results)
     if not args.no_doc and not args.kb:

@@ -86,6 +86,18 @@ def test_rrf_formula_weights_depth_and_ties() -> None:
     assert rrf_fuse({}) == [] and rrf_fuse({"a": []}) == []
 
 
+def test_rrf_tie_goes_to_the_strongest_weighted_evidence() -> None:
+    # k=1, keyword weight 0.5 (a long prompt), vector 0.75: "a" = 0.5/2 + 0.75/3 = 0.5 and
+    # "b" = 0.5/4 + 0.75/2 = 0.5. "b" holds the single strongest piece (vector rank 1: 0.375 against
+    # keyword rank 1: 0.25), so it wins although the keyword leg is listed first.
+    legs = {"keyword": ["a", "c", "b"], "vector": ["b", "a"]}
+    fused = rrf_fuse(legs, {"keyword": 0.5, "vector": 0.75}, k=1)
+    assert fused[0][1] == pytest.approx(fused[1][1])
+    assert [key for key, _ in fused] == ["b", "a", "c"]
+    # with equal weights the same ranks are no tie, and the sum decides as before
+    assert rrf_fuse(legs, k=1)[0][0] == "a"
+
+
 def test_query_sanitising_leaves_no_syntax() -> None:
     assert query_tokens('foo AND ("bar" OR baz*) col:val NEAR(a b) -x') == [
         "foo", "and", "bar", "or", "baz", "col", "val", "near", "a", "b", "x"]

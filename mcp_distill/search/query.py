@@ -35,14 +35,17 @@ KEYWORD_WEIGHT = 1.0
 VECTOR_WEIGHT = 0.75
 #: The keyword leg's weight falls as 1/n beyond this many query terms: min(1, LONG_QUERY_TERMS / n).
 #: A long task prompt ORs dozens of terms, most of them shared in part by many documents, and
-#: BM25's ranking of such a bag is much noisier than the embedding of the same text (playbook
-#: leave-one-out train split, 45 terms a query: keyword top-1 0.77, vector 0.85, hybrid at fixed
-#: weights 0.77); short queries (SciFact claims, a few words typed by an agent) keep the weights
-#: above. Chosen on that train split: cut-off 8 / 16 / 24 / 32 / none with 1/n: top-1 0.85 /
-#: 0.85 / 0.85 / 0.85 / 0.77 and MRR@10 0.897 / 0.885 / 0.885 / 0.885 / 0.846 (bundled KB),
-#: generated 200-run KB top-1 0.95-0.97 for all; of the tied 16 and 24, 24 leaves SciFact's
-#: short claims nearly untouched (53 of its 300 test queries have more than 16 tokens, 5 more than 24).
-LONG_QUERY_TERMS = 24
+#: BM25's ranking of such a bag is noisier than the embedding of the same text: on the train
+#: halves of the playbook leave-one-out sets (bundled, generated 200 and 500 runs) the keyword
+#: leg's MRR@10 is below the vector leg's for queries of 25-32 and of more than 32 kept terms in
+#: every KB, and equal (both perfect) at 17-24; short queries (SciFact claims, a few words typed by
+#: an agent) keep the SciFact-train weights above. Cut-offs 12..24 tie on the playbook train
+#: halves (generated 500: top-1 0.986 / MRR 0.988 for each; 8: 0.961, none: 0.957); on SciFact
+#: train 16 and above cost nothing (nDCG@10 0.7382; 2 of 809 claims keep more than 16 terms) and
+#: 12 costs 0.0009. 16 is the smallest value that leaves the short-query evidence untouched, so
+#: the leg the long-prompt evidence calls the weaker one is trusted no further than the
+#: short-query evidence requires (bench/playbooks.py --tune, bench/retrieval.py --tune).
+LONG_QUERY_TERMS = 16
 #: Ranks taken from each leg before fusing (or k when larger). 50 vs 100 changes train nDCG@10
 #: by 0.0007, and the vector leg's KNN cost is linear in it (6 vs 11 ms at 100k documents).
 FUSION_DEPTH = 50
@@ -172,23 +175,30 @@ def rrf_fuse(
     each list cut to its first ``depth`` items. Ranks only, never raw scores: BM25 values and
     cosine similarities live on unrelated scales, and ranks make the fusion robust to both.
     A larger ``k`` flattens the curve (deep ranks count relatively more); the weights tilt the
-    fusion towards a leg. Legs missing from ``weights`` weigh 1.0. Ties are broken by the best
-    single-leg rank, then by first appearance, so the output is deterministic.
+    fusion towards a leg. Legs missing from ``weights`` weigh 1.0.
+
+    Ties are broken by the strongest single piece of evidence, the largest ``w_L / (k + rank)``
+    of one leg, then by first appearance, so the output is deterministic. With k = 1 and a
+    keyword weight of 16/n, exact ties are common (n = 32: keyword rank 1 + vector rank 2 =
+    vector rank 1 + keyword rank 3 = 0.5); breaking them by the raw best rank, as before, ignored
+    the weights and handed them to whichever leg came first (the keyword one), which is the leg
+    the weights had just said to trust less.
 
     Returns (key, score) pairs, best first.
     """
     weights = weights or {}
     scores: dict[K, float] = {}
-    best: dict[K, int] = {}
+    best: dict[K, float] = {}
     for leg, ranking in rankings.items():
         w = float(weights.get(leg, 1.0))
         items = ranking if depth is None else ranking[:depth]
         for rank, key in enumerate(items, start=1):
-            scores[key] = scores.get(key, 0.0) + w / (k + rank)
-            if rank < best.get(key, 1 << 30):
-                best[key] = rank
+            part = w / (k + rank)
+            scores[key] = scores.get(key, 0.0) + part
+            best[key] = max(best.get(key, 0.0), part)
     order = {key: i for i, key in enumerate(scores)}
-    return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], order[kv[0]]))
+    # Rounded so that float noise (0.25 + 0.25 vs 0.375 + 0.125) cannot decide a tie.
+    return sorted(scores.items(), key=lambda kv: (-round(kv[1], 9), -best[kv[0]], order[kv[0]]))
 
 
 def parse_time(value: datetime | str | float | int | None, name: str = "ts") -> tuple[str, float] | None:
