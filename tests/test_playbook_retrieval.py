@@ -150,3 +150,35 @@ def test_same_kind_runs_merge_into_one_playbook_with_stable_ids(store):
     assert pb.success_rate == round(pb.success_count / pb.attempt_count, 4)
     again = extract_playbooks(store)
     assert again["playbook_ids"] == first["playbook_ids"] and pb.playbook_id in again["playbook_ids"]
+
+
+def _native_run(run: str, task: str, outcome: str, prompt: str) -> str:
+    return json.dumps({"schema": "mcp-distill/evidence", "stream": "evidence", "run_id": run, "task_id": task,
+                       "task_type": "codegen", "timestamp": "2026-11-28T10:00:00Z", "input_text": prompt,
+                       "signals": {"outcome": outcome}})
+
+
+def test_unique_task_ids_of_one_kind_merge_into_one_playbook(store, tmp_path):
+    """Every task id unique (HumanEval/0, /1, ...): grouped by raw id each run would be its own playbook.
+    The kind's runs merge into one playbook with their statistics (the rejected run counts as an attempt),
+    another kind stays apart, and ids hold on re-extraction. No ../shared data needed."""
+    prompts = {"HumanEval/0": "Write has_close_elements(numbers, threshold) returning True if any two floats "
+                              "are closer than threshold.",
+               "HumanEval/1": "Write separate_paren_groups(paren_string) splitting balanced parenthesis groups.",
+               "HumanEval/2": "Write truncate_number(number) returning the decimal part of a positive float.",
+               "HumanEval/3": "Write below_zero(operations) returning True if a bank balance ever drops below zero."}
+    outcomes = {"HumanEval/0": "resolved", "HumanEval/1": "resolved", "HumanEval/2": "resolved",
+                "HumanEval/3": "unresolved"}
+    lines = [_native_run(f"r{i}", task, outcomes[task], prompts[task]) for i, task in enumerate(prompts)]
+    lines.append(_native_run("r9", "invoice-approval-7", "resolved",
+                             "Route the supplier invoice to the finance approver and record the decision."))
+    (tmp_path / "evidence.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    collect_paths(store, Settings(db_path=store.path, roots=[tmp_path]), [str(tmp_path)])
+    score_runs(store, load_rules())
+    first = extract_playbooks(store)
+    books = {pb.problem_pattern: pb for pb in all_playbooks(store)}
+    humaneval = [pb for pb in books.values() if "HumanEval" in pb.problem_pattern]
+    assert len(humaneval) == 1 and len(books) == 2
+    pb = humaneval[0]
+    assert (pb.success_count, pb.attempt_count) == (3, 4)
+    assert extract_playbooks(store)["playbook_ids"] == first["playbook_ids"]
