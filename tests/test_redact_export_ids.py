@@ -119,3 +119,12 @@ def test_publisher_maps_back_and_counts():
     assert ids.counts["github_token"] == 2  # per occurrence written
     other = Publisher(b"j" * 32).id(f"run:{TOKEN}")
     assert other != shown[0]  # the placeholder hash is keyed per store
+
+
+def test_publisher_memo_forgets_without_losing_a_batch(monkeypatch):
+    monkeypatch.setattr("mcp_distill.redact.aliases.MEMO_LIMIT", 4)
+    ids = Publisher(b"k" * 32)
+    assert ids.publish(["a", "b", "c"]) == ["a", "b", "c"]
+    shown = ids.publish(["a", "d", "e", f"run:{TOKEN}"])  # over the limit: the memo is cleared mid-way
+    assert shown[:3] == ["a", "d", "e"] and STABLE.search(shown[3])
+    assert ids.publish(["b", f"run:{TOKEN}"]) == ["b", shown[3]]

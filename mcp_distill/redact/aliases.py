@@ -72,8 +72,9 @@ class Publisher:
         shown = [self.labels.get(v, v) if paths is not None and paths[i] else v for i, v in enumerate(values)]
         new = sorted({v for v in shown if v not in self._memo})
         if new:
-            if len(self._memo) + len(new) > MEMO_LIMIT:
+            if len(self._memo) + len(new) > MEMO_LIMIT:  # forget all, then this batch needs all its values
                 self._memo.clear()
+                new = sorted(set(shown))
             hits = suspects(new)
             for i, value in enumerate(new):
                 found: Counter[str] = Counter()
