@@ -1,6 +1,7 @@
-"""Declarative mapping files: map any other JSONL stream to EvidenceRecord fields without code.
+"""Declarative mapping files: map any other JSONL stream (or JSON/YAML document) to EvidenceRecord fields.
 
-A mapping file is TOML (documented example: ``examples/mappings/example.toml``)::
+A mapping file is TOML (documented example: ``examples/mappings/example.toml``; ``mcp-distill mapping
+suggest FILE`` writes one from a sample of a file)::
 
     [stream]
     name = "eval_runs"                      # the stream name stored on every record
@@ -9,70 +10,119 @@ A mapping file is TOML (documented example: ``examples/mappings/example.toml``):
     signature_keys = ["suite"]              # at least one must be present to recognise a file by content
     priority = 40                           # optional; lower is read first (streams with run ids: ~10)
     keep_extra = true                       # optional; unmapped source keys go to ``extra``
+    records = "/trials"                     # optional, documents: where the list of records is
 
-    [fields]                                # target field = source path, or a list of fallback paths
-    run_id = "id"
+    [fields]                                # target field = source path, a template, or a list of fallbacks
+    run_id = "{file_stem}:{id}"             # placeholders: {file_stem} {file_name} {parent} and row fields
     model_name = ["meta.model", "model"]
-    "signals.verdict" = "result"
+    "signals.outcome" = "passed"
 
     [constants]                             # target field = a fixed value for every row
     "signals.verdict_source" = "grader"
 
-    [values."signals.verdict"]              # translate source words for one target ("*" = any other)
-    pass = "accept"
+    [defaults]                              # target = value when a row has none (templates: file variables)
+    task_type = "{parent}"
+    [defaults."react_*.jsonl"]              # ...and per file glob (first match wins)
+    model_name = "gpt-4o"
 
-:func:`load_mappings` turns files into :class:`~mcp_distill.adapters.base.Adapter` instances that a
-collector uses alongside the registry. A bad file raises :class:`~mcp_distill.errors.ConfigError`
-naming the file and the key.
+    [values."signals.outcome"]              # translate source words for one target ("*" = any other)
+    true = "success"                        # true/false also match 1/0, "yes"/"no", "y"/"n"
+    false = "failure"
+
+Outcome and verdict fields holding plain yes/no values are read as success/failure (accept/reject) even
+without a table; any other value that no table entry translates and the scoring rules do not know is
+counted, and collect warns about it in its summary and receipt (:meth:`MappingAdapter.file_notes`).
+:func:`load_mappings` turns files into adapters that a collector uses alongside the registry. A bad file
+raises :class:`~mcp_distill.errors.ConfigError` naming the file and the key.
 """
 
 from __future__ import annotations
 
 import copy
-import fnmatch
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+import functools
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
-from mcp_distill.adapters.base import Adapter, Fields, Row, as_int, as_str_list, as_text, text_hash, try_ts
+from mcp_distill.adapters.base import (
+    Adapter,
+    Fields,
+    Row,
+    TimestampError,
+    as_int,
+    as_str_list,
+    as_text,
+    text_hash,
+    try_ts,
+)
 from mcp_distill.adapters.lakehouse import commands, confidence, count, non_negative, validations
+from mcp_distill.adapters.mapping_spec import (
+    KIND_WORDS,
+    OUTCOME_TARGETS,
+    STRICT,
+    TARGETS,
+    MappingSpec,
+    Source,
+    Template,
+    file_vars,
+    glob_matches,
+    item_offset,
+    lookup,
+    parse_mapping,
+    select_records,
+)
 from mcp_distill.config import read_toml
 from mcp_distill.errors import ConfigError
 from mcp_distill.models.common import CATEGORIES
 
-#: Every target a mapping may fill, with the conversion applied to the source value.
-TARGETS: dict[str, str] = {
-    "run_id": "str", "task_id": "str", "task_type": "str", "timestamp": "time", "model_name": "str",
-    "model_provider": "str", "model_role": "str", "system_text": "text", "input_text": "text",
-    "output_text": "text", "text": "text", "file_path": "str", "source_files": "strlist", "pr_number": "int",
-    "head_sha": "str", "commands_run": "commands", "retrieved_context": "strlist", "observer_notes": "text",
-    "scratchpad_summary": "text", "success_markers": "strlist", "failure_markers": "strlist",
-    "validation_results": "validations", "latency_ms": "num", "cost_usd": "num", "tokens_in": "int",
-    "tokens_out": "int", "tags": "strlist",
-    "signals.verdict": "str", "signals.verdict_source": "str", "signals.confidence": "conf",
-    "signals.severity": "str", "signals.patches_applied": "int", "signals.applier_action": "str",
-    "signals.votes_for": "int", "signals.votes_against": "int", "signals.attempts": "int",
-    "signals.accepted_on_attempt": "int", "signals.error_count": "count", "signals.outcome": "str",
-    "human_override.category": "category", "human_override.reason": "text",
-    "human_override.reviewer": "str", "human_override.decided_at": "time",
-}  # fmt: skip
-#: Fields the collector or the adapter computes; a mapping may not set them.
-COMPUTED = ("record_id", "stream", "provenance", "schema_version", "input_hash", "output_hash")
-_STREAM_KEYS = ("name", "files", "required_keys", "signature_keys", "priority", "keep_extra")
-_TABLES = ("stream", "fields", "constants", "values")
-#: Conversions that can fail on a bad value: :meth:`MappingAdapter.check` refuses such rows.
-_STRICT = ("time", "int", "count", "num", "conf", "category")
+_TRUE = frozenset({"true", "yes", "y", "t", "1", "1.0"})
+_FALSE = frozenset({"false", "no", "n", "f", "0", "0.0"})
+#: What a yes/no value means for an outcome target when no table translates it.
+_YES_NO = {"signals.outcome": {"true": "success", "false": "failure"},
+           "signals.verdict": {"true": "accept", "false": "reject"}}
+_MISSING = object()
 
 
-def _lookup(row: Any, path: str) -> tuple[bool, Any]:
-    """(present, value) of a dotted path; a present null counts as absent."""
-    value = row
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return False, None
-        value = value[part]
-    return value is not None, value
+def bool_word(value: Any) -> str | None:
+    """``"true"`` / ``"false"`` for a yes/no value (true, 1, "yes", "Y", "0", ...), else None."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and value in (0, 1):
+        return "true" if value == 1 else "false"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return "true" if word in _TRUE else "false" if word in _FALSE else None
+    return None
+
+
+@functools.cache
+def scorer_words(target: str) -> frozenset[str]:
+    """The words the shipped scoring rules vote on for an outcome target (lower case)."""
+    from mcp_distill.score import load_rules  # the scorer sits above the adapters
+
+    rules = load_rules(None)
+    votes = rules.outcome if target == "signals.outcome" else rules.verdict
+    return frozenset(w.lower() for kind in ("positive", "negative", "partial") for w in getattr(votes, kind))
+
+
+class _Table:
+    """One ``[values."target"]`` table, looked up exactly, then case-insensitively, then as yes/no, then ``*``."""
+
+    def __init__(self, table: Mapping[str, Any]):
+        self.exact = dict(table)
+        self.lowered = {k.lower(): v for k, v in table.items()}
+        self.yes_no = {w: v for k, v in table.items() if (w := bool_word(k)) is not None}
+
+    def get(self, value: Any) -> Any:
+        key = str(value).lower() if isinstance(value, bool) else str(value)
+        for found in (self.exact.get(key, _MISSING), self.lowered.get(key.lower(), _MISSING)):
+            if found is not _MISSING:
+                return found
+        word = bool_word(value)
+        if word is not None and word in self.yes_no:
+            return self.yes_no[word]
+        return self.exact.get("*", _MISSING)
 
 
 def _remove(row: dict[str, Any], path: str) -> None:
@@ -90,53 +140,59 @@ def _remove(row: dict[str, Any], path: str) -> None:
             del parent[part]
 
 
-@dataclass
-class MappingSpec:
-    """A parsed mapping file."""
-
-    path: Path
-    name: str
-    files: tuple[str, ...]
-    required_keys: tuple[str, ...] = ()
-    signature_keys: tuple[str, ...] = ()
-    priority: int = 45
-    keep_extra: bool = True
-    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    constants: dict[str, Any] = field(default_factory=dict)
-    values: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
 class MappingAdapter(Adapter):
-    """An adapter driven by a :class:`MappingSpec`; :func:`load_mappings` makes one subclass per file."""
+    """An adapter driven by a :class:`MappingSpec`; :func:`load_mappings` makes one subclass per file.
+
+    It reads line files and, through :meth:`map_document`, whole JSON/YAML documents. The collector gives
+    each file its own copy (:meth:`begin_file`): file variables, per-file defaults and the count of
+    untranslated outcome values belong to that file."""
 
     spec: ClassVar[MappingSpec]
+    tables: ClassVar[dict[str, _Table]]
+    takes_path: ClassVar[bool] = True
+    #: The collector may hand this line adapter whole documents too.
+    reads_documents: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._vars: dict[str, str] = {}
+        self._defaults: dict[str, Any] = self.spec.defaults_for(None)
+        self._untranslated: dict[tuple[str, str], Counter[str]] = {}
+
+    def begin_file(self, path: Path, offset: int = 0) -> None:
+        self._vars = file_vars(path)
+        self._defaults = self.spec.defaults_for(path)
+        self._untranslated = {}
+
+    def file_notes(self) -> list[str]:
+        """Warnings about the file read since :meth:`begin_file`: outcome values nothing translates."""
+        notes = []
+        for (target, source), values in sorted(self._untranslated.items()):
+            shown = ", ".join(f"{v} ({n} line{'s' if n > 1 else ''})" for v, n in values.most_common(5))
+            more = f" and {len(values) - 5} more" if len(values) > 5 else ""
+            notes.append(f"{self.stream}: {target} from '{source}' has values that no [values.\"{target}\"] entry "
+                         f"translates and the scoring rules do not know: {shown}{more}; those lines cast no "
+                         "outcome vote: add the values to the table")  # fmt: skip
+        return notes
 
     def matches_name(self, path: Path) -> bool:
-        posix = PurePosixPath(path.as_posix())
-        for glob in self.spec.files:
-            if "/" in glob:
-                if posix.match(glob):
-                    return True
-            elif fnmatch.fnmatch(path.name, glob):
-                return True
-        return False
+        return any(glob_matches(glob, path) for glob in self.spec.files)
 
     def matches_content(self, sample: Row) -> bool:
         if not self.spec.required_keys and not self.spec.signature_keys:
             return False  # a mapping with no keys would claim every file
-        if not all(_lookup(sample, k)[0] for k in self.spec.required_keys):
+        if not all(lookup(sample, k)[0] for k in self.spec.required_keys):
             return False
-        return not self.spec.signature_keys or any(_lookup(sample, k)[0] for k in self.spec.signature_keys)
+        return not self.spec.signature_keys or any(lookup(sample, k)[0] for k in self.spec.signature_keys)
 
     def check(self, row: Row) -> str | None:
         if not isinstance(row, Mapping):
             return f"{self.stream}: a row must be a JSON object"
-        missing = [k for k in self.spec.required_keys if not _lookup(row, k)[0]]
+        missing = [k for k in self.spec.required_keys if not lookup(row, k)[0]]
         if missing:
             return f"{self.stream}: missing required field(s) {', '.join(missing)}"
         for target, sources in self.spec.fields.items():
             kind = TARGETS.get(target, "str")
-            if kind not in _STRICT:
+            if kind not in STRICT:
                 continue
             source, value = self._source(row, sources)
             if source is None:
@@ -145,20 +201,34 @@ class MappingAdapter(Adapter):
             if self._convert(kind, value) is None:
                 hint = f"; add it to [values.\"{target}\"]" if kind == "category" else ""
                 return (f"{self.stream}: field {target} (from '{source}') cannot use {value!r:.60} as "
-                        f"{_KIND_WORDS[kind]}{hint}")  # fmt: skip
+                        f"{KIND_WORDS[kind]}{hint}")  # fmt: skip
         return None
 
-    def map(self, row: Row) -> Fields:
-        out: dict[str, Any] = {}
+    def _resolve(self, row: Row) -> tuple[dict[str, tuple[str, Any, Any]], list[str]]:
+        """target -> (where it came from, raw value, translated value); and the row paths consumed."""
         consumed: list[str] = []
         resolved: dict[str, tuple[str, Any, Any]] = {}
         for target, sources in self.spec.fields.items():
             source, raw = self._source(row, sources)
             if source is not None:
-                consumed.append(source)
+                if "{" not in source:  # a template's fields stay in extra
+                    consumed.append(source)
                 resolved[target] = (source, raw, self._translate(target, raw))
+                if target in OUTCOME_TARGETS:
+                    self._note_outcome(target, source, raw, resolved[target][2])
         for target, value in self.spec.constants.items():
             resolved[target] = (target, value, self._translate(target, value))
+        for target, value in self._defaults.items():
+            if target not in resolved:
+                if isinstance(value, Template):
+                    value = value.render({}, self._vars)
+                if value is not None:
+                    resolved[target] = ("default", value, self._translate(target, value))
+        return resolved, consumed
+
+    def map(self, row: Row) -> Fields:
+        out: dict[str, Any] = {}
+        resolved, consumed = self._resolve(row)
         override: dict[str, Any] = {}
         for target, (source, raw, value) in resolved.items():
             kind = TARGETS.get(target, "str")
@@ -193,23 +263,56 @@ class MappingAdapter(Adapter):
                 out["extra"] = {**leftover, **out.get("extra", {})}
         return out
 
-    @staticmethod
-    def _source(row: Row, sources: tuple[str, ...]) -> tuple[str | None, Any]:
+    def map_document(self, doc: Any, raw: bytes, path: Path | None = None) -> Iterator[tuple[int, Fields]]:
+        """The records of a whole document (``[stream] records``), each mapped like a line. A record that is
+        not of the mapping's shape yields ``{"_problem": reason}``: the collector quarantines that item."""
+        if path is not None:
+            self.begin_file(path)
+        cursor = 0
+        for index, row in enumerate(select_records(doc, self.spec.records)):
+            cursor = item_offset(raw, row, cursor)
+            at, cursor = cursor, cursor + 1
+            problem = (f"not a JSON object but {type(row).__name__}" if not isinstance(row, Mapping)
+                       else self.check(row))
+            if problem:
+                yield at, {"_problem": f"unknown shape: {problem} (item {index})"}
+                continue
+            try:
+                fields = self.map(row)
+            except TimestampError as exc:
+                yield at, {"_problem": f"bad timestamp: {exc} (item {index})"}
+                continue
+            # the item and its place are its dedup key: an unchanged item of a grown document adds nothing
+            fields["_source_row"] = {"_index": index, "_item": row}
+            yield at, fields
+
+    def _note_outcome(self, target: str, source: str, raw: Any, value: Any) -> None:
+        if isinstance(value, str) and value.strip().lower() in scorer_words(target):
+            return
+        shown = repr(raw) if not isinstance(raw, str) else repr(raw[:40])
+        self._untranslated.setdefault((target, source), Counter())[shown] += 1
+
+    def _source(self, row: Row, sources: tuple[Source, ...]) -> tuple[str | None, Any]:
         for source in sources:
-            present, value = _lookup(row, source)
+            if isinstance(source, Template):
+                rendered = source.render(row, self._vars)
+                if rendered is not None:
+                    return source.text, rendered
+                continue
+            present, value = lookup(row, source)
             if present and value not in ("", [], {}):
                 return source, value
         return None, None
 
     def _translate(self, target: str, value: Any) -> Any:
-        table = self.spec.values.get(target)
-        if not table or isinstance(value, Mapping | list):
-            return value
-        key = str(value).lower() if isinstance(value, bool) else str(value)
-        if key in table:
-            return table[key]
-        lowered = {k.lower(): v for k, v in table.items()}
-        return lowered.get(key.lower(), table.get("*", value))
+        table = self.tables.get(target)
+        if table is not None and not isinstance(value, Mapping | list):
+            found = table.get(value)
+            if found is not _MISSING:
+                return found
+        if target in _YES_NO and (word := bool_word(value)) is not None:
+            return _YES_NO[target][word]
+        return value
 
     @staticmethod
     def _convert(kind: str, value: Any) -> Any:
@@ -239,106 +342,26 @@ class MappingAdapter(Adapter):
         raise ValueError(f"unknown target kind {kind!r}")
 
 
-_KIND_WORDS = {"time": "a timestamp (ISO-8601 or epoch)", "int": "a non-negative integer",
-               "count": "a count (integer or list)", "num": "a non-negative number",
-               "conf": "a confidence in 0..1 (or a percentage)",
-               "category": f"a category ({', '.join(CATEGORIES)})"}  # fmt: skip
-
-
 # --- loading -------------------------------------------------------------------------------------
 
 
-def _fail(path: Path, where: str, problem: str) -> ConfigError:
-    return ConfigError(f"mapping file {path}: {where}: {problem}")
-
-
-def _strings(path: Path, where: str, value: Any, allow_one: bool = True) -> tuple[str, ...]:
-    if isinstance(value, str) and allow_one:
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _fail(path, where, "must be a list of non-empty strings")
-    return tuple(value)
-
-
-def _check_target(path: Path, table: str, target: str) -> None:
-    if target in COMPUTED:
-        raise _fail(path, f"[{table}] {target}", "is computed by the collector; remove it")
-    if target.startswith("extra.") and len(target) > len("extra."):
-        return
-    if target not in TARGETS:
-        known = ", ".join(sorted(TARGETS))
-        raise _fail(path, f"[{table}] {target}", f"unknown target field; use one of {known} or extra.<name>")
-
-
-def parse_mapping(path: Path, data: Mapping[str, Any]) -> MappingSpec:
-    """Validate one parsed TOML document into a :class:`MappingSpec` (ConfigError on any problem)."""
-    for table in data:
-        if table not in _TABLES:
-            raise _fail(path, f"[{table}]", f"unknown table; use {', '.join('[' + t + ']' for t in _TABLES)}")
-    for table in _TABLES:
-        if table in data and not isinstance(data[table], Mapping):
-            raise _fail(path, table, f"must be a table ([{table}])")
-    stream = data.get("stream")
-    if not stream:
-        raise _fail(path, "[stream]", "missing; a mapping needs [stream] with at least name and files")
-    for key in stream:
-        if key not in _STREAM_KEYS:
-            raise _fail(path, f"[stream] {key}", f"unknown key; use {', '.join(_STREAM_KEYS)}")
-    name = stream.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise _fail(path, "[stream] name", "must be a non-empty string (the stream name of the records)")
-    if "files" not in stream:
-        raise _fail(path, "[stream] files", "missing; give the file globs this mapping reads, e.g. [\"x*.jsonl\"]")
-    priority = stream.get("priority", 45)
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise _fail(path, "[stream] priority", "must be an integer")
-    keep_extra = stream.get("keep_extra", True)
-    if not isinstance(keep_extra, bool):
-        raise _fail(path, "[stream] keep_extra", "must be true or false")
-    spec = MappingSpec(
-        path=path, name=name.strip(), files=_strings(path, "[stream] files", stream["files"]),
-        required_keys=_strings(path, "[stream] required_keys", stream.get("required_keys", []), False),
-        signature_keys=_strings(path, "[stream] signature_keys", stream.get("signature_keys", []), False),
-        priority=priority, keep_extra=keep_extra,
+def adapter_for(spec: MappingSpec) -> MappingAdapter:
+    """An adapter instance for a parsed spec (a mapping file's, or one inferred from a sample)."""
+    cls = type(
+        f"Mapping_{spec.name}",
+        (MappingAdapter,),
+        {"stream": spec.name, "file_names": (), "required_keys": frozenset(spec.required_keys),
+         "signature_keys": frozenset(spec.signature_keys), "priority": spec.priority, "spec": spec,
+         "tables": {target: _Table(table) for target, table in spec.values.items()}},
     )  # fmt: skip
-    fields = data.get("fields", {})
-    if not fields:
-        raise _fail(path, "[fields]", "missing or empty; map at least one target field to a source key")
-    for target, source in fields.items():
-        _check_target(path, "fields", target)
-        spec.fields[target] = _strings(path, f"[fields] {target}", source)
-    for target, value in data.get("constants", {}).items():
-        _check_target(path, "constants", target)
-        if target in spec.fields:
-            raise _fail(path, f"[constants] {target}", "is also in [fields]; keep one")
-        if isinstance(value, Mapping):
-            raise _fail(path, f"[constants] {target}", "must be a string, number, boolean or list")
-        spec.constants[target] = value
-    for target, table in data.get("values", {}).items():
-        if target not in spec.fields and target not in spec.constants:
-            raise _fail(path, f"[values.\"{target}\"]", "translates a field that is not in [fields] or [constants]")
-        if not isinstance(table, Mapping) or any(isinstance(v, Mapping | list) for v in table.values()):
-            raise _fail(path, f"[values.\"{target}\"]", "must be a table of source word = target value")
-        if TARGETS.get(target) == "category":
-            bad = [f"{k} = {v!r}" for k, v in table.items() if v not in CATEGORIES]
-            if bad:
-                raise _fail(path, f"[values.\"{target}\"]", f"{', '.join(bad)}: not one of {', '.join(CATEGORIES)}")
-        spec.values[target] = dict(table)
-    return spec
+    return cls()
 
 
 def load_mapping(path: str | Path) -> MappingAdapter:
     """One mapping file as an adapter instance."""
     path = Path(path)
     data = read_toml(path, "mapping file", "see examples/mappings/example.toml")
-    spec = parse_mapping(path, data)
-    cls = type(
-        f"Mapping_{spec.name}",
-        (MappingAdapter,),
-        {"stream": spec.name, "file_names": (), "required_keys": frozenset(spec.required_keys),
-         "signature_keys": frozenset(spec.signature_keys), "priority": spec.priority, "spec": spec},
-    )  # fmt: skip
-    return cls()
+    return adapter_for(parse_mapping(path, data))
 
 
 def load_mappings(paths: Iterable[str | Path]) -> list[Adapter]:

@@ -67,17 +67,24 @@ def collect(
     ctx: typer.Context,
     paths: Annotated[list[str] | None, typer.Argument(help="Files or folders (default: the roots).")] = None,
     mapping: Annotated[list[str] | None, typer.Option(help="Declarative TOML mapping file for other streams "
-                                                           "(repeatable).")] = None,
+                                                           "(repeatable; `mcp-distill mapping suggest FILE` writes "
+                                                           "one).")] = None,
+    infer: Annotated[bool, typer.Option(help="Read files no adapter or mapping claims with inferred field roles "
+                                             "(stream 'inferred'); --no-infer quarantines their lines.")] = True,
     redact_on_collect: Annotated[bool, typer.Option(help=REDACT_HELP)] = False,
 ) -> None:
-    """Collect JSONL/JSON evidence: incremental, idempotent; malformed lines are quarantined."""
+    """Collect JSONL/JSON evidence: incremental, idempotent; malformed lines are quarantined. Files of a format
+    nothing recognises are read with inferred field roles (see the receipt for the mapping used)."""
     state = cli_state(ctx)
     with progress_bar("collect") as bar:
         result = collect_paths(state.store, state.settings, paths, mapping_files=mapping, progress=bar,
-                               command="cli:collect", redact=redact_on_collect).as_dict()
+                               command="cli:collect", redact=redact_on_collect, infer=infer).as_dict()
     emit(state, result, collect_table(result))
     if result["redact_on_collect"]:
         err.print(f"redacted before storing: {sum(result['redactions'].values())} secret(s)")
+    if not state.as_json:
+        for warning in result["warnings"]:
+            err.print(f"warning: {warning}", markup=False, soft_wrap=True)
     if result["quarantined"]:
         err.print(f"{result['quarantined']} line(s) quarantined: see `mcp-distill quarantine`")
 

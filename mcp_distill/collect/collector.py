@@ -80,6 +80,10 @@ class FileSummary:
     quarantined: int = 0
     restarted: str | None = None
     held_back: bool = False
+    #: What the file's adapter noticed (outcome values no mapping translates), for the summary and receipt.
+    warnings: list[str] = field(default_factory=list)
+    #: The mapping inferred for a file no adapter claimed (TOML text), when the generic adapter read it.
+    inferred_mapping: str | None = None
 
 
 @dataclass
@@ -101,6 +105,7 @@ class CollectResult:
             "duplicates": self.total("duplicates"),
             "quarantined": self.total("quarantined"),
             "skipped_files": self.skipped_files,
+            "warnings": [w for f in self.files for w in f.warnings],
             "receipt_id": self.receipt_id,
             "redact_on_collect": self.redactions is not None,
             "redactions": self.redactions or {},
@@ -112,8 +117,10 @@ class Collector:
     """One collect run over a store; construct it, then call :meth:`collect`."""
 
     def __init__(self, store: Store, extra_adapters: Iterable[Adapter] = (), progress: Progress | None = None,
-                 redact: bool = False):
+                 redact: bool = False, infer: bool = True):
         self.store = store
+        #: False: files no adapter claims are quarantined instead of read by the generic (inferring) adapter.
+        self.infer = infer
         self.extra_adapters = list(extra_adapters)
         self.progress = progress
         # redact before storing (collect/redacting.py): asked for now, or by an earlier collect into this store
@@ -126,9 +133,11 @@ class Collector:
 
     def _pick_adapter(self, path: Path, sample: dict[str, Any] | None, whole_file: bool) -> Adapter | None:
         for adapter in self.extra_adapters:
-            if adapter.whole_file == whole_file and adapter.can_handle(path, sample):
+            fits = adapter.whole_file == whole_file or (whole_file and getattr(adapter, "reads_documents", False))
+            if fits and adapter.can_handle(path, sample):
                 return adapter
-        return find_adapter(path, sample, whole_file=whole_file)
+        adapter = find_adapter(path, sample, whole_file=whole_file)
+        return None if adapter is not None and getattr(adapter, "inferred", False) and not self.infer else adapter
 
     def _plan(self, files: list[Path]) -> list[tuple[Path, Adapter | None, bool]]:
         planned = []
@@ -230,6 +239,7 @@ class Collector:
                 receipt.warnings.append(f"{f.path}: {f.restarted}; read again from the start")
             if f.held_back:
                 receipt.warnings.append(f"{f.path}: incomplete last line held back until it is finished")
+            receipt.warnings.extend(f"{f.path}: {w}" for w in f.warnings)
         receipt.warnings.extend(result.skipped_files)
         receipt.details["files"] = [f.__dict__ for f in result.files]
         # The output is the store itself. It is never hashed from here: opening and closing a second
@@ -273,6 +283,7 @@ class Collector:
             adapter.begin_file(path, start)
         for chunk, n_lines, offset, head in self._line_batches(path, start, stat, summary):
             self._commit_batch(path, adapter, chunk, n_lines, offset, head, stat, summary)
+        _take_notes(adapter, summary)
         return summary
 
     def _collect_lines_pooled(self, path: Path, adapter: Adapter | None, key: str,
@@ -447,13 +458,18 @@ class Collector:
                 adapter = self._pick_adapter(path, sample, whole_file=True)
                 summary.stream = adapter.stream if adapter else None
             if adapter is None:
-                items.append(quarantined(0, raw[:4096],
-                                         "unknown shape: no adapter recognises this document; add an adapter or mapping"))
+                items.append(quarantined(0, raw[:4096], "unknown shape: no adapter recognises this document; add "
+                                         "a mapping (`mcp-distill mapping suggest FILE` writes one)"))
             else:
+                if hasattr(adapter, "file_notes"):
+                    adapter = copy.copy(adapter)  # its notes are this document's
                 try:
                     mapped = (adapter.map_document(doc, raw, path=path) if getattr(adapter, "takes_path", False)
                               else adapter.map_document(doc, raw))
                     for offset, fields in mapped:
+                        if "_problem" in fields:  # one item not of the adapter's shape: only it is quarantined
+                            items.append(quarantined(offset, raw[offset:offset + 4096], fields["_problem"]))
+                            continue
                         # Dedup key: the raw item when the adapter names it (unchanged items of a changed
                         # document then add nothing), else the document's content and the item's offset
                         # (two documents that map alike are never merged by mistake).
@@ -463,6 +479,7 @@ class Collector:
                             items.append(built)
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     items.append(quarantined(0, raw[:4096], f"mapping failed in {adapter.stream}: {exc!r}"))
+                _take_notes(adapter, summary)
         with self.store.write() as db:
             self._store_items(db.conn, path, items, summary)
             db.conn.execute(
@@ -476,6 +493,13 @@ class Collector:
             )
             self._joins.seal(db.conn)
         return summary
+
+
+def _take_notes(adapter: Adapter | None, summary: FileSummary) -> None:
+    """What a per-file adapter noticed while reading the file (mapping and inferring adapters)."""
+    if adapter is not None and hasattr(adapter, "file_notes"):
+        summary.warnings.extend(adapter.file_notes())
+        summary.inferred_mapping = getattr(adapter, "inferred_toml", None)
 
 
 def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
@@ -544,11 +568,13 @@ def _complete_json(raw: bytes) -> bool:
 
 def collect_paths(store: Store, settings: Settings, paths: list[str] | None = None,
                   mapping_files: list[str] | None = None, progress: Progress | None = None,
-                  command: str = "collect", redact: bool = False) -> CollectResult:
+                  command: str = "collect", redact: bool = False, infer: bool = True) -> CollectResult:
     """Collect every source file under ``paths`` (default: the configured roots), each checked against the roots.
 
     ``redact`` (or ``settings.redact_on_collect``, or an earlier such collect into the store): every
-    string is redacted before it is stored (:mod:`mcp_distill.collect.redacting`)."""
+    string is redacted before it is stored (:mod:`mcp_distill.collect.redacting`). ``infer=False``
+    quarantines the lines of files no adapter or mapping claims instead of reading them with the generic
+    adapter (:mod:`mcp_distill.adapters.generic`)."""
     targets = [settings.check_path(p, must_exist=True) for p in paths] if paths else list(settings.roots)
     for target in targets:
         if not target.exists():
@@ -559,5 +585,6 @@ def collect_paths(store: Store, settings: Settings, paths: list[str] | None = No
 
         extra = load_mappings([settings.check_path(m, must_exist=True) for m in mapping_files])
     files, skipped = discover(targets, settings)
-    collector = Collector(store, extra_adapters=extra, progress=progress, redact=redact or settings.redact_on_collect)
+    collector = Collector(store, extra_adapters=extra, progress=progress, redact=redact or settings.redact_on_collect,
+                          infer=infer)
     return collector.collect(files, command=command, skipped=skipped)

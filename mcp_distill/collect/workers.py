@@ -128,7 +128,8 @@ def prepare_line(source_file: str, adapter: Adapter | None, offset: int, raw: by
         return quarantined(offset, raw, f"not a JSON object but {type(row).__name__}")
     if adapter is None:
         return quarantined(offset, raw,
-                           "unknown shape: no adapter recognises this stream; add a mapping file (docs/streams.md)")
+                           "unknown shape: no adapter recognises this stream; add a mapping file "
+                           "(`mcp-distill mapping suggest FILE` writes one; docs/streams.md)")
     try:
         return build(source_file, adapter, offset, raw, row)
     except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError) as exc:

@@ -16,7 +16,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_distill import __version__
 from mcp_distill.config import Settings
 from mcp_distill.score import load_rules
-from mcp_distill.server import core, datasets, decisions, knowledge, protocol, redaction
+from mcp_distill.server import core, datasets, decisions, knowledge, mapping, protocol, redaction
 from mcp_distill.server.context import AppState, StateHolder
 from mcp_distill.store import open_store
 
@@ -46,7 +46,7 @@ def build_server(settings: Settings | None = None) -> MCPServer:
             store.close()
 
     mcp = MCPServer("mcp-distill", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    for module in (core, knowledge, datasets, decisions):
+    for module in (core, knowledge, datasets, decisions, mapping):
         module.register(mcp, holder)
     protocol.register(mcp, holder)  # last: it wraps the handlers the modules' tools/resources/prompts use
     redaction.install(mcp, holder)  # every tool result, resource, prompt and error is redacted

@@ -45,17 +45,21 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
                         "tried under every root in order). Omit to collect every configured root.")] = None,
         mappings: Annotated[list[str] | None, Field(
             description="TOML mapping files (inside the roots) that map another JSONL format onto evidence "
-                        "records; see docs/streams.md.")] = None,
+                        "records (suggest_mapping writes one); see docs/streams.md.")] = None,
         redact: Annotated[bool, Field(
             description="Redact every string before storing it, so the store never holds a secret (the server "
                         "setting MCP_DISTILL_REDACT_ON_COLLECT=1 does so for every collect; a store collected "
                         "so keeps redacting).")] = False,
+        infer: Annotated[bool, Field(
+            description="Read files no adapter or mapping claims with inferred field roles (stream 'inferred', the "
+                        "mapping used in per_file[].inferred_mapping); false quarantines their lines.")] = True,
     ) -> CollectSummary:
         """Collect agent-loop evidence into the store: streaming, incremental (only appended bytes are read
         again), idempotent (collecting twice adds nothing). Malformed lines are quarantined, never dropped."""
         app = state(ctx)
         result = await run_with_progress(ctx, collect_paths, app.store, app.settings, paths, mapping_files=mappings,
-                                         command="mcp:collect_evidence", log_as="collect_evidence", redact=redact)
+                                         command="mcp:collect_evidence", log_as="collect_evidence", redact=redact,
+                                         infer=infer)
         if result.total("inserted"):
             await resources_changed(ctx, *CHANGED_BY_COLLECT)
         return CollectSummary.model_validate(result.as_dict())
