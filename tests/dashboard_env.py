@@ -60,11 +60,11 @@ def build_example_store(root: Path) -> Settings:
     hostile = root / "hostile" / "notes.jsonl"
     hostile.parent.mkdir()
     line = {"stream": "evidence", "run_id": "html-run", "timestamp": "2026-04-01T00:00:00Z", "text": HOSTILE}
-    hostile.write_bytes(orjson.dumps(line) + b"\n")
+    hostile.write_bytes(orjson.dumps(line)[:-1] + b"\n")  # its closing brace cut: invalid JSON, quarantined
     store = open_store(settings.db_path)
     try:
-        # pushed live like an agent would; the same line in a file of unknown shape is quarantined, so
-        # its excerpt (shown on the overview) holds the HTML too
+        # pushed live like an agent would; the same line cut short in a file is quarantined, so its
+        # excerpt (shown on the overview) holds the HTML too
         record_evidence(store, line)
         run_pipeline(store, settings, load_rules(None), embedder_from_env(), [str(EXAMPLES), str(hostile.parent)],
                      out_dir=root / "exports")

@@ -178,7 +178,7 @@ def test_a_log_line_with_html_renders_as_text(server: str, watched: Watched) -> 
     assert HOSTILE in page.inner_text("#timeline")
     assert page.evaluate("window.__xss") is None
     assert page.locator("#timeline script, #timeline b").count() == 0
-    # the same line, quarantined from a file of unknown shape: its excerpt on the overview is text too
+    # the same line, quarantined (cut short) from a file: its excerpt on the overview is text too
     visit(watched, server + "/")
     assert "<script>window.__xss = 1</script>" in page.inner_text("body")
     assert page.evaluate("window.__xss") is None
