@@ -149,3 +149,21 @@ async def test_mcp_suggest_mapping_tool(tmp_path):
         assert outside.is_error
         collected = await client.call_tool("collect_evidence", {"paths": ["eval.jsonl"], "infer": False})
         assert collected.structured_content["quarantined"] == 10
+
+
+def test_redact_on_collect_also_scrubs_the_inferred_mapping_and_warnings(tmp_path):
+    from test_redact_on_collect import SECRETS, _found, _text_values
+
+    from mcp_distill.store import open_store
+
+    secret = SECRETS[0]
+    rows = [{"task_id": f"t{i}", "prompt": f"deploy with {secret} please " * 3, "status": ["passed", secret][i % 2]}
+            for i in range(4)]
+    write_jsonl(tmp_path / "ops.jsonl", rows)
+    store = open_store(tmp_path / "distill.db")
+    try:
+        result = collect_paths(store, settings(tmp_path), [str(tmp_path / "ops.jsonl")], redact=True)
+        assert result.files[0].stream == "inferred" and result.files[0].inferred_mapping
+    finally:
+        store.close()
+    assert {s for v in _text_values(tmp_path / "distill.db")[1] for s in _found(v)} == set()

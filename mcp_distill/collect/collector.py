@@ -227,6 +227,9 @@ class Collector:
         receipt.count("duplicates", result.total("duplicates"))
         receipt.count("quarantined", result.total("quarantined"))
         if self.redactor is not None:
+            for f in result.files:  # what adapters wrote about a file quotes its lines (examples, values)
+                f.warnings = [self.redactor.text(w) for w in f.warnings]
+                f.inferred_mapping = f.inferred_mapping and self.redactor.text(f.inferred_mapping)
             result.redactions = dict(sorted(self.redactor.counts.items()))
             receipt.details["redact_on_collect"] = True
             receipt.details["redactions"] = result.redactions

@@ -69,6 +69,12 @@ class CollectRedactor:
             ids.get("model_name"), ids.get("file_path"), rec.pr_number, ids.get("head_sha"), rec.ts, rec.epoch,
             sig_hash, orjson.dumps(redacted).decode(), rec.offset, rec.legacy_id)
 
+    def text(self, value: str) -> str:
+        """Free text collect writes about a file (warnings, an inferred mapping's examples) redacted."""
+        cleaned, found = redact(value)
+        self.counts.update(found)
+        return cleaned
+
     def quarantined(self, item: Item) -> Item:
         kind, offset, line_sha, reason, excerpt = item
         text, found = redact(excerpt)
