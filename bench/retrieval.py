@@ -63,9 +63,10 @@ TUNING = (
 )
 
 
-def build(folder: Path, workdir: Path) -> tuple[Index, float]:
+def build(folder: Path, location: Path | str) -> tuple[Index, float]:
+    """The corpus indexed into a fresh store at ``location`` (a SQLite path, or an empty PostgreSQL database)."""
     corpus = load_corpus(folder)
-    store = open_store(workdir / "bench.db")
+    store = open_store(location)
     index = Index(store, cached_embedder(), "bench")
     docs = [Doc(id=i, title=t, text=x) for i, (t, x) in corpus.items()]
     started = time.perf_counter()
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     queries = load_queries(folder)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mcp-distill-bench-") as tmp:
-        index, build_s = build(folder, Path(tmp))
+        index, build_s = build(folder, Path(tmp) / "bench.db")
         if args.tune:
             tune(index, queries, load_qrels(folder, "train"))
         qrels = {q: r for q, r in load_qrels(folder, args.split).items() if q in queries}
