@@ -19,6 +19,7 @@ the filters applied inside the query.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,11 @@ def _filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
+def _quoted(lexeme: str) -> str:
+    """One lexeme as a ``to_tsquery('simple', ...)`` operand (already stemmed: matched as it is)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def _websearch(terms: list[str]) -> str:
     """The planned terms as one ``websearch_to_tsquery`` text: each a quoted phrase, OR-ed."""
     return " or ".join('"' + t.replace('"', " ") + '"' for t in terms)
@@ -74,6 +80,7 @@ class PgKeywordLeg(KeywordLeg):
         top = max(title, text, tags) or 1.0
         by_name = {"unused": 0.0, "text": text / top, "tags": tags / top, "title": title / top}
         self._weights = "{" + ",".join(repr(by_name[n]) for n in _WEIGHT_ORDER) + "}"
+        self._column_weights = (title, tags, text)  # BM25 tf weights of positions A, B, C
 
     @staticmethod
     def _default_weights() -> tuple[float, float, float]:
@@ -109,15 +116,43 @@ class PgKeywordLeg(KeywordLeg):
         return state.df, n, state.df_floor
 
     def run(self, terms: list[str], filters: Filters, depth: int) -> list[tuple[int, float]]:
-        """(doc id, ts_rank_cd score — higher is better) of the best ``depth`` matches."""
+        """(doc id, BM25 score — higher is better) of the best ``depth`` matches.
+
+        The GIN index finds the documents holding any term; BM25 (k1 1.2, b 0.75, as FTS5) is computed
+        over their tsvectors: each position's column weight (A title, B tags, C text) counts towards
+        the term frequency, as FTS5's bm25() column weights do; idf from the df snapshot."""
         if not terms or depth <= 0:
             return []
+        lexemes = sorted({lex for stems in self.tokenize(terms).values() for lex in stems})
+        if not lexemes:
+            return []
+        df, n, floor = self._document_frequencies()
+        absent = 0 if floor <= 1 else floor // 2
+        idfs = [max(1e-6, math.log((n - df.get(t, absent) + 0.5) / (df.get(t, absent) + 0.5))) for t in lexemes]
         where, params = _filter_sql(filters)
         rows = self.store.query(
-            f"SELECT d.id, ts_rank_cd(?::float4[], d.fts, q.q) AS score FROM search_docs d, "
-            f"websearch_to_tsquery('english', ?) AS q(q) WHERE d.fts @@ q.q AND {where} "
-            "ORDER BY score DESC, d.id LIMIT ?", (self._weights, _websearch(terms), *params, depth))
+            "WITH q AS (SELECT * FROM unnest(?::text[], ?::float8[]) AS q(term, idf)), "
+            f"cand AS (SELECT d.id, d.fts FROM search_docs d WHERE d.fts @@ to_tsquery('simple', ?) AND {where}), "
+            "scored AS (SELECT c.id, q.idf, t.tf, t.dl FROM cand c CROSS JOIN LATERAL ("
+            "  SELECT u.lexeme, sum(CASE w WHEN 'A' THEN ? WHEN 'B' THEN ? ELSE ? END) AS tf, "
+            "         (SELECT sum(coalesce(array_length(x.positions, 1), 1)) FROM unnest(c.fts) AS x) AS dl "
+            "  FROM unnest(c.fts) AS u, unnest(u.weights) AS w WHERE u.lexeme = ANY(?::text[]) GROUP BY u.lexeme"
+            ") AS t JOIN q ON q.term = t.lexeme) "
+            "SELECT id, sum(idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl / ?))) AS score FROM scored "
+            "GROUP BY id ORDER BY score DESC, id LIMIT ?",
+            (lexemes, idfs, " | ".join(_quoted(t) for t in lexemes), *params, *self._column_weights, lexemes,
+             self._average_length(), depth))
         return [(int(r["id"]), float(r["score"])) for r in rows]
+
+    def _average_length(self) -> float:
+        """Mean tokens per document (BM25's avgdl), taken with the df snapshot."""
+        state = _state(self.store)
+        if getattr(state, "pg_avgdl", None) is None or state.df_total != getattr(state, "pg_avgdl_at", -2):
+            row = self.store.query_one("SELECT avg((SELECT sum(coalesce(array_length(x.positions, 1), 1)) "
+                                       "FROM unnest(fts) AS x)) AS a FROM search_docs")
+            state.pg_avgdl = float(row["a"] or 1.0) if row else 1.0  # type: ignore[attr-defined]
+            state.pg_avgdl_at = state.df_total  # type: ignore[attr-defined]
+        return max(state.pg_avgdl, 1.0)  # type: ignore[attr-defined]
 
     def matched_fields(self, terms: list[str], ids: list[int]) -> dict[int, list[str]]:
         """Which of title/text/tags hold a query term, per document id (one statement for all)."""
