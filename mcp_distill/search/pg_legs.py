@@ -5,10 +5,12 @@ they reuse): ranked ``(search_docs.id, score)`` lists for one collection and one
 the filters applied inside the query.
 
 - Keyword: ``search_docs.fts`` is a generated ``tsvector`` (English stemming; title weight A, tags
-  B, text C; GIN index, migration 002). The query is the planned terms OR-ed through
-  ``websearch_to_tsquery`` (any user text, never a syntax error), ranked by ``ts_rank_cd`` with the
-  per-column weights of the SQLite leg (scaled into 0..1 as PostgreSQL requires). Document
-  frequencies for the term plan come from ``ts_stat``, snapshotted like fts5vocab on SQLite.
+  B, text C; GIN index, migration 002). The planned terms' lexemes, OR-ed, find the documents
+  through the GIN index; they are ranked by BM25 computed over their tsvectors with the SQLite
+  leg's column weights (PostgreSQL's own ``ts_rank_cd`` measured 0.42 nDCG@10 on SciFact against
+  BM25's 0.70; see docs/benchmarks.md). Document frequencies for the term plan and the idf come
+  from ``ts_stat``, snapshotted like fts5vocab on SQLite. Which fields matched is asked with
+  ``websearch_to_tsquery`` (accepts any user text).
 - Vectors: ``search_vec`` holds each document's ``vector(dim)`` with its filter columns and an HNSW
   index (cosine). Below ``exact_max`` passing documents the leg scores the filtered set exactly;
   above, it asks HNSW (``hnsw.ef_search`` raised to the candidates wanted) and falls back to the
@@ -37,10 +39,6 @@ from mcp_distill.search.legs import (
     total_docs,
 )
 from mcp_distill.store import Store
-
-#: ts_rank_cd's weights are {D, C, B, A}, each in 0..1.
-_WEIGHT_ORDER = ("unused", "text", "tags", "title")
-
 
 def _filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list[Any]]:
     """WHERE clauses of every filter on ``search_docs`` (tags through ``search_tags``)."""
@@ -77,9 +75,6 @@ class PgKeywordLeg(KeywordLeg):
     def __init__(self, store: Store, **knobs: Any):
         super().__init__(store, **knobs)
         title, text, tags = (float(x) for x in knobs.get("weights", self._default_weights()))
-        top = max(title, text, tags) or 1.0
-        by_name = {"unused": 0.0, "text": text / top, "tags": tags / top, "title": title / top}
-        self._weights = "{" + ",".join(repr(by_name[n]) for n in _WEIGHT_ORDER) + "}"
         self._column_weights = (title, tags, text)  # BM25 tf weights of positions A, B, C
 
     @staticmethod
