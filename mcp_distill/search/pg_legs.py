@@ -40,6 +40,7 @@ from mcp_distill.search.legs import (
 )
 from mcp_distill.store import Store
 
+
 def _filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list[Any]]:
     """WHERE clauses of every filter on ``search_docs`` (tags through ``search_tags``)."""
     clauses, params = [f"{alias}.collection = ?"], [filters.collection]
