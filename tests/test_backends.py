@@ -220,3 +220,26 @@ def test_search_on_postgresql_finds_explains_and_filters_like_sqlite(tmp_path, p
                 assert via_index == semantic
             found[name] = semantic
     assert found["postgresql"] == found["sqlite"]  # the same vectors, rescored alike
+
+
+async def test_the_mcp_tools_work_on_a_postgresql_store(pg_url, tmp_path, monkeypatch):
+    import json as jsonlib
+
+    from mcp import Client
+
+    from mcp_distill.server import build_server
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data"
+    shutil.copytree(EXAMPLES, data)
+    async with Client(build_server(Settings(db_path=pg_url, roots=[tmp_path]))) as client:
+        collected = await client.call_tool("collect_evidence", {"paths": [str(data)]})
+        assert not collected.is_error, collected.content
+        assert collected.structured_content["inserted"] > 100
+        scored = await client.call_tool("score_run", {})
+        assert not scored.is_error and scored.structured_content["by_category"]
+        pushed = await client.call_tool("record_evidence", {"record": {"run_id": "mcp-pg", "text": "note"}})
+        assert not pushed.is_error and pushed.structured_content["inserted"] == 1
+        stats = jsonlib.loads((await client.read_resource("distill://stats")).contents[0].text)
+    assert stats["evidence"] == collected.structured_content["inserted"] + 1
+    assert stats["db_path"].startswith("postgresql://")
