@@ -243,3 +243,24 @@ async def test_the_mcp_tools_work_on_a_postgresql_store(pg_url, tmp_path, monkey
         stats = jsonlib.loads((await client.read_resource("distill://stats")).contents[0].text)
     assert stats["evidence"] == collected.structured_content["inserted"] + 1
     assert stats["db_path"].startswith("postgresql://")
+
+
+def test_the_dashboard_pages_render_from_a_postgresql_store(pg_url, tmp_path):
+    from starlette.testclient import TestClient
+
+    from mcp_distill.dashboard import dashboard_app
+    from mcp_distill.search.playbooks import extract_playbooks
+
+    settings = Settings(db_path=pg_url, roots=[tmp_path, PROJECT])
+    with open_store(pg_url) as store:
+        collect_paths(store, settings, [str(EXAMPLES)])
+        score_runs(store, load_rules())
+        extract_playbooks(store)
+        run = store.query_one("SELECT run_key FROM runs ORDER BY run_key")["run_key"]
+        title = store.query_one("SELECT data FROM playbooks ORDER BY playbook_id")["data"]
+    with TestClient(dashboard_app(settings), base_url="http://127.0.0.1:8780") as client:
+        pages = {url: client.get(url) for url in ("/", "/runs", "/review", "/playbooks", "/ledger", "/drift",
+                                                  "/datasets", f"/runs/{run}")}
+    assert {url: r.status_code for url, r in pages.items()} == dict.fromkeys(pages, 200)
+    assert orjson.loads(title)["title"] in pages["/playbooks"].text
+    assert run.split("@")[0] in pages["/runs"].text
