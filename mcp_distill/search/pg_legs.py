@@ -40,6 +40,12 @@ from mcp_distill.search.legs import (
 )
 from mcp_distill.store import Store
 
+#: BM25 is computed over the best ``depth x BM25_POOL`` (at least BM25_POOL_MIN) documents by PostgreSQL's
+#: own ts_rank (C code, from the GIN matches), not over every match: on SciFact the same nDCG@10 (see
+#: docs/benchmarks.md) at a fraction of the cost of unnesting every matching tsvector.
+BM25_POOL = 8
+BM25_POOL_MIN = 400
+
 
 def _filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list[Any]]:
     """WHERE clauses of every filter on ``search_docs`` (tags through ``search_tags``)."""
@@ -114,8 +120,8 @@ class PgKeywordLeg(KeywordLeg):
     def run(self, terms: list[str], filters: Filters, depth: int) -> list[tuple[int, float]]:
         """(doc id, BM25 score — higher is better) of the best ``depth`` matches.
 
-        The GIN index finds the documents holding any term; BM25 (k1 1.2, b 0.75, as FTS5) is computed
-        over their tsvectors: each position's column weight (A title, B tags, C text) counts towards
+        The GIN index finds the documents holding any term, ts_rank keeps the best pool of them, and
+        BM25 (k1 1.2, b 0.75, as FTS5) is computed over their tsvectors: each position's column weight (A title, B tags, C text) counts towards
         the term frequency, as FTS5's bm25() column weights do; idf from the df snapshot."""
         if not terms or depth <= 0:
             return []
@@ -128,7 +134,8 @@ class PgKeywordLeg(KeywordLeg):
         where, params = _filter_sql(filters)
         rows = self.store.query(
             "WITH q AS (SELECT * FROM unnest(?::text[], ?::float8[]) AS q(term, idf)), "
-            f"cand AS (SELECT d.id, d.fts FROM search_docs d WHERE d.fts @@ to_tsquery('simple', ?) AND {where}), "
+            "cand AS (SELECT d.id, d.fts FROM search_docs d, to_tsquery('simple', ?) AS m(q) "
+            f"WHERE d.fts @@ m.q AND {where} ORDER BY ts_rank(d.fts, m.q) DESC, d.id LIMIT ?), "
             "scored AS (SELECT c.id, q.idf, t.tf, t.dl FROM cand c CROSS JOIN LATERAL ("
             "  SELECT u.lexeme, sum(CASE w WHEN 'A' THEN ? WHEN 'B' THEN ? ELSE ? END) AS tf, "
             "         (SELECT sum(coalesce(array_length(x.positions, 1), 1)) FROM unnest(c.fts) AS x) AS dl "
@@ -136,7 +143,8 @@ class PgKeywordLeg(KeywordLeg):
             ") AS t JOIN q ON q.term = t.lexeme) "
             "SELECT id, sum(idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl / ?))) AS score FROM scored "
             "GROUP BY id ORDER BY score DESC, id LIMIT ?",
-            (lexemes, idfs, " | ".join(_quoted(t) for t in lexemes), *params, *self._column_weights, lexemes,
+            (lexemes, idfs, " | ".join(_quoted(t) for t in lexemes), *params, max(depth * BM25_POOL, BM25_POOL_MIN),
+             *self._column_weights, lexemes,
              self._average_length(), depth))
         return [(int(r["id"]), float(r["score"])) for r in rows]
 
