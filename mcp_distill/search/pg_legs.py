@@ -121,8 +121,9 @@ class PgKeywordLeg(KeywordLeg):
         """(doc id, BM25 score — higher is better) of the best ``depth`` matches.
 
         The GIN index finds the documents holding any term, ts_rank keeps the best pool of them, and
-        BM25 (k1 1.2, b 0.75, as FTS5) is computed over their tsvectors: each position's column weight (A title, B tags, C text) counts towards
-        the term frequency, as FTS5's bm25() column weights do; idf from the df snapshot."""
+        BM25 (k1 1.2, b 0.75, as FTS5) is computed over their tsvectors: each position's column weight
+        (A title, B tags, C text) counts towards the term frequency, as FTS5's bm25() column weights
+        do; idf from the df snapshot."""
         if not terms or depth <= 0:
             return []
         lexemes = sorted({lex for stems in self.tokenize(terms).values() for lex in stems})
