@@ -232,7 +232,7 @@ def report(q: dict, lat: dict, conc: dict, cmd: str, load: tuple[float, float]) 
     lines = [f"Measured by `bench/postgres.py` on a local PostgreSQL 16.2 + pgvector 0.6 (pgserver), {machine()}; "
              f"1-minute load average {load[0]:.1f} before, {load[1]:.1f} after (shared machine).", "",
              "**SciFact (test, 300 queries), same code, both backends** — nDCG@10 / R@100:", "",
-             "| mode | SQLite (FTS5 bm25, sqlite-vec) | PostgreSQL (tsvector ts_rank_cd, pgvector) | difference |",
+             "| mode | SQLite (FTS5 bm25, sqlite-vec) | PostgreSQL (tsvector + BM25, pgvector HNSW) | difference |",
              "|---|---|---|---|"]
     for mode in retrieval.MODES:
         s, p = q["sqlite"][mode], q["postgresql"][mode]
