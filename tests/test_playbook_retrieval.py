@@ -182,3 +182,20 @@ def test_unique_task_ids_of_one_kind_merge_into_one_playbook(store, tmp_path):
     pb = humaneval[0]
     assert (pb.success_count, pb.attempt_count) == (3, 4)
     assert extract_playbooks(store)["playbook_ids"] == first["playbook_ids"]
+
+
+def test_keyword_coverage_reads_the_postings_a_fresh_tokenization_would_give(store):
+    """The strength's keyword coverage takes each hit's terms from the index postings (fts5vocab), not
+    from tokenizing its text again: same terms, title, text and tags included, filter facets left out."""
+    index = Index(store, None, "docs")
+    index.upsert([Doc(id=s, title=f"{s} procedure", text=BOILERPLATE + f"The {s} modules were rebuilt twice.",
+                      tags=[s.upper(), *(["Runbooks"] if i % 3 == 2 else [])]) for i, s in enumerate(SUBJECTS)])
+    plan = index.keyword.plan_terms("rebuilding the turbine modules from the runbook " + BOILERPLATE)
+    rows = store.query("SELECT id, title, text, tags FROM search_docs ORDER BY id")
+    ids = [r["id"] for r in rows]
+    tokens = index.keyword.tokenize([f"{r['title']}\n{r['text']}\n{' '.join(json.loads(r['tags']))}" for r in rows])
+    expected = {d: set(tokens[i]) & set(plan.weights) for i, d in enumerate(ids)}
+    assert index.keyword.present_terms(ids, plan.weights) == {d: t for d, t in expected.items() if t}
+    assert {"turbin", "runbook"} <= set(plan.weights)  # a title word and a tag of some documents
+    hit = index.search("turbine runbook", k=1, mode="keyword").hits[0]
+    assert hit.id == "turbine" and hit.keyword_coverage == 1.0

@@ -416,12 +416,7 @@ class Index:
             return
         by_id = {h.id: doc for h, (doc, _) in zip(hits, fused, strict=False)}
         rowids = [by_id[h.id] for h in hits]
-        rows = {r["id"]: r for r in self.store.query(
-            f"SELECT id, title, text, tags FROM search_docs WHERE {in_list(self.store.dialect, 'id')}",
-            (list_param(self.store.dialect, rowids),))}
-        terms = self.keyword.tokenize([
-            f"{rows[d]['title']}\n{rows[d]['text']}\n{' '.join(json.loads(rows[d]['tags']))}" if d in rows else ""
-            for d in rowids])
+        present = self.keyword.present_terms(rowids, weights)
         sims: dict[int, float] = {}
         doc_vectors: dict[int, np.ndarray] = {}
         reference = None
@@ -430,7 +425,7 @@ class Index:
             doc_vectors = self.vectors.vectors_for(rowids)
             sims = {d: float(v @ qvec) for d, v in doc_vectors.items() if v.shape == qvec.shape}
         for i, hit in enumerate(hits):
-            hit.keyword_coverage = round(coverage(weights, terms.get(i, ())), 4)
+            hit.keyword_coverage = round(coverage(weights, present.get(rowids[i], ())), 4)
             sim = sims.get(rowids[i], hit.vector_similarity)
             if hit.vector_similarity is None and sim is not None:
                 hit.vector_similarity, hit.vector_distance = sim, 1.0 - sim

@@ -21,7 +21,9 @@ the filters applied inside the query.
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ from mcp_distill.search.legs import (
     total_docs,
 )
 from mcp_distill.store import Store
+from mcp_distill.store.dialect import in_list, list_param
 
 #: BM25 is computed over the best ``depth x BM25_POOL`` (at least BM25_POOL_MIN) documents by PostgreSQL's
 #: own ts_rank (C code, from the GIN matches), not over every match: on SciFact the same nDCG@10 (see
@@ -89,6 +92,20 @@ class PgKeywordLeg(KeywordLeg):
         from mcp_distill.search.query import TAGS_WEIGHT, TEXT_WEIGHT, TITLE_WEIGHT
 
         return TITLE_WEIGHT, TEXT_WEIGHT, TAGS_WEIGHT
+
+    def present_terms(self, ids: list[int], terms: Iterable[str]) -> dict[int, set[str]]:
+        """Which of ``terms`` each document of ``ids`` holds in title, text or tags: its text
+        tokenized again (PostgreSQL has no per-document view of the tsvector postings)."""
+        wanted = set(terms)
+        if not ids or not wanted:
+            return {}
+        rows = {r["id"]: r for r in self.store.query(
+            f"SELECT id, title, text, tags FROM search_docs WHERE {in_list(self.store.dialect, 'id')}",
+            (list_param(self.store.dialect, ids),))}
+        order = [d for d in ids if d in rows]
+        tokens = self.tokenize([f"{rows[d]['title']}\n{rows[d]['text']}\n{' '.join(json.loads(rows[d]['tags']))}"
+                                for d in order])
+        return {d: set(tokens.get(i, ())) & wanted for i, d in enumerate(order)}
 
     def tokenize(self, texts: list[str]) -> dict[int, list[str]]:
         """PostgreSQL's English parser + stemmer applied to each text (index -> lexemes in order),
