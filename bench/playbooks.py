@@ -69,11 +69,16 @@ MAX_TERMS: int | None = None
 PATH_KEYS = ("rec:", "file:")
 
 
-def split_of(key: str, text: str = "") -> str:
-    """train / test by a hash of the query's id, or of its text when the id hashes a path (see
-    PATH_KEYS), so that a query stays in its half across runs, folders and machines."""
+def stable_hash(key: str, text: str = "") -> bytes:
+    """A hash of the query's id, or of its text when the id hashes a path (see PATH_KEYS): the same
+    for a query across runs, folders and machines."""
     stable = f"text:{text}" if key.startswith(PATH_KEYS) else key
-    return "train" if hashlib.sha256(stable.encode()).digest()[0] % 2 == 0 else "test"
+    return hashlib.sha256(stable.encode()).digest()
+
+
+def split_of(key: str, text: str = "") -> str:
+    """train / test by the query's stable hash."""
+    return "train" if stable_hash(key, text)[0] % 2 == 0 else "test"
 
 
 @dataclass
@@ -136,6 +141,8 @@ def evaluate_kb(spec: str, workdir: Path, junk: list[str]) -> dict[str, Any]:
     queries = [(run.run_key, key) for key, runs in sorted(groups.items()) for run in runs
                if run.category == "accepted" and task_text(run).strip()]
     texts = {run.run_key: task_text(run) for runs in groups.values() for run in runs}
+    # Folds by position in the stable-hash order, so that every run holds out the same groups.
+    queries.sort(key=lambda qk: stable_hash(qk[0], texts[qk[0]]))
     n_folds = len(queries) if len(queries) <= LOO_MAX else FOLDS
     log(f"{spec}: {sum(len(r) for r in groups.values())} runs, {len(books)} playbooks, {len(queries)} queries, "
         f"{n_folds} folds")

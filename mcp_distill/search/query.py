@@ -40,7 +40,7 @@ VECTOR_WEIGHT = 0.75
 #: leg's MRR@10 is below the vector leg's for queries of 25-32 and of more than 32 kept terms in
 #: every KB, and equal (both perfect) at 17-24; short queries (SciFact claims, a few words typed by
 #: an agent) keep the SciFact-train weights above. Cut-offs 12..24 tie on the playbook train
-#: halves (generated 500: top-1 0.986 / MRR 0.988 for each; 8: 0.961, none: 0.957); on SciFact
+#: halves (generated 500: top-1 0.986 / MRR 0.988 for each; 8: 0.961, none: 0.952); on SciFact
 #: train 16 and above cost nothing (nDCG@10 0.7382; 2 of 809 claims keep more than 16 terms) and
 #: 12 costs 0.0009. 16 is the smallest value that leaves the short-query evidence untouched, so
 #: the leg the long-prompt evidence calls the weaker one is trusted no further than the
