@@ -83,7 +83,6 @@ class _StoreState:
     df_total: int = -1
     df_floor: int = DF_FLOOR_MIN
     temp_ready: bool = False
-    instances_ready: bool = False
 
 
 _STATES: weakref.WeakKeyDictionary[Store, _StoreState] = weakref.WeakKeyDictionary()
@@ -194,6 +193,20 @@ class KeywordLeg:
         w = [float(x) for x in weights]
         self._bm25 = f"bm25(search_fts, {w[0]!r}, {w[1]!r}, {w[2]!r}, 0.0)"
 
+    def _temp_tables(self) -> None:
+        """Once per connection (under the store's lock): a temporary FTS5 table with the index's
+        tokenizer and its per-token view (tokenize), and a per-token view of the index itself
+        (present_terms). Temporary, so a read-only reader can create them too."""
+        state = _state(self.store)
+        if not state.temp_ready:
+            conn = self.store.conn
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok USING fts5(q, tokenize='porter unicode61')")
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok_v USING "
+                         "fts5vocab(temp, search_qtok, 'instance')")
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_fts_inst USING "
+                         "fts5vocab(main, search_fts, 'instance')")
+            state.temp_ready = True
+
     def tokenize(self, texts: list[str]) -> dict[int, list[str]]:
         """FTS5's own tokenizer + porter stemmer applied to each text (index -> terms in order).
 
@@ -201,14 +214,8 @@ class KeywordLeg:
         of the index vocabulary; costs about 0.15 ms a query.
         """
         conn = self.store.conn
-        state = _state(self.store)
         with self.store.lock:
-            if not state.temp_ready:
-                conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok USING fts5("
-                             "q, tokenize='porter unicode61')")
-                conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok_v USING "
-                             "fts5vocab(temp, search_qtok, 'instance')")
-                state.temp_ready = True
+            self._temp_tables()
             conn.executemany("INSERT INTO temp.search_qtok(rowid, q) VALUES (?, ?)", list(enumerate(texts)))
             try:
                 rows = conn.execute("SELECT doc, term FROM temp.search_qtok_v ORDER BY doc, offset").fetchall()
@@ -228,12 +235,8 @@ class KeywordLeg:
         if not ids or not wanted:
             return {}
         conn = self.store.conn
-        state = _state(self.store)
         with self.store.lock:
-            if not state.instances_ready:
-                conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_fts_inst USING "
-                             "fts5vocab(main, search_fts, 'instance')")
-                state.instances_ready = True
+            self._temp_tables()
             dialect = self.store.dialect
             rows = conn.execute(
                 f"SELECT DISTINCT doc, term FROM temp.search_fts_inst WHERE {in_list(dialect, 'term')} "
