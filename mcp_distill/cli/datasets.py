@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -25,12 +25,17 @@ def export(
     ctx: typer.Context,
     kind: Annotated[str, typer.Option(help="rag, sft, preference or all.")] = "all",
     out_dir: Annotated[str, typer.Option("--out", help="Output folder.")] = "exports",
+    rag_format: Annotated[Literal["chunks", "beir"], typer.Option(
+        "--format",
+        help="Layout of the RAG export: chunks (rag/chunks.jsonl) or beir (rag/corpus.jsonl, rag/queries.jsonl, "
+             "rag/qrels/test.tsv: BEIR's GenericDataLoader reads rag/).")] = "chunks",
 ) -> None:
     """Write RAG / SFT / preference JSONL with receipt.json; redacted, deduplicated, validated."""
     state = cli_state(ctx)
     target = out_dir  # a person at the shell may write anywhere; the MCP tool checks its out_dir against the roots
     with progress_bar("export") as bar:
-        result = export_dataset(state.store, kind=kind, out_dir=target, progress=bar, command="cli:export")
+        result = export_dataset(state.store, kind=kind, out_dir=target, progress=bar, command="cli:export",
+                                rag_format=rag_format)
     emit(state, result, files_table(result))
     if not state.as_json:
         redacted = sum(result.get("redactions", {}).values())

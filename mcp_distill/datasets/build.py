@@ -48,9 +48,17 @@ import orjson
 from pydantic import BaseModel
 
 from mcp_distill.config import check_path_text
-from mcp_distill.datasets import mine
+from mcp_distill.datasets import beir, mine
 from mcp_distill.datasets.checks import store_source_files
-from mcp_distill.datasets.io import TEMP_DIR_PREFIX, AtomicFile, Sink, remove_stale_temps, unverified, write_atomic
+from mcp_distill.datasets.io import (
+    TEMP_DIR_PREFIX,
+    AtomicFile,
+    Sink,
+    remove_files,
+    remove_stale_temps,
+    unverified,
+    write_atomic,
+)
 from mcp_distill.datasets.publish import published_receipt
 from mcp_distill.datasets.validate import (
     BackgroundValidator,
@@ -60,7 +68,7 @@ from mcp_distill.datasets.validate import (
 )
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
 from mcp_distill.faults import file_fault, store_fault
-from mcp_distill.models import PreferenceSample, RagSample, SftSample
+from mcp_distill.models import BeirDoc, PreferenceSample, RagSample, SftSample
 from mcp_distill.receipts import ReceiptBuilder
 from mcp_distill.redact.aliases import Publisher
 from mcp_distill.redact.edges import redaction_key
@@ -69,6 +77,8 @@ from mcp_distill.redact.scrub import find_secrets, redact
 from mcp_distill.store import Store
 
 KINDS = ("rag", "sft", "preference", "all")
+#: Layouts of the RAG export: ``chunks`` (rag/chunks.jsonl) or ``beir`` (corpus, queries, qrels; see datasets/beir.py).
+RAG_FORMATS = ("chunks", "beir")
 DEFAULT_OUT_DIR = Path("exports")
 #: Relative file of each (kind, split); RAG chunks have no split.
 FILES: dict[str, tuple[str, ...]] = {
@@ -76,6 +86,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "preference": ("preference/train.jsonl", "preference/validation.jsonl"),
     "rag": ("rag/chunks.jsonl",),
 }
+#: Files written even with 0 rows: the one file of a RAG export, so a consumer finds it.
+ALWAYS_WRITTEN = ("rag/chunks.jsonl", beir.CORPUS)
 MODELS: dict[str, type[BaseModel]] = {"sft": SftSample, "preference": PreferenceSample, "rag": RagSample}
 #: Runs read per query (their evidence comes in one query per page).
 RUN_PAGE = 500
@@ -138,9 +150,11 @@ def _kinds(kind: str) -> list[str]:
 class Exporter:
     """One export run; :func:`export_dataset` is the public face."""
 
-    def __init__(self, store: Store, kinds: list[str], out: Path, progress: Progress | None, command: str):
+    def __init__(self, store: Store, kinds: list[str], out: Path, progress: Progress | None, command: str,
+                 rag_format: str = "chunks"):
         self.store = store
         self.kinds = kinds
+        self.rag_format = rag_format
         self.out = out
         self.progress = progress
         self.receipt = ReceiptBuilder("export", command)
@@ -154,6 +168,8 @@ class Exporter:
         self.targets: dict[str, AtomicFile] = {}
         self.sinks: dict[str, Sink] = {}
         self.validator: StreamValidator | BackgroundValidator | None = None
+        self.beir = beir.BeirBuilder(self.stats) if rag_format == "beir" and "rag" in kinds else None
+        self.replaced: list[str] = []  # the other RAG layout's files, removed when this export commits
 
     def feed(self, rel: str, lines: list[bytes]) -> None:
         if isinstance(self.validator, BackgroundValidator):
@@ -229,6 +245,8 @@ class Exporter:
                     self.emit("sft", cand)
                 else:
                     self.stats[f"sft_skipped_{why}"] += 1
+            if self.beir is not None:
+                self.beir.add_run(view)
             if "rag" in self.kinds:
                 for cand in mine.evidence_chunks(view):
                     self.emit("rag", cand)
@@ -330,7 +348,8 @@ class Exporter:
         if self.out.exists() and not self.out.is_dir():
             raise InvalidInputError(f"{self.out} is a file; give a folder for the export")
         self.out.mkdir(parents=True, exist_ok=True)
-        stale = remove_stale_temps(self.out, {str(Path(rel).parent) for rels in FILES.values() for rel in rels})
+        stale = remove_stale_temps(self.out, {str(Path(rel).parent) for rel in (*ALWAYS_WRITTEN, *beir.FILES,
+                                                                                 *(r for rs in FILES.values() for r in rs))})
         if stale:
             self.receipt.count("stale_temp_files_removed", len(stale))
             self.receipt.warnings.append(f"removed {len(stale)} temporary file(s) a killed export left: "
@@ -338,12 +357,7 @@ class Exporter:
         try:
             self.validator = self._start_validator()
             for kind in self.kinds:
-                files = FILES[kind]
-                splits = ("train",) if kind == "rag" else ("train", "validation")
-                per_kind = {split: AtomicFile(self.out / rel, rel, self.out) for split, rel in zip(splits, files, strict=True)}
-                self.targets.update({rel: per_kind[s] for s, rel in zip(splits, files, strict=True)})
-                self.sinks[kind] = Sink(kind, per_kind, self.scrub, self.canon, self.stats, self.receipt.warnings,
-                                        self.feed, MODELS[kind], SINK_BATCH, self.ids)
+                self._open(kind)
             for rel in sorted(self.targets):
                 self.feed(rel, [])
             with tempfile.TemporaryDirectory(prefix=f"{TEMP_DIR_PREFIX}{os.getpid()}-", dir=self.out) as tmp:
@@ -361,6 +375,8 @@ class Exporter:
                 self.playbooks()
             for sink in self.sinks.values():
                 sink.flush()
+            if self.beir is not None:
+                self.beir.write(self.targets[beir.QUERIES], self.targets[beir.QRELS], self.scrub, self.ids, self.feed)
             for target in self.targets.values():
                 target.close()
             report, hashes = self.validator.finish()
@@ -371,6 +387,7 @@ class Exporter:
             self._drop_empty_files()
             for target in self.targets.values():
                 target.commit()
+            remove_files(self.out, self.replaced)
         except BaseException:
             if isinstance(self.validator, BackgroundValidator):
                 self.validator.close()
@@ -383,17 +400,37 @@ class Exporter:
         """Placeholders written, by type: in text and in ids."""
         return self.scrub.counts + self.ids.counts
 
+    def _open(self, kind: str) -> None:
+        """The files of ``kind`` (in the RAG format asked for) and its sink."""
+        if kind == "rag" and self.beir is not None:
+            files, model, on_row = (beir.CORPUS,), BeirDoc, self.beir.on_doc
+            self.targets.update({rel: AtomicFile(self.out / rel, rel, self.out) for rel in (beir.QUERIES, beir.QRELS)})
+            self.replaced += FILES["rag"]
+        else:
+            files, model, on_row = FILES[kind], MODELS[kind], None
+            if kind == "rag":
+                self.replaced += beir.FILES
+        splits = ("train",) if kind == "rag" else ("train", "validation")
+        per_kind = {split: AtomicFile(self.out / rel, rel, self.out) for split, rel in zip(splits, files, strict=True)}
+        self.targets.update({rel: per_kind[s] for s, rel in zip(splits, files, strict=True)})
+        self.sinks[kind] = Sink(kind, per_kind, self.scrub, self.canon, self.stats, self.receipt.warnings, self.feed,
+                                model, SINK_BATCH, self.ids, reshape=beir.as_doc if on_row else None, on_row=on_row)
+
     def _drop_empty_files(self) -> None:
         """A split file with 0 rows is not written (datasets.load_dataset fails on an empty split); the receipt
         says so. RAG chunks have no split: their one file is always written, so a consumer finds it."""
         for rel, target in sorted(self.targets.items()):
-            if target.rows == 0 and rel not in FILES["rag"]:
+            if target.rows == 0 and rel not in ALWAYS_WRITTEN:
                 target.discard()
                 del self.targets[rel]
                 self.receipt.count(rel, 0)
                 self.receipt.count("empty_files_skipped", 1)
                 self.receipt.warnings.append(f"{rel}: 0 rows, so the file is not written (an empty split breaks "
                                              "datasets.load_dataset); no row of this kind fell in this split")
+        if self.beir is not None and (beir.QUERIES not in self.targets or beir.QRELS not in self.targets):
+            for rel in (beir.QUERIES, beir.QRELS):  # BEIR's loader needs both or neither
+                if rel in self.targets:
+                    self.targets.pop(rel).discard()
 
     def _start_validator(self) -> StreamValidator | BackgroundValidator:
         """In a second process when the store is a SQLite file (it overlaps with writing), else in this one."""
@@ -411,7 +448,7 @@ class Exporter:
         for kind, n in sorted(self.redactions().items()):
             r.count(f"redacted_{kind}", n)
         r.details.update({
-            "kinds": self.kinds, "out_dir": str(self.out.resolve()),
+            "kinds": self.kinds, "out_dir": str(self.out.resolve()), "rag_format": self.rag_format,
             "validation_fraction": mine.VALIDATION_FRACTION,
             "scorer_version": sorted(self.scorer_versions)[0] if len(self.scorer_versions) == 1 else None,
             "scorer_versions": sorted(self.scorer_versions),
@@ -474,18 +511,23 @@ class Exporter:
 
 
 def export_dataset(store: Store, kind: str = "all", out_dir: str | os.PathLike[str] | None = None,
-                   progress: Progress | None = None, command: str = "export") -> dict[str, Any]:
+                   progress: Progress | None = None, command: str = "export",
+                   rag_format: str = "chunks") -> dict[str, Any]:
     """Export ``kind`` ("rag" | "sft" | "preference" | "all") under ``out_dir`` (default ``exports/``).
 
-    Returns counts per file, the files, the receipt id and the validation summary. Raises
-    InvalidInputError for a bad kind or folder, ValidationFailedError when the result fails its
-    validator (the previous export is then left in place).
+    ``rag_format``: ``chunks`` (rag/chunks.jsonl) or ``beir`` (rag/corpus.jsonl, rag/queries.jsonl,
+    rag/qrels/test.tsv: BEIR's layout, see :mod:`mcp_distill.datasets.beir`). Returns counts per file,
+    the files, the receipt id and the validation summary. Raises InvalidInputError for a bad kind,
+    format or folder, ValidationFailedError when the result fails its validator (the previous export
+    is then left in place).
     """
     kinds = _kinds(kind)
+    if rag_format not in RAG_FORMATS:
+        raise InvalidInputError(f"unknown RAG format {rag_format!r}; use one of {', '.join(RAG_FORMATS)}")
     out = Path(out_dir) if out_dir is not None else DEFAULT_OUT_DIR
     check_path_text(out)
     try:
-        return Exporter(store, kinds, out, progress, command).run()
+        return Exporter(store, kinds, out, progress, command, rag_format).run()
     except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
         raise InvalidInputError(f"cannot write the export under {out}: {exc.strerror or exc} ({exc.filename}); "
                                 "choose another folder or remove what is in the way") from exc
@@ -502,5 +544,5 @@ _AFTER_FAULT = ("free space or choose a writable folder with --out / out_dir, th
                 "the previous export there is unchanged")
 
 
-__all__ = ["DEFAULT_OUT_DIR", "FILES", "KINDS", "AtomicFile", "Sink", "ValidationReport", "export_dataset",
+__all__ = ["DEFAULT_OUT_DIR", "FILES", "KINDS", "RAG_FORMATS", "AtomicFile", "Sink", "ValidationReport", "export_dataset",
            "validate_export", "write_atomic"]

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from mcp_distill.adapters.base import canonical_hash
 from mcp_distill.collect.sources import is_line_file
+from mcp_distill.datasets.beir import QRELS_HEADER, as_rag, query_id
 from mcp_distill.datasets.mine import differ, split_for, task_key, text_digest
 from mcp_distill.redact.aliases import Publisher, has_placeholder, suspects
 from mcp_distill.redact.edges import KEY_META
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # only for hints: export_validate imports this module
 #: string of a row is an id or metadata, published with stable ones (mcp_distill.datasets.publish).
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "sft": ("messages",), "preference": ("prompt", "chosen", "rejected"), "rag": ("text",),
+    "beir_queries": ("text",),  # BEIR's corpus lines are RAG rows, redacted as such before their reshaping
 }
 #: Entries per lookup cache before it forgets the oldest (keeps memory flat on big exports).
 CACHE_LIMIT = 50_000
@@ -266,13 +268,20 @@ class _RowValidator:
         self.check = _Checker(store, report)
         self.rag_ids: set[str] = set()
         self.known_clean = known_clean
+        self.doc_runs: dict[str, frozenset[str]] = {}  # BEIR corpus id -> its source runs
+        self.query_runs: dict[str, frozenset[str]] = {}  # BEIR query id -> its runs
+        self.qrel_pairs: set[tuple[str, str]] = set()
 
     def prefetch(self, kind: str, rows: list[dict[str, Any]]) -> None:
         runs: set[str] = set()
         provs: set[tuple[str, int, str]] = set()
         for row in rows:
+            if kind == "beir_corpus":
+                row = as_rag(row)  # the same facts, in RAG shape
             meta = row["metadata"]
-            if kind == "sft":
+            if kind == "beir_queries":
+                runs.update(meta["run_ids"])
+            elif kind == "sft":
                 runs.add(meta["run_id"])
             elif kind == "preference":
                 runs.update((meta["chosen_run_id"], meta["rejected_run_id"]))
@@ -307,7 +316,7 @@ class _RowValidator:
         return self.check.resolve.ids.publish(sorted(keys))
 
     def row(self, kind: str, split: str | None, where: str, row: dict[str, Any]) -> None:
-        if kind != "rag" and row["metadata"]["split"] != split:
+        if split is not None and row["metadata"]["split"] != split:
             self.fail(where, f"split {row['metadata']['split']!r} in the {split} file")
         getattr(self, kind)(where, row, row["metadata"] if kind != "rag" else row)
         self.secrets(where, row)
@@ -382,6 +391,58 @@ class _RowValidator:
                 self.fail(where, "a consensus pair's record has no split vote")
         elif c_cat not in ("accepted", "partially_accepted"):
             self.fail(where, f"attempts within run {chosen_run}: the run is {c_cat}, not accepted")
+
+    def beir_corpus(self, where: str, row: dict[str, Any], _: dict[str, Any]) -> None:
+        """A BEIR corpus line: the RAG chunk rules, and its id and runs kept for the qrels."""
+        self.rag(where, as_rag(row), {})
+        self.doc_runs[row["_id"]] = frozenset(row["metadata"]["source_run_ids"])
+
+    def beir_queries(self, where: str, row: dict[str, Any], meta: dict[str, Any]) -> None:
+        """A BEIR query: its runs are accepted, its text's record is one of theirs, of the query's task."""
+        qid, key, runs = row["_id"], meta["task_key"], set(meta["run_ids"])
+        if qid in self.query_runs:
+            self.fail(where, f"query id {qid!r} appears twice")
+        self.query_runs[qid] = frozenset(runs)
+        for run in sorted(runs):
+            self.report.checks["beir_query_run_accepted"] += 1
+            category = self.check.category(run)
+            if category != "accepted":
+                self.fail(where, f"run {run} is {category or 'not scored or not in the store'}, not accepted: "
+                                 "only accepted runs' tasks are queries")
+        self.provenance(where, meta["provenance"])
+        for i, prov in enumerate(meta["provenance"]):
+            found = self._of_run(prov, runs)
+            if self.check.records(prov) and not found:
+                self.fail(where, f"provenance[{i}]'s record belongs to none of the query's runs")
+            elif found and not self._of_task(key, found):
+                self.fail(where, f"provenance[{i}] (the query's text) is of another task than {key!r}")
+            elif found:
+                raw_key = next(f.task_key for f in found if f.task_key and self.check.resolve.matches(key, f.task_key))
+                if qid != query_id(raw_key):
+                    self.fail(where, f"query id {qid!r} is not the id of task {key!r}")
+
+    def qrel(self, where: str, header: bool, raw: bytes) -> None:
+        """A line of BEIR's qrels/test.tsv: the header, else a pair of a known query and a chunk of one of its runs."""
+        if header:
+            if raw != QRELS_HEADER:
+                self.fail(where, f"the first line must be BEIR's header {QRELS_HEADER!r}, not {raw[:60]!r}")
+            return
+        cells = raw.rstrip(b"\n").decode("utf-8", "replace").split("\t")
+        if len(cells) != 3 or not cells[2].isdigit() or int(cells[2]) < 1:
+            self.fail(where, f"expected query-id<TAB>corpus-id<TAB>score (an integer >= 1), not {raw[:80]!r}")
+            return
+        qid, doc_id = cells[0], cells[1]
+        self.report.checks["beir_qrels"] += 1
+        if (qid, doc_id) in self.qrel_pairs:
+            self.fail(where, f"the pair {qid} {doc_id} appears twice")
+        self.qrel_pairs.add((qid, doc_id))
+        runs, doc_runs = self.query_runs.get(qid), self.doc_runs.get(doc_id)
+        if runs is None:
+            self.fail(where, f"query {qid!r} is not in queries.jsonl")
+        if doc_runs is None:
+            self.fail(where, f"chunk {doc_id!r} is not in corpus.jsonl")
+        if runs is not None and doc_runs is not None and not runs & doc_runs:
+            self.fail(where, f"chunk {doc_id!r} comes from none of query {qid!r}'s runs")
 
     def rag(self, where: str, row: dict[str, Any], _: dict[str, Any]) -> None:
         if row["id"] in self.rag_ids:

@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -94,6 +95,10 @@ class AtomicFile:
         self._handle.write(line)
         self.rows += 1
 
+    def write_header(self, line: bytes) -> None:
+        """A line that is not a row (a TSV header): written, not counted."""
+        self._handle.write(line)
+
     def close(self) -> None:
         if not self._handle.closed:
             self._handle.flush()
@@ -151,6 +156,21 @@ def remove_stale_temps(out: Path, folders: Iterable[str]) -> list[str]:
     return removed
 
 
+def remove_files(base: Path, rels: Iterable[str]) -> None:
+    """Remove the files ``rels`` under ``base`` that exist (an earlier export's other layout), never through a
+    symlinked folder; folders that do not exist are not created."""
+    for rel in rels:
+        path = base / rel
+        if not path.parent.is_dir():
+            continue
+        fd = open_dir_under(base, path.parent)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path.name, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     target = AtomicFile(path)
     try:
@@ -169,8 +189,12 @@ class Sink:
 
     def __init__(self, kind: str, targets: dict[str, AtomicFile], scrub: Callable[[str], str], canon: mine.TextCanon,
                  stats: Counter[str], warnings: list[str], feed: Callable[[str, list[bytes]], None],
-                 model: type[BaseModel], batch: int, ids: Publisher):
+                 model: type[BaseModel], batch: int, ids: Publisher,
+                 reshape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 on_row: Callable[[dict[str, Any], list[str]], None] | None = None):
         self.kind = kind
+        self.reshape = reshape  # the row as written, when its file's layout is not the kind's (BEIR's corpus)
+        self.on_row = on_row  # told of every row written, with its raw (unpublished) source runs
         self.ids = ids
         self.feed = feed
         self.model = model
@@ -203,11 +227,13 @@ class Sink:
                 self.stats[f"{self.kind}_duplicates_{dup}"] += 1
             else:
                 kept.append(cand)
+        raw_runs = [list(c.row.get("source_run_ids") or []) for c in kept]  # before publishing, for on_row
         publish_ids(self.kind, [c.row for c in kept], self.ids)  # one scan for the batch's ids
         written: dict[str, list[bytes]] = {}
-        for cand in kept:
+        for cand, runs in zip(kept, raw_runs, strict=True):
+            row = self.reshape(cand.row) if self.reshape else cand.row
             try:
-                self.model.model_validate(cand.row)
+                self.model.model_validate(row)
             except ValidationError as exc:
                 self.stats[f"{self.kind}_schema_rejected"] += 1
                 if self.stats[f"{self.kind}_schema_rejected"] <= 5:
@@ -217,8 +243,10 @@ class Sink:
                 continue
             target = self.targets["train"] if self.kind == "rag" else self.targets[cand.split]
             # the row dict holds exactly the schema's fields in its order, so it is dumped as validated
-            line = orjson.dumps(cand.row) + b"\n"
+            line = orjson.dumps(row) + b"\n"
             target.write(line)
+            if self.on_row:
+                self.on_row(row, runs)
             written.setdefault(target.rel, []).append(line)
             self.stats[f"{self.kind}_rows"] += 1
         for rel, lines in written.items():  # the validator checks the very bytes written, as they come

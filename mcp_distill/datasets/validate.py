@@ -51,7 +51,7 @@ from pydantic import BaseModel
 
 from mcp_distill.datasets.checks import CACHE_LIMIT, TEXT_FIELDS, _parse, _RowValidator  # noqa: F401 (moved there; re-exported)
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
-from mcp_distill.models import PreferenceSample, RagSample, Receipt, SftSample
+from mcp_distill.models import BeirDoc, BeirQuery, PreferenceSample, RagSample, Receipt, SftSample
 from mcp_distill.receipts import sha256_file
 from mcp_distill.store import Store
 
@@ -62,8 +62,13 @@ FILE_KINDS: dict[str, tuple[str, str | None]] = {
     "preference/train.jsonl": ("preference", "train"),
     "preference/validation.jsonl": ("preference", "validation"),
     "rag/chunks.jsonl": ("rag", None),
+    # BEIR's layout (datasets/beir.py), checked in this order: qrels name the corpus' and the queries' ids
+    "rag/corpus.jsonl": ("beir_corpus", None),
+    "rag/queries.jsonl": ("beir_queries", None),
+    "rag/qrels/test.tsv": ("beir_qrels", None),
 }
-_MODELS: dict[str, type[BaseModel]] = {"sft": SftSample, "preference": PreferenceSample, "rag": RagSample}
+_MODELS: dict[str, type[BaseModel]] = {"sft": SftSample, "preference": PreferenceSample, "rag": RagSample,
+                                       "beir_corpus": BeirDoc, "beir_queries": BeirQuery}
 #: Error messages kept in a report (all are counted).
 MAX_ERRORS = 50
 #: Batches of lines that may wait for the background validator (bounded memory, no stalls).
@@ -127,6 +132,13 @@ class StreamValidator:
         if rel not in self._hashes:
             self._hashes[rel], self._lines[rel], self.report.files[rel] = hashlib.sha256(), 0, 0
         kind, split = FILE_KINDS[rel]
+        if kind == "beir_qrels":
+            for raw in lines:
+                self._hashes[rel].update(raw)
+                self._lines[rel] += 1
+                self.report.files[rel] += 1 if self._lines[rel] > 1 and raw.strip() else 0
+                self.rows.qrel(f"{rel} line {self._lines[rel]}", self._lines[rel] == 1, raw)
+            return
         model = _MODELS[kind]
         for i in range(0, len(lines), _ROW_BATCH):
             parsed = []
@@ -284,7 +296,7 @@ def validate_files(store: Store, files: dict[str, Path], out_dir: str | None = N
     """
     validator = StreamValidator(store, known_clean, out_dir or "")
     try:
-        for rel in sorted(files):
+        for rel in sorted(files, key=_file_order):
             validator.feed(rel, [])
             with open(files[rel], "rb") as handle:
                 while batch := list(itertools.islice(handle, _ROW_BATCH)):
@@ -292,6 +304,11 @@ def validate_files(store: Store, files: dict[str, Path], out_dir: str | None = N
     finally:
         report, _ = validator.finish()
     return report
+
+
+def _file_order(rel: str) -> tuple[int, str]:
+    order = list(FILE_KINDS)
+    return (order.index(rel), rel) if rel in FILE_KINDS else (len(order), rel)
 
 
 def validate_export(store: Store, out_dir: str | Path) -> ValidationReport:
@@ -312,9 +329,10 @@ def validate_export(store: Store, out_dir: str | Path) -> ValidationReport:
             report.error(f"receipt.json: not a valid receipt ({str(exc).splitlines()[0]})")
             return report
         for digest in receipt.output_files:
-            rel = "/".join(Path(digest.path).parts[-2:])
+            path = Path(digest.path).as_posix()
+            rel = next((r for r in files if path == r or path.endswith(f"/{r}")), None)
             report.checks["receipt_hashes"] += 1
-            if rel in files:
+            if rel is not None:
                 with contextlib.suppress(OSError):
                     if sha256_file(files[rel]) != digest.sha256:
                         report.error(f"{rel}: its sha256 differs from receipt.json: the file changed after the export")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from mcp_distill.models.common import Provenance, StrictModel
 
@@ -72,3 +72,54 @@ class PreferenceSample(StrictModel):
         if " ".join(self.chosen.split()).lower() == " ".join(self.rejected.split()).lower():
             raise ValueError("chosen and rejected must differ after normalisation")
         return self
+
+
+# --- BEIR layout of the RAG export (``export --kind rag --format beir``) -------------------------------
+
+
+class BeirDocMetadata(StrictModel):
+    """What a RAG chunk carries beyond BEIR's ``_id``/``title``/``text`` (BEIR's loader ignores it)."""
+
+    kind: Literal["evidence", "playbook"] = "evidence"
+    tags: list[str] = Field(default_factory=list)
+    task_type: str | None = None
+    source_run_ids: list[str] = Field(min_length=1)
+    detail: dict[str, Any] = Field(default_factory=dict, description="The chunk's RagSample metadata.")
+    provenance: list[Provenance] = Field(min_length=1)
+
+
+class BeirDoc(StrictModel):
+    """One line of BEIR's ``corpus.jsonl``: a chunk of accepted evidence or of a playbook."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str = Field(alias="_id", min_length=8)
+    title: str = ""
+    text: str = Field(min_length=1)
+    metadata: BeirDocMetadata
+
+
+class BeirQueryMetadata(StrictModel):
+    task_key: str = Field(description="The task the query is; its accepted runs' chunks are its relevant documents.")
+    run_ids: list[str] = Field(min_length=1, description="The accepted runs of this task (their chunks are in qrels).")
+    provenance: list[Provenance] = Field(min_length=1, description="The record whose input_text is the query.")
+
+
+class BeirQuery(StrictModel):
+    """One line of BEIR's ``queries.jsonl``: an accepted run's task text."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str = Field(alias="_id", min_length=8)
+    text: str = Field(min_length=1)
+    metadata: BeirQueryMetadata
+
+
+class BeirQrel(StrictModel):
+    """One row of BEIR's ``qrels/test.tsv`` (tab-separated under the header ``query-id corpus-id score``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    query_id: str = Field(alias="query-id", min_length=8)
+    corpus_id: str = Field(alias="corpus-id", min_length=8)
+    score: int = Field(ge=1, description="Graded relevance; 1: a chunk of an accepted run of the query's task.")

@@ -35,6 +35,9 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
                         "one task; rag: chunks of accepted evidence and playbooks; all: the three.")] = "all",
         out_dir: Annotated[str | None, Field(
             description="Folder inside the configured roots (default: exports/ in the first root).")] = None,
+        format: Annotated[Literal["chunks", "beir"], Field(
+            description="Layout of the RAG export: chunks (rag/chunks.jsonl) or beir (rag/corpus.jsonl with "
+                        "_id/title/text, rag/queries.jsonl from accepted runs' tasks, rag/qrels/test.tsv).")] = "chunks",
     ) -> ExportResult:
         """Export training data. Secrets and e-mails are redacted, duplicates dropped, splits are by task hash,
         and a validator checks every row (accepted-only SFT, one-task pairs with different sides, provenance
@@ -42,7 +45,7 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
         app = state(ctx)
         target = app.settings.check_path(out_dir or app.settings.roots[0] / DEFAULT_EXPORT_DIR)
         result = await run_with_progress(ctx, core_export, app.store, kind=kind, out_dir=target,
-                                         command="mcp:export_dataset")
+                                         command="mcp:export_dataset", rag_format=format)
         return ExportResult.model_validate(_shape(result, target))
 
 
