@@ -33,8 +33,9 @@ REJECT = {"verdict": "reject", "verdict_source": "observer", "confidence": 0.9}
 PARTIAL = {"verdict": "needs_work", "verdict_source": "observer", "confidence": 0.9}
 ALL_FILES = ("sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "preference/validation.jsonl",
              "rag/chunks.jsonl")
-# The mixed fixture's tasks put no SFT row in validation, and an empty split file is not written.
-DATA_FILES = tuple(rel for rel in ALL_FILES if rel != "sft/validation.jsonl")
+# The mixed fixture's tasks put no SFT row and no preference pair in validation (its one validation task is
+# a consensus split, whose pair is one record and so dropped), and an empty split file is not written.
+DATA_FILES = tuple(rel for rel in ALL_FILES if rel not in ("sft/validation.jsonl", "preference/validation.jsonl"))
 
 
 def prose(seed: str, n: int = 40) -> str:
@@ -142,9 +143,11 @@ def test_mixed_fixture_exports_and_validates(mixed, tmp_path):
     by_source: dict[str, list[dict[str, Any]]] = {}
     for r in prefs:
         by_source.setdefault(r["metadata"]["source"], []).append(r)
-    assert set(by_source) == {"attempts", "consensus", "override"}
+    assert set(by_source) == {"attempts", "override"}  # the consensus split is one record: dropped, counted
+    assert result["counts"]["pairs_dropped_one_source_line"] == 1
     within = [r for r in by_source["attempts"] if r["metadata"]["chosen_run_id"] == r["metadata"]["rejected_run_id"]]
     assert [(r["chosen"], r["rejected"]) for r in within] == [(prose("attempt c2"), prose("attempt c1"))]
+    assert [(r["metadata"]["chosen_attempt"], r["metadata"]["rejected_attempt"]) for r in within] == [(2, 1)]
     across = {(r["metadata"]["chosen_run_id"], r["metadata"]["rejected_run_id"]) for r in prefs
               if r["metadata"]["chosen_run_id"] != r["metadata"]["rejected_run_id"]}
     assert ("run:a1", "run:a2") in across
@@ -153,11 +156,10 @@ def test_mixed_fixture_exports_and_validates(mixed, tmp_path):
     assert not any("run:a3" in pair or "run:n1" in pair for pair in across)
     override = {(r["metadata"]["chosen_run_id"], r["metadata"]["rejected_run_id"]) for r in by_source["override"]}
     assert all("run:b3" in pair or "run:b4" in pair for pair in override)
-    (consensus,) = by_source["consensus"]
-    assert consensus["chosen"] == "the diff bounds the retry loop as claimed"
-    assert consensus["rejected"] == "no change bounds the loop" and consensus["prompt"].endswith("Adds retry budget")
     for r in prefs:
         assert r["chosen"] != r["rejected"] and len(r["metadata"]["provenance"]) >= 2
+        chosen_line, rejected_line = ((p["source_file"], p["line_offset"]) for p in r["metadata"]["provenance"][:2])
+        assert chosen_line != rejected_line
 
     rag = all_rows(out, "rag/")
     assert rag and all(cats[run] == "accepted" for r in rag for run in r["source_run_ids"])
@@ -597,7 +599,11 @@ def test_example_data_exports_cleanly(store, tmp_path):
     assert all_rows(out, "sft/") and all_rows(out, "preference/") and all_rows(out, "rag/")
     cats = categories(store)
     assert all(cats[r["metadata"]["run_id"]] == "accepted" for r in all_rows(out, "sft/"))
-    assert {r["metadata"]["source"] for r in all_rows(out, "preference/")} == {"attempts", "consensus", "override"}
+    prefs = all_rows(out, "preference/")
+    assert {r["metadata"]["source"] for r in prefs} == {"attempts", "override"}
+    assert not any(r["metadata"]["chosen_run_id"] == r["metadata"]["rejected_run_id"] and r["metadata"]["chosen_attempt"]
+                   is None for r in prefs)
+    assert result["counts"]["pairs_dropped_one_source_line"] >= 1  # the audit's consensus splits
     texts = "".join((out / rel).read_text() for rel in result["files"])
     assert find_secrets(texts) == []
     export_dataset(store, "all", tmp_path / "again")

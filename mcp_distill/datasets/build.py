@@ -101,6 +101,21 @@ REDACTED_MEMO = 10_000
 PLAYBOOK_PROVENANCE = 8
 
 Progress = Callable[[int, int, str], None]
+#: Why a candidate preference pair was not written (receipt ``details.preference_pairs_dropped``): the
+#: counter's name (``pairs_dropped_<reason>`` for mine.pair_problem's reasons) and what it means.
+PAIR_DROP_REASONS: dict[str, str] = {
+    "one_source_line": "with chosen and rejected on one source line (a consensus record's two rationales)",
+    "one_run_without_attempts": "from one run without two different attempts",
+    "pairs_identical": "with the same text on both sides",
+    "preference_equal_after_redaction": "equal once redacted",
+    "pairs_no_prompt": "without a prompt record",
+    "pairs_missing_record": "whose record is no longer in the store",
+    "pairs_consensus_superseded": "of a vote a human override or review superseded",
+    "pairs_consensus_incomplete": "of a vote without both rationales and a claim",
+    "preference_duplicates_exact": "exact duplicates of a kept pair",
+    "preference_duplicates_near": "near duplicates of a kept pair",
+    "preference_schema_rejected": "refused by the PreferenceSample schema",
+}
 
 
 class Scrubber:
@@ -230,6 +245,9 @@ class Exporter:
     # -- the passes ---------------------------------------------------------------------------
 
     def emit(self, kind: str, cand: mine.Candidate) -> None:
+        if kind == "preference" and (why := mine.pair_problem(cand.row)):
+            self.stats[f"pairs_dropped_{why}"] += 1
+            return
         for prov in cand.row.get("metadata", {}).get("provenance", cand.row.get("provenance", [])):
             self.source_files.add(prov["source_file"])
         self.sinks[kind].add(cand)
@@ -454,11 +472,15 @@ class Exporter:
             "scorer_versions": sorted(self.scorer_versions),
             "redactions": dict(sorted(self.redactions().items())),
             "duplicates": {k: v for k, v in sorted(self.stats.items()) if "_duplicates_" in k},
+            "preference_pairs_dropped": self._pairs_dropped(),
             "source_files": sorted(self.source_files),
         })
         for kind in self.kinds:
             if not self.stats[f"{kind}_rows"]:
                 r.warnings.append(f"{kind}: no rows written (no scored run gave one; see the counts for why)")
+        if dropped := self._pairs_dropped():
+            r.warnings.append(f"preference: {sum(dropped.values())} candidate pair(s) dropped: " + "; ".join(
+                f"{n} {PAIR_DROP_REASONS[why]}" for why, n in dropped.items()))
         if len(self.scorer_versions) > 1:
             r.warnings.append(f"runs were scored by {len(self.scorer_versions)} rule versions; "
                               "re-score with `mcp-distill score --rescore` for one consistent set")
@@ -471,6 +493,12 @@ class Exporter:
         for name in sorted(self.source_files):
             if Path(name).is_file():
                 r.add_input(name)
+
+    def _pairs_dropped(self) -> dict[str, int]:
+        """Candidate preference pairs not written, by reason (:data:`PAIR_DROP_REASONS`)."""
+        return {why: self.stats[stat] for why, stat in
+                ((why, f"pairs_dropped_{why}" if why in mine.PAIR_PROBLEMS else why) for why in PAIR_DROP_REASONS)
+                if self.stats[stat]}
 
     def _fail(self, report: ValidationReport) -> dict[str, Any]:
         for target in self.targets.values():

@@ -67,7 +67,7 @@ class _Found:
     run_key: str
     task_key: str | None
     split: str | None  # the split of the raw task key
-    split_vote: bool
+    attempt: Any  # the record's extra.attempt, as stored
 
 
 def store_source_files(store: Store | _ReadOnlyStore) -> list[str]:
@@ -187,14 +187,13 @@ class _Checker:
                     rows = conn.execute(
                         "SELECT line_offset, sig_hash, run_key, task_id, task_type, file_path, "
                         f"CASE WHEN task_id IS NULL AND file_path IS NULL THEN {json_text(dialect, 'data', 'input_text')} END, "
-                        f"{json_value(dialect, 'data', 'signals', 'votes_for')}, "
-                        f"{json_value(dialect, 'data', 'signals', 'votes_against')} "
+                        f"{json_value(dialect, 'data', 'extra', 'attempt')} "
                         f"FROM evidence WHERE source_file = ? AND line_offset IN ({','.join('?' * len(offsets))}) "
                         "ORDER BY id", [raw_name, *offsets]).fetchall()
-                for offset, sig, run, task_id, task_type, file_path, text, votes_for, votes_against in rows:
+                for offset, sig, run, task_id, task_type, file_path, text, attempt in rows:
                     key = task_key(task_id, task_type, file_path, text)
                     got.setdefault(offset, []).append((sig, _Found(
-                        run, key, split_for(key) if key else None, bool(votes_for) and bool(votes_against))))
+                        run, key, split_for(key) if key else None, attempt)))
                 for p in chunk:
                     self._records.put(p, [f for sig, f in got.get(p[1], []) if self.resolve.matches(p[2], sig)])
 
@@ -386,11 +385,16 @@ class _RowValidator:
             if c_cat != "accepted" or r_cat != "rejected":
                 self.fail(where, f"across runs the chosen run must be accepted and the rejected run rejected; "
                                  f"{chosen_run} is {c_cat}, {rejected_run} is {r_cat}")
-        elif meta["source"] == "consensus":
-            if chosen and not any(f.split_vote for f in chosen):
-                self.fail(where, "a consensus pair's record has no split vote")
-        elif c_cat not in ("accepted", "partially_accepted"):
-            self.fail(where, f"attempts within run {chosen_run}: the run is {c_cat}, not accepted")
+        else:  # one run: two different attempts of it (the schema refused a pair without both numbers)
+            self.report.checks["preference_attempts_within_run"] += 1
+            if meta["source"] != "attempts":
+                self.fail(where, f"a {meta['source']} pair inside one run: only two attempts of a run may be paired")
+            if c_cat not in ("accepted", "partially_accepted"):
+                self.fail(where, f"attempts within run {chosen_run}: the run is {c_cat}, not accepted")
+            for side, found, number in (("chosen", chosen, meta["chosen_attempt"]),
+                                        ("rejected", rejected, meta["rejected_attempt"])):
+                if found and not any(f.attempt == number for f in found):
+                    self.fail(where, f"the {side} record is not attempt {number} of run {chosen_run}")
 
     def beir_corpus(self, where: str, row: dict[str, Any], _: dict[str, Any]) -> None:
         """A BEIR corpus line: the RAG chunk rules, and its id and runs kept for the qrels."""

@@ -31,7 +31,10 @@ Mining rules (preference pairs)
    both > 0): the majority's rationale (``output_text``) is chosen, the losing one
    (``extra.rejected``, else a dissenting vote's rationale) rejected. Skipped when the run has a
    human override (the person's decision supersedes the vote) or is needs_human_review.
-Both sides must differ after normalisation (:func:`mcp_distill.datasets.neardup.normalize`).
+Both sides must differ after normalisation (:func:`mcp_distill.datasets.neardup.normalize`), and be two
+pieces of evidence (:func:`pair_problem`): never one source line on both sides, and within one run
+only two different attempts of it. So a consensus candidate, whose two rationales are one record, is
+counted and dropped (``pairs_dropped_one_source_line`` in the receipt), never written.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ AUXILIARY_ROLES = frozenset({"classifier", "overseer", "extractor", "verifier", 
 NON_OUTPUT_STREAMS = frozenset({"audit_discrepancies", "classifications"})
 #: Streams whose text is a fingerprint or a label, not knowledge worth retrieving.
 RAG_SKIP_STREAMS = frozenset({"signatures", "classifications"})
+#: Reasons of :func:`pair_problem`.
+PAIR_PROBLEMS = ("one_source_line", "one_run_without_attempts")
 #: Categories whose accepted attempt may be the chosen side of a within-run attempt pair.
 ATTEMPT_CATEGORIES = frozenset({"accepted", "partially_accepted"})
 
@@ -238,14 +243,17 @@ def sft_row(view: RunView) -> tuple[Candidate | None, str | None]:
 
 def pref_row(prompt: str, chosen: Rec, rejected: Rec, source: str, key: str, chosen_run: str,
              rejected_run: str, scorer_version: str, chosen_text: str | None = None,
-             rejected_text: str | None = None, extra_prov: list[dict[str, Any]] | None = None) -> Candidate:
-    """A preference row; provenance[0] is the chosen side's record, provenance[1] the rejected side's."""
+             rejected_text: str | None = None, extra_prov: list[dict[str, Any]] | None = None,
+             attempts: tuple[int, int] | None = None) -> Candidate:
+    """A preference row; provenance[0] is the chosen side's record, provenance[1] the rejected side's;
+    ``attempts``: (chosen, rejected) attempt numbers of a pair inside one run."""
     c_text = chosen_text if chosen_text is not None else chosen["output_text"]
     r_text = rejected_text if rejected_text is not None else rejected["output_text"]
     split = split_for(key)
     provs = [provenance(chosen), provenance(rejected), *(extra_prov or [])]
     row = {"prompt": prompt, "chosen": c_text, "rejected": r_text, "metadata": {
         "task_key": key, "source": source, "chosen_run_id": chosen_run, "rejected_run_id": rejected_run,
+        "chosen_attempt": attempts[0] if attempts else None, "rejected_attempt": attempts[1] if attempts else None,
         "split": split, "scorer_version": scorer_version, "provenance": provs}}
     return Candidate(row, split, f"{chosen['record_id']}>{rejected['record_id']}", (prompt, c_text, r_text))
 
@@ -270,7 +278,21 @@ def attempt_pairs(view: RunView) -> Iterator[Candidate]:
             continue
         extra = [provenance(input_rec)] if input_rec is not chosen else None
         yield pref_row(prompt, chosen, rejected, "attempts", key, view.run_key, view.run_key,
-                       view.scorer_version, extra_prov=extra)
+                       view.scorer_version, extra_prov=extra, attempts=(view.accepted_attempt, attempt_of(rejected)))
+
+
+def pair_problem(row: dict[str, Any]) -> str | None:
+    """Why a candidate pair is not two pieces of evidence (None when it is): ``one_source_line`` when chosen
+    and rejected trace to the same line, ``one_run_without_attempts`` when they are of one run but not two
+    different attempts of it."""
+    meta = row["metadata"]
+    chosen, rejected = meta["provenance"][0], meta["provenance"][1]
+    if (chosen["source_file"], chosen["line_offset"]) == (rejected["source_file"], rejected["line_offset"]):
+        return "one_source_line"
+    attempts = (meta.get("chosen_attempt"), meta.get("rejected_attempt"))
+    if meta["chosen_run_id"] == meta["rejected_run_id"] and (None in attempts or attempts[0] == attempts[1]):
+        return "one_run_without_attempts"
+    return None
 
 
 def _losing_rationale(rec: Rec, chosen: str) -> str | None:

@@ -8,9 +8,10 @@ It trusts nothing the exporter decided; every fact is read again from the store 
   belong to that run, and the prompt's record has the answer's task key.
 * **preference**: chosen and rejected differ after normalisation; the records behind
   ``provenance[0]`` (chosen) and ``provenance[1]`` (rejected) belong to the named runs and both
-  have the row's task key; across runs the chosen run is accepted and the rejected run rejected,
-  within one run (attempts) the run is accepted or partially accepted, a consensus row's record
-  carries a split vote; the prompt's record (``provenance[2:]``) is the chosen run's, same task.
+  have the row's task key; they are two different source lines; across runs the chosen run is
+  accepted and the rejected run rejected; within one run only an ``attempts`` pair of two different
+  attempts, whose records carry those attempt numbers (``extra.attempt``), in a run accepted or
+  partially accepted; the prompt's record (``provenance[2:]``) is the chosen run's, same task.
 * **RAG**: every source run is accepted and the chunk's records belong to one of them.
 * **split**: ``split == split_for(task key)``, so one task is never in both splits.
 * **provenance**: the source file exists; for line files the line at ``line_offset`` starts a

@@ -54,9 +54,22 @@ class PreferenceMetadata(StrictModel):
     source: Literal["attempts", "consensus", "override"]
     chosen_run_id: str
     rejected_run_id: str
+    chosen_attempt: int | None = Field(None, ge=1, description="Within one run: the accepted attempt's number.")
+    rejected_attempt: int | None = Field(None, ge=1, description="Within one run: the earlier attempt's number.")
     split: Literal["train", "validation"]
     scorer_version: str
     provenance: list[Provenance] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _two_pieces_of_evidence(self) -> PreferenceMetadata:
+        chosen, rejected = self.provenance[0], self.provenance[1]
+        if (chosen.source_file, chosen.line_offset) == (rejected.source_file, rejected.line_offset):
+            raise ValueError("chosen and rejected must come from different source lines (provenance[0] and [1])")
+        if self.chosen_run_id == self.rejected_run_id and (
+                self.chosen_attempt is None or self.rejected_attempt is None or self.chosen_attempt == self.rejected_attempt):
+            raise ValueError("chosen and rejected of one run must be two different attempts of it "
+                             "(chosen_attempt and rejected_attempt)")
+        return self
 
 
 class PreferenceSample(StrictModel):
