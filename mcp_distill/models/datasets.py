@@ -21,9 +21,53 @@ class RagSample(StrictModel):
     provenance: list[Provenance] = Field(min_length=1)
 
 
+#: A function name as tool-calling chat templates accept it.
+TOOL_NAME = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$"
+
+
+class ToolFunction(StrictModel):
+    name: str = Field(pattern=TOOL_NAME)
+    arguments: dict[str, Any] = Field(description="The call's arguments, as the trace recorded them.")
+
+
+class ToolCall(StrictModel):
+    """One call on an assistant message, TRL's / OpenAI's ``{"type": "function", "function": {...}}``."""
+
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
+class ToolSpec(StrictModel):
+    """One entry of a row's ``tools`` list: ``{"type": "function", "function": {name, description, parameters}}``."""
+
+    type: Literal["function"] = "function"
+    function: dict[str, Any] = Field(description="name, description and a JSON Schema of its parameters.")
+
+    @model_validator(mode="after")
+    def _named(self) -> ToolSpec:
+        if not isinstance(self.function.get("name"), str) or not isinstance(self.function.get("parameters"), dict):
+            raise ValueError("a tool needs a function name and a parameters schema")
+        return self
+
+
 class Message(StrictModel):
-    role: Literal["system", "user", "assistant"]
-    content: str = Field(min_length=1)
+    """A chat message; with tool calls as TRL's tool-calling SFT reads them: an assistant message may carry
+    ``tool_calls`` (and then no content), a ``tool`` message answers with the function's ``name`` and result."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = Field(None, min_length=1)
+    tool_calls: list[ToolCall] | None = Field(None, min_length=1)
+    name: str | None = Field(None, pattern=TOOL_NAME, description="tool messages: the function that answered.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Message:
+        if self.tool_calls is not None and self.role != "assistant":
+            raise ValueError("only an assistant message carries tool_calls")
+        if self.content is None and self.tool_calls is None:
+            raise ValueError("a message needs content (or, from the assistant, tool_calls)")
+        if (self.role == "tool") != (self.name is not None) or (self.role == "tool" and self.content is None):
+            raise ValueError("a tool message, and only it, names its function and holds its result as content")
+        return self
 
 
 class SftMetadata(StrictModel):
@@ -40,12 +84,20 @@ class SftSample(StrictModel):
     """TRL conversational form, which OpenAI chat fine-tuning also reads."""
 
     messages: list[Message] = Field(min_length=2)
+    tools: list[ToolSpec] | None = Field(None, min_length=1, description="The functions the tool calls use.")
     metadata: SftMetadata
 
     @model_validator(mode="after")
     def _ends_with_assistant(self) -> SftSample:
-        if self.messages[-1].role != "assistant":
-            raise ValueError("the last message of an SFT sample must be the assistant's")
+        last = self.messages[-1]
+        if last.role != "assistant" or last.content is None or last.tool_calls is not None:
+            raise ValueError("the last message of an SFT sample must be the assistant's answer")
+        called = {c.function.name for m in self.messages for c in m.tool_calls or []}
+        answered = {m.name for m in self.messages if m.role == "tool"}
+        declared = {t.function["name"] for t in self.tools or []}
+        if called != declared or not answered <= called:
+            raise ValueError("tools must list exactly the functions the tool calls use, and each tool message "
+                             "answer one of them")
         return self
 
 
