@@ -14,9 +14,10 @@ def tool_rows():
              "output_excerpt": "1 failed: test_eviction"}
     read = {"command": "Read src/cache.py", "kind": "tool", "ok": True, "output_excerpt": "class Cache: ..."}
     edit = {"command": "Edit src/cache.py", "kind": "edit", "ok": True}
+    cell = {"command": "limit = cache.resize(64)", "kind": "tool", "ok": True}  # a code cell, recorded as its code
     return [
         ev("t1", 1, task_id="T-tool", input_text=prose("fix the cache eviction"), commands_run=[shell]),
-        ev("t1", 2, task_id="T-tool", commands_run=[read, edit]),
+        ev("t1", 2, task_id="T-tool", commands_run=[read, edit, cell]),
         ev("t1", 3, task_id="T-tool", output_text=prose("eviction fixed"), signals=ACCEPT),
         ev("t1", 4, task_id="T-tool", commands_run=[{"command": "rm -rf build", "kind": "shell"}]),  # after the answer
         ev("t2", 5, task_id="T-plain", input_text=prose("plain prompt"), output_text=prose("plain answer"), signals=ACCEPT),
@@ -39,17 +40,18 @@ def test_tool_calls_become_trl_tool_messages(tools_out):
     row = rows["run:t1"]
     SftSample.model_validate(row)
     roles = [m["role"] for m in row["messages"]]
-    assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert roles == ["user", *["assistant", "tool"] * 4, "assistant"]
     calls = [m["tool_calls"][0] for m in row["messages"] if "tool_calls" in m]
     assert calls == [
         {"type": "function", "function": {"name": "shell", "arguments": {"command": "pytest -q tests/test_cache.py"}}},
         {"type": "function", "function": {"name": "Read", "arguments": {"input": "src/cache.py"}}},
         {"type": "function", "function": {"name": "Edit", "arguments": {"input": "src/cache.py"}}},
+        {"type": "function", "function": {"name": "tool", "arguments": {"input": "limit = cache.resize(64)"}}},
     ]
     results = [(m["name"], m["content"]) for m in row["messages"] if m["role"] == "tool"]
-    assert results == [("shell", "1 failed: test_eviction"), ("Read", "class Cache: ..."), ("Edit", "ok")]
+    assert results == [("shell", "1 failed: test_eviction"), ("Read", "class Cache: ..."), ("Edit", "ok"), ("tool", "ok")]
     assert row["messages"][-1] == {"role": "assistant", "content": prose("eviction fixed")}
-    assert sorted(t["function"]["name"] for t in row["tools"]) == ["Edit", "Read", "shell"]
+    assert sorted(t["function"]["name"] for t in row["tools"]) == ["Edit", "Read", "shell", "tool"]
     assert all(t["type"] == "function" and t["function"]["parameters"]["type"] == "object" for t in row["tools"])
     assert len(row["metadata"]["provenance"]) == 3  # the answer, the prompt (its record also ran the shell call), t1@2
     assert "tools" not in rows["run:t2"] and [m["role"] for m in rows["run:t2"]["messages"]] == ["user", "assistant"]

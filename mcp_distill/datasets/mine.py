@@ -68,6 +68,10 @@ RAG_SKIP_STREAMS = frozenset({"signatures", "classifications"})
 MAX_TOOL_CALLS = 64
 #: A function name tool-calling templates accept (models.datasets.TOOL_NAME).
 TOOL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+#: CommandRun kinds, the function name of a call whose tool is not named.
+COMMAND_KINDS = ("shell", "tool", "edit", "other")
+#: What follows the first word of a recorded call when the call is code, not ``<tool> <input>``.
+CODE_CONTINUATIONS = ("=", "(", ".", "[", "+=", ":")
 #: Reasons of :func:`pair_problem`.
 PAIR_PROBLEMS = ("one_source_line", "one_run_without_attempts")
 #: Categories whose accepted attempt may be the chosen side of a within-run attempt pair.
@@ -258,7 +262,8 @@ def _tool_call(command: dict[str, Any]) -> tuple[str, dict[str, str]]:
         return "shell", {"command": text}
     name, _, rest = text.partition(" ")
     name = name.lstrip("/")  # aider's /run, /test...
-    if not TOOL_NAME_RE.match(name):
+    # a code cell (``x = ...``, ``open_file(...)``) is recorded as its code: its first word names no tool
+    if not TOOL_NAME_RE.match(name) or rest.lstrip().startswith(CODE_CONTINUATIONS):
         return kind, {"input": text}
     return name, {"input": rest.strip()}
 
@@ -273,7 +278,9 @@ def _tool_result(command: dict[str, Any]) -> str:
 
 
 def _tool_spec(name: str, argument: str) -> dict[str, Any]:
-    what = "Run a shell command" if name == "shell" else f"The {name} tool, as the agent's trace recorded it"
+    what = ("Run a shell command" if name == "shell" else
+            f"An unnamed {name} call, its input as the trace recorded it" if name in COMMAND_KINDS else
+            f"The {name} tool, its input as the agent's trace recorded it")
     return {"type": "function", "function": {"name": name, "description": what, "parameters": {
         "type": "object", "properties": {argument: {"type": "string"}}, "required": [argument]}}}
 
