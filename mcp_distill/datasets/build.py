@@ -104,7 +104,7 @@ Progress = Callable[[int, int, str], None]
 #: Why a candidate preference pair was not written (receipt ``details.preference_pairs_dropped``): the
 #: counter's name (``pairs_dropped_<reason>`` for mine.pair_problem's reasons) and what it means.
 PAIR_DROP_REASONS: dict[str, str] = {
-    "one_source_line": "with chosen and rejected on one source line (a consensus record's two rationales)",
+    "one_source_line": "with chosen and rejected on one source line (such as a consensus record's two rationales)",
     "one_run_without_attempts": "from one run without two different attempts",
     "pairs_identical": "with the same text on both sides",
     "preference_equal_after_redaction": "equal once redacted",
