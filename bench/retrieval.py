@@ -38,11 +38,12 @@ from _common import (
     write_section,
 )
 
-from mcp_distill.search import legs as search_legs
 from mcp_distill.search import query as search_query
+from mcp_distill.search import vector as search_vector
 from mcp_distill.search.index import Doc, Index
-from mcp_distill.search.legs import Filters, KeywordLeg, VectorLeg
+from mcp_distill.search.legs import Filters, KeywordLeg
 from mcp_distill.search.query import rrf_fuse
+from mcp_distill.search.vector import VectorLeg
 from mcp_distill.store import open_store
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -122,8 +123,8 @@ def tune(index: Index, queries: dict[str, str], qrels: dict[str, dict[str, int]]
         vector_runs[str(over)] = {q: [d for d, _ in leg.search(qvecs[q], filters, 100)] for q in qids}
         print(f"oversample={over}: {score(vector_runs[str(over)])}")
     vector_runs["default"] = {q: [d for d, _ in index.vectors.search(qvecs[q], filters, 100)] for q in qids}
-    print(f"default (VEC_OVERSAMPLE={search_legs.VEC_OVERSAMPLE:g} within VEC_KNN_BUDGET="
-          f"{search_legs.VEC_KNN_BUDGET:,}): {score(vector_runs['default'])}")
+    print(f"default (VEC_OVERSAMPLE={search_vector.VEC_OVERSAMPLE:g} within VEC_KNN_BUDGET="
+          f"{search_vector.VEC_KNN_BUDGET:,}): {score(vector_runs['default'])}")
     every = list(ids)
     vector_runs["exact"] = {q: [d for d, _ in index.vectors._rescore(qvecs[q], every, 100)] for q in qids}
     print(f"exact: {score(vector_runs['exact'])}")
@@ -191,8 +192,8 @@ Embedder: all-MiniLM-L6-v2 int8 ONNX (`OnnxMiniLM`); keyword: FTS5 `porter unico
   a query of n > {search_query.LONG_QUERY_TERMS} keyword terms (long prompts; see the playbook section);
   bm25 weights title/text/tags {weights}; keyword terms in more than
   {search_query.MAX_DF_RATIO:g} of the documents dropped, at most {search_query.MAX_QUERY_TERMS} terms within
-  {search_query.POSTINGS_BUDGET} postings; vector KNN on binary codes, up to {search_legs.VEC_OVERSAMPLE:g}x depth
-  candidates (within {search_legs.VEC_KNN_BUDGET:,} documents x k) rescored with exact float cosine.
+  {search_query.POSTINGS_BUDGET} postings; vector KNN on binary codes, up to {search_vector.VEC_OVERSAMPLE:g}x depth
+  candidates (within {search_vector.VEC_KNN_BUDGET:,} documents x k) rescored with exact float cosine.
 - ms/query includes embedding the query (semantic, hybrid) and fetching the hits; k=100, `explain=False`
   (no matched_fields; see the latency section for k=10 with it). 1-minute load average {load}: the machine
   is shared, and other work running meanwhile inflates the times (never the quality figures).

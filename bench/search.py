@@ -40,8 +40,8 @@ from _common import (
     write_section,
 )
 
-from mcp_distill.search import legs as search_legs
 from mcp_distill.search import query as search_query
+from mcp_distill.search import vector as search_vector
 from mcp_distill.search.embed import Embedder, OnnxMiniLM, l2_normalise
 from mcp_distill.search.index import Doc, Index, embed_text
 from mcp_distill.search.legs import Filters, KeywordLeg
@@ -256,10 +256,10 @@ def report(results: dict[int, dict[tuple[str, str], tuple[float, float, float]]]
     lines += [
         f"Settings: terms in > {search_query.MAX_DF_RATIO:g} of documents dropped, at most "
         f"{search_query.MAX_QUERY_TERMS} terms within {search_query.POSTINGS_BUDGET} postings; binary-code KNN "
-        f"with depth ({search_query.FUSION_DEPTH}) to {search_legs.VEC_OVERSAMPLE:g}x depth candidates (within "
-        f"{search_legs.VEC_KNN_BUDGET:,} documents x k), exact rescoring. Filters: task_type is a vec0 partition "
+        f"with depth ({search_query.FUSION_DEPTH}) to {search_vector.VEC_OVERSAMPLE:g}x depth candidates (within "
+        f"{search_vector.VEC_KNN_BUDGET:,} documents x k), exact rescoring. Filters: task_type is a vec0 partition "
         "and source/time vec0 metadata (filtered inside the KNN); tag sets come from the FTS5 facet postings and "
-        f"are scored exactly up to {search_legs.EXACT_SCAN_MAX} documents, above that exactly or by an "
+        f"are scored exactly up to {search_vector.EXACT_SCAN_MAX} documents, above that exactly or by an "
         "over-fetching KNN, whichever the cost model picks. Every filtered search returned its k hits. Targets: "
         "hybrid p95 <= 20 ms at 10k, <= 50 ms at 100k.",
         "",

@@ -1,41 +1,42 @@
 """Prefix look-ups of the identifiers a client may type: run ids, playbook ids, task types, models, drift
 snapshot ids, receipt ids, schema names. They feed MCP ``completion/complete``.
 
-Each kind is one indexed range scan (``col >= prefix AND col < prefix || U+10FFFF``) rather than ``LIKE``,
-so a prefix holding ``%`` or ``_`` means itself and the primary-key indexes are used.
+Each package names the columns of its tables that hold such values (its repository's ``COMPLETIONS``);
+``store.prefix_values`` scans them, one indexed range scan per column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mcp_distill.collect import repository as collect_repo
+from mcp_distill.drift import repository as drift_repo
 from mcp_distill.errors import InvalidInputError
+from mcp_distill.ledger import repository as ledger_repo
 from mcp_distill.models import SCHEMAS
-from mcp_distill.store import Store
-from mcp_distill.store.dialect import json_text
+from mcp_distill.receipts import repository as receipts_repo
+from mcp_distill.scratchpad import repository as scratchpad_repo
+from mcp_distill.search import repository as search_repo
+from mcp_distill.store import Store, prefix_values
 
 #: The MCP spec caps one completion answer at 100 values.
 MAX_VALUES = 100
+#: The order kinds are listed in (help texts, errors); a kind a package adds comes after these.
+_ORDER = ("run", "playbook", "playbook_title", "task_type", "model", "drift", "receipt", "scratchpad_run")
 
-# kind -> the distinct columns (or expressions) that hold its values: (table, column).
-_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
-    # A run is named by its run_id when it has one (what people type), else by its run key.
-    "run": (("runs", "coalesce(run_id, run_key)"),),
-    "playbook": (("playbooks", "playbook_id"),),
-    # The apply_playbook prompt's task: what earlier tasks were called (playbook titles).
-    "playbook_title": (("playbooks", "$.title"),),
-    "task_type": (("runs", "task_type"), ("ledger_entry", "task_type"), ("playbooks", "task_type")),
-    "model": (("ledger_entry", "model_name"),),
-    "drift": (("drift_snapshots", "snapshot_id"),),
-    "receipt": (("receipts", "receipt_id"),),
-    "scratchpad_run": (("scratchpads", "run_id"),),
-}
+
+def _sources() -> dict[str, tuple[tuple[str, str], ...]]:
+    """kind -> the (table, column) pairs that hold its values, as each owning package declares them."""
+    merged: dict[str, tuple[tuple[str, str], ...]] = {}
+    for declared in (collect_repo.COMPLETIONS, search_repo.COMPLETIONS, ledger_repo.COMPLETIONS,
+                     drift_repo.COMPLETIONS, receipts_repo.COMPLETIONS, scratchpad_repo.COMPLETIONS):
+        for kind, pairs in declared.items():
+            merged[kind] = merged.get(kind, ()) + pairs
+    return {kind: merged[kind] for kind in (*_ORDER, *sorted(set(merged) - set(_ORDER)))}
+
+
+_SOURCES = _sources()
 KINDS = (*_SOURCES, "schema")
-
-
-def _column(store: Store, col: str) -> str:
-    """A column, or ("$.key") a key of the JSON ``data`` column in the store's dialect."""
-    return json_text(store.dialect, "data", col[2:]) if col.startswith("$.") else col
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,5 @@ def complete(store: Store, kind: str, prefix: str = "", limit: int = MAX_VALUES)
     sources = _SOURCES.get(kind)
     if sources is None:
         raise InvalidInputError(f"no completion for {kind!r}; known kinds: {', '.join(KINDS)}")
-    # the range's upper end (prefix + U+10FFFF) is a parameter, so the SQL is the same in both dialects
-    union = " UNION ".join(f"SELECT {_column(store, col)} AS v FROM {table} WHERE {_column(store, col)} >= ? "
-                           f"AND {_column(store, col)} < ?" for table, col in sources)
-    bounds = [prefix, prefix + "\U0010ffff"] * len(sources)
-    rows = store.query(f"SELECT v FROM ({union}) AS u WHERE v IS NOT NULL AND v != '' ORDER BY v LIMIT ?",
-                       (*bounds, limit))
-    total = store.query_one(f"SELECT count(*) AS n FROM ({union}) AS u WHERE v IS NOT NULL AND v != ''", bounds)
-    return Matches([r["v"] for r in rows], total["n"] if total else 0)
+    values, total = prefix_values(store, sources, prefix, limit)
+    return Matches(values, total)

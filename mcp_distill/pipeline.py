@@ -6,7 +6,6 @@ Stages: collect -> score -> playbooks (extract + index) -> ledger -> exports.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,12 @@ from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.datasets.build import export_dataset
 from mcp_distill.ledger.routing import refresh_ledger
+from mcp_distill.progress import Progress
 from mcp_distill.score import ScoringRules, score_runs
 from mcp_distill.search.embed import Embedder
 from mcp_distill.search.playbooks import extract_playbooks, index_playbooks
 from mcp_distill.stats import store_stats
 from mcp_distill.store import Store
-
-Progress = Callable[[int, int, str], None]
 
 
 def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, embedder: Embedder,

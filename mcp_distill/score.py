@@ -9,7 +9,6 @@ a score always says which rules made it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,12 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from mcp_distill.collect.repository import run_keys, run_keys_scored_by, save_scores
 from mcp_distill.collect.runs import resolve_run_key, run_records
 from mcp_distill.config import read_toml
 from mcp_distill.errors import ConfigError
 from mcp_distill.models import EvidenceRecord, ScoredRun, SignalVote
+from mcp_distill.progress import Progress
 from mcp_distill.receipts import ReceiptBuilder, now_utc
 from mcp_distill.store import Store
 
@@ -229,35 +230,18 @@ def score_records(run_key: str, records: list[EvidenceRecord], rules: ScoringRul
     )
 
 
-def _save(store: Store, scored: Iterable[tuple[ScoredRun, int]]) -> None:
-    with store.write() as db:
-        db.conn.executemany(
-            "INSERT INTO scores(run_key, category, reasons, votes, scorer_version, scored_at, evidence_count) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_key) DO UPDATE SET category = excluded.category, "
-            "reasons = excluded.reasons, votes = excluded.votes, scorer_version = excluded.scorer_version, "
-            "scored_at = excluded.scored_at, evidence_count = excluded.evidence_count",
-            [
-                (s.evidence_run_id, s.category, orjson.dumps(s.reasons).decode(),
-                 orjson.dumps([v.model_dump() for v in s.votes]).decode(), s.scorer_version,
-                 s.scored_at.isoformat(), n)
-                for s, n in scored
-            ],
-        )
-
-
 def score_runs(store: Store, rules: ScoringRules, run: str | None = None, rescore: bool = False,
-               progress: Callable[[int, int, str], None] | None = None,
+               progress: Progress | None = None,
                command: str = "score") -> dict[str, Any]:
     """Score one run, every unscored run, or (rescore) every run. Writes a receipt."""
     receipt = ReceiptBuilder("score", command)
     if run is not None:
         keys = [resolve_run_key(store, run)]
     elif rescore:
-        keys = [r["run_key"] for r in store.query("SELECT run_key FROM runs ORDER BY run_key")]
+        keys = run_keys(store)
     else:
-        keys = [r["run_key"] for r in store.query(
-            "SELECT r.run_key FROM runs r LEFT JOIN scores s ON s.run_key = r.run_key "
-            "WHERE s.run_key IS NULL OR s.scorer_version != ? ORDER BY r.run_key", (rules.version,))]
+        current = run_keys_scored_by(store, rules.version)
+        keys = [key for key in run_keys(store) if key not in current]
     counts: dict[str, int] = {}
     results: list[ScoredRun] = []
     pending: list[tuple[ScoredRun, int]] = []
@@ -270,12 +254,12 @@ def score_runs(store: Store, rules: ScoringRules, run: str | None = None, rescor
         if run is not None:
             results.append(scored)
         if len(pending) >= SCORE_BATCH:
-            _save(store, pending)
+            save_scores(store, pending)
             pending = []
         if progress and (i % 100 == 0 or i == len(keys) - 1):
             progress(i + 1, len(keys), key)
     if pending:
-        _save(store, pending)
+        save_scores(store, pending)
     receipt.count_out = len(keys)
     for category, n in counts.items():
         receipt.count(category, n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,14 @@ import pytest
 from mcp_distill.store import Store, open_store
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Tests live in one folder per package (tests/search/, tests/datasets/ ...) and a few share helpers
+# across folders (the export-id redaction test reuses tests/datasets/test_export.py's rows, the dashboard
+# tests tests/drift/test_drift.py's git helper): every test folder is importable by module name,
+# whichever folder pytest collects first.
+for _folder in sorted(p for p in Path(__file__).resolve().parent.iterdir()
+                      if p.is_dir() and p.name not in ("fixtures", "__pycache__")):
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 SHARED = PROJECT.parent / "shared"
 EXAMPLES = PROJECT / "examples" / "lakehouse_kb"
 

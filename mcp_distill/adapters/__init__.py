@@ -8,6 +8,7 @@ from mcp_distill.adapters import (  # noqa: F401
     lakehouse_audit,
     lakehouse_distilled,
     lakehouse_scrum,
+    lakehouse_scrum_outcomes,
     native,
     traces_aider,
     traces_claude,

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import yaml
 
+from mcp_distill.adapters.documents import DOCUMENT_MAX_BYTES, load_yaml
 from mcp_distill.adapters.infer import SAMPLE_ROWS, Inference, infer
 from mcp_distill.adapters.mapping import select_records
 from mcp_distill.adapters.mapping_spec import file_vars
@@ -76,15 +77,12 @@ def _members(obj: Mapping[str, Any], prefix: str, depth: int) -> list[tuple[str,
 
 def load_document(path: Path) -> Any:
     """A whole JSON or YAML document, parsed (InvalidInputError when it is too big or not parseable)."""
-    # the collector's size limit and alias-free YAML loader (imported here: the collector imports the adapters)
-    from mcp_distill.collect.collector import DOCUMENT_MAX_BYTES, _load_yaml
-
     size = path.stat().st_size
     if size > DOCUMENT_MAX_BYTES:
         raise InvalidInputError(f"{path} is {size} bytes, above {DOCUMENT_MAX_BYTES} for a document; convert it to JSONL")
     raw = path.read_bytes()
     try:
-        return _load_yaml(raw) if path.suffix.lower() in {".yml", ".yaml"} else orjson.loads(raw)
+        return load_yaml(raw) if path.suffix.lower() in {".yml", ".yaml"} else orjson.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError, yaml.YAMLError) as exc:
         raise InvalidInputError(f"{path} is not a parseable JSON/YAML document ({exc}); fix it or convert it to "
                                 "JSONL") from None

@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mcp_distill.config import Settings
+from mcp_distill.progress import Progress as CoreProgress
 from mcp_distill.redact.edges import redact_string, redact_tree, redaction_key
 from mcp_distill.score import ScoringRules, load_rules
 from mcp_distill.search.embed import Embedder, embedder_from_env
@@ -94,7 +95,7 @@ def cli_state(ctx: typer.Context) -> CliState:
 
 
 @contextlib.contextmanager
-def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int, str], None]]:
+def progress_bar(label: str, enabled: bool = True) -> Iterator[CoreProgress]:
     """A rich progress bar on stderr (hidden when stderr is not a terminal) fed by core callbacks."""
     if not enabled or not sys.stderr.isatty():
         yield lambda done, total, message: None
@@ -103,7 +104,7 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
                   TimeElapsedColumn(), console=err, transient=False) as bar:
         task = bar.add_task("", total=None)
 
-        def update(done: int, total: int, message: str) -> None:
+        def update(done: int, total: int | None, message: str) -> None:
             bar.update(task, completed=done, total=total, description=message[:40])
 
         yield update

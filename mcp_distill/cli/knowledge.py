@@ -69,7 +69,7 @@ def reindex(ctx: typer.Context) -> None:
     """Rebuild every vector with the configured embedder (after changing MCP_DISTILL_EMBEDDER/_MODEL)."""
     state = cli_state(ctx)
     with progress_bar("reindex") as bar:
-        n = core_reindex(state.store, state.embedder(), progress=lambda d, t: bar(d, t or 0, "vectors"))
+        n = core_reindex(state.store, state.embedder(), progress=bar)
     out.print(f"re-embedded {n} documents with {state.embedder().model_id}")
 
 

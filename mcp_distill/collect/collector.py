@@ -23,7 +23,7 @@ import copy
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ import yaml
 
 from mcp_distill.adapters import native as _native  # noqa: F401  (registers the native adapter)
 from mcp_distill.adapters.base import Adapter, find_adapter
+from mcp_distill.adapters.documents import DOCUMENT_MAX_BYTES, load_yaml
 from mcp_distill.collect import redacting, trail, workers
+from mcp_distill.collect import repository as repo
 from mcp_distill.collect.runs import JoinState, RunAssigner
 from mcp_distill.collect.sources import discover, first_object, is_line_file
 from mcp_distill.collect.workers import (  # noqa: F401  (EXCERPT_CHARS: kept importable from here)
@@ -47,9 +49,9 @@ from mcp_distill.collect.workers import (  # noqa: F401  (EXCERPT_CHARS: kept im
 )
 from mcp_distill.config import Settings
 from mcp_distill.errors import InvalidInputError
+from mcp_distill.progress import Progress
 from mcp_distill.receipts import ReceiptBuilder, now_utc
 from mcp_distill.store import Connection, Store
-from mcp_distill.store.dialect import greatest
 
 #: Rows per transaction: large enough to amortise commits, small enough to lose little on a crash.
 BATCH_LINES = 5_000
@@ -61,13 +63,10 @@ BATCH_BYTES = 4 * 1024 * 1024
 BIG_WAL_CHECKPOINT_PAGES = 16_384
 #: Bytes hashed at a file's head to notice a rewrite or rotation.
 HEAD_BYTES = 1_024
-#: Whole documents (trajectories, reports) above this size are refused rather than parsed in memory.
-DOCUMENT_MAX_BYTES = 256 * 1024 * 1024
 #: An incomplete last line (no newline, not valid JSON) unchanged for this long is a truncated file,
 #: not a writer mid-line: it is quarantined instead of held back.
 TAIL_GRACE_SECONDS = 120
 
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -218,8 +217,7 @@ class Collector:
             if pool is not None:
                 pool.close()
             if checkpoint_pages is not None:
-                with self.store.lock:
-                    self.store.conn.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
+                repo.wal_autocheckpoint(self.store, checkpoint_pages)
         if self.progress:
             self.progress(total_bytes, total_bytes, "done")
         receipt.count_in = result.total("lines")
@@ -258,7 +256,7 @@ class Collector:
         for path, adapter, whole_file in plan:
             if whole_file or workers.pool_key(adapter) is None:
                 continue
-            row = self.store.query_one("SELECT byte_offset FROM sources WHERE path = ?", (str(path),))
+            row = repo.source_row(self.store, str(path))
             size = sizes.get(path, 0)
             done = row["byte_offset"] if row and row["byte_offset"] <= size else 0
             todo += size - done
@@ -266,9 +264,8 @@ class Collector:
 
     def _defer_checkpoints(self) -> int:
         """Raise this connection's WAL auto-checkpoint for a big collect; the previous value, to restore."""
-        with self.store.lock:
-            previous = self.store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-            self.store.conn.execute(f"PRAGMA wal_autocheckpoint = {max(previous, BIG_WAL_CHECKPOINT_PAGES)}")
+        previous = repo.wal_autocheckpoint(self.store)
+        repo.wal_autocheckpoint(self.store, max(previous, BIG_WAL_CHECKPOINT_PAGES))
         return previous
 
     def _drain(self, pool: workers.PreparePool) -> None:
@@ -341,7 +338,7 @@ class Collector:
                 return
 
     def _resume_offset(self, path: Path) -> tuple[int, str | None]:
-        row = self.store.query_one("SELECT * FROM sources WHERE path = ?", (str(path),))
+        row = repo.source_row(self.store, str(path))
         if row is None:
             return 0, None
         stat = path.stat()
@@ -363,22 +360,10 @@ class Collector:
     def _commit_prepared(self, path: Path, n_lines: int, end_offset: int, head: str | None,
                          stat: os.stat_result, summary: FileSummary, items: list[Item]) -> None:
         """Store one prepared batch and move the file's offset past it, in one transaction."""
-        with self.store.write() as db:
-            conn = db.conn
+        with repo.transaction(self.store) as conn:
             self._store_items(conn, path, items, summary)
-            further = greatest(self.store.dialect, "sources.byte_offset", "excluded.byte_offset")
-            conn.execute(
-                f"""INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(path) DO UPDATE SET stream = excluded.stream,
-                     byte_offset = CASE WHEN excluded.inode != sources.inode OR excluded.byte_offset < sources.byte_offset
-                                    AND excluded.head_sha256 != sources.head_sha256 THEN excluded.byte_offset
-                                    ELSE {further} END,
-                     size = excluded.size, head_sha256 = excluded.head_sha256, inode = excluded.inode,
-                     mtime_ns = excluded.mtime_ns, lines_read = sources.lines_read + ?, updated_at = excluded.updated_at""",
-                (str(path), summary.stream, end_offset, stat.st_size, head, stat.st_ino, stat.st_mtime_ns,
-                 n_lines, now_utc().isoformat(), n_lines),
-            )
+            repo.advance_line_source(conn, str(path), summary.stream, end_offset, stat, head, n_lines,
+                                     now_utc().isoformat())
             self._joins.seal(conn)
 
     def _prepare_line(self, path: Path, adapter: Adapter | None, offset: int, raw: bytes,
@@ -391,7 +376,7 @@ class Collector:
         now = now_utc().isoformat()
         source = str(path)
         records = [item[2] for item in items if item[0] == "record"]
-        existing = _stored_ids(conn, [rec.record_id for rec in records])
+        existing = repo.stored_ids(conn, [rec.record_id for rec in records])
         if self._legacy_max_id:  # records stored before ids named their file: found by their old id
             legacy = _legacy_duplicates(conn, source, [rec for rec in records if rec.record_id not in existing],
                                         self._legacy_max_id)
@@ -399,10 +384,7 @@ class Collector:
         rows: list[tuple] = []
 
         def insert_rows() -> None:  # before an adoption moves rows between runs, and at the end
-            conn.executemany(
-                "INSERT INTO evidence(record_id, stream, run_key, run_id, task_id, task_type, model_name, "
-                "file_path, pr_number, head_sha, ts, ts_epoch, source_file, line_offset, sig_hash, data, ingested_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            repo.insert_evidence(conn, rows)
             rows.clear()
 
         self._joins.check(conn)
@@ -431,12 +413,8 @@ class Collector:
         insert_rows()
         assigner.flush()
         if quarantine:  # a line quarantined by an earlier run is not counted again
-            summary.quarantined += conn.executemany(
-                "INSERT INTO quarantine(source_file, line_offset, line_sha256, stream, reason, excerpt, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", quarantine).rowcount
-        # new evidence invalidates the score of every run it joined
-        if touched and conn.execute("SELECT 1 FROM scores LIMIT 1").fetchone():
-            conn.executemany("DELETE FROM scores WHERE run_key = ?", [(k,) for k in touched])
+            summary.quarantined += repo.insert_quarantine(conn, quarantine)
+        repo.invalidate_scores(conn, touched)
 
     def _collect_document(self, path: Path, adapter: Adapter | None) -> FileSummary:
         summary = FileSummary(str(path), adapter.stream if adapter else None)
@@ -446,12 +424,12 @@ class Collector:
                                     "for whole documents; split it or convert it to JSONL")
         raw = path.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
-        row = self.store.query_one("SELECT head_sha256 FROM sources WHERE path = ?", (str(path),))
+        row = repo.source_row(self.store, str(path))
         if row and row["head_sha256"] == digest:
             return summary  # unchanged since the last run
         items: list[Item] = []
         try:
-            doc = _load_yaml(raw) if path.suffix.lower() in {".yml", ".yaml"} else orjson.loads(raw)
+            doc = load_yaml(raw) if path.suffix.lower() in {".yml", ".yaml"} else orjson.loads(raw)
         except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
             items.append(quarantined(0, raw[:4096], f"invalid or truncated document: {exc}"))
             doc = None
@@ -483,18 +461,10 @@ class Collector:
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     items.append(quarantined(0, raw[:4096], f"mapping failed in {adapter.stream}: {exc!r}"))
                 _take_notes(adapter, summary)
-        with self.store.write() as db:
-            self._store_items(db.conn, path, items, summary)
-            db.conn.execute(
-                "INSERT INTO sources(path, stream, byte_offset, size, head_sha256, inode, mtime_ns, lines_read, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
-                "stream = excluded.stream, byte_offset = excluded.byte_offset, size = excluded.size, "
-                "head_sha256 = excluded.head_sha256, inode = excluded.inode, mtime_ns = excluded.mtime_ns, "
-                "lines_read = sources.lines_read + excluded.lines_read, updated_at = excluded.updated_at",
-                (str(path), summary.stream, stat.st_size, stat.st_size, digest, stat.st_ino, stat.st_mtime_ns,
-                 len(items), now_utc().isoformat()),
-            )
-            self._joins.seal(db.conn)
+        with repo.transaction(self.store) as conn:
+            self._store_items(conn, path, items, summary)
+            repo.record_document_source(conn, str(path), summary.stream, stat, digest, len(items), now_utc().isoformat())
+            self._joins.seal(conn)
         return summary
 
 
@@ -505,16 +475,6 @@ def _take_notes(adapter: Adapter | None, summary: FileSummary) -> None:
         summary.inferred_mapping = getattr(adapter, "inferred_toml", None)
 
 
-def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
-    """The ``ids`` already in the evidence table."""
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        marks = ",".join("?" * len(chunk))
-        found.update(r[0] for r in conn.execute(f"SELECT record_id FROM evidence WHERE record_id IN ({marks})", chunk))
-    return found
-
-
 def _legacy_duplicates(conn: Connection, source: str, records: list[Any], max_id: int) -> set[str]:
     """Old-style ids (stream + run + content) of ``records`` already stored from this same file.
 
@@ -522,31 +482,10 @@ def _legacy_duplicates(conn: Connection, source: str, records: list[Any], max_id
     a line that was then dropped as a duplicate across files, so it is not a duplicate now."""
     found: set[str] = set()
     mine = workers.source_key(source)
-    ids = [rec.legacy_id for rec in records]
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        marks = ",".join("?" * len(chunk))
-        for record_id, source_file in conn.execute(
-                f"SELECT record_id, source_file FROM evidence WHERE record_id IN ({marks}) AND id <= ?",
-                (*chunk, max_id)):
-            if workers.source_key(source_file) == mine:
-                found.add(record_id)
+    for record_id, source_file in repo.stored_up_to(conn, [rec.legacy_id for rec in records], max_id):
+        if workers.source_key(source_file) == mine:
+            found.add(record_id)
     return found
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without aliases: a few bytes of nested ``*alias`` expand to gigabytes (a YAML bomb)."""
-
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "YAML aliases are not supported in evidence files",
-                                              event.start_mark)
-        return super().compose_node(parent, index)
-
-
-def _load_yaml(raw: bytes) -> object:
-    return yaml.load(raw, Loader=_NoAliasLoader)  # a SafeLoader subclass: no arbitrary objects
 
 
 def _head_hash(handle: Any, n: int) -> str | None:

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from mcp_distill.adapters.base import find_adapter
 from mcp_distill.collect.collector import Collector
+from mcp_distill.collect.repository import evidence_at, evidence_by_id, run_exists, run_row
 from mcp_distill.collect.runs import get_run, resolve_run_key
 from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.models import EvidenceRecord, Provenance
@@ -97,11 +98,9 @@ def append_and_collect(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
     result = Collector(store).collect([path], command="record_evidence")
-    mine = store.query_one("SELECT record_id, run_key, source_file, line_offset FROM evidence "
-                           "WHERE source_file = ? AND line_offset = ?", (str(path), offset))
+    mine = evidence_at(store, str(path), offset)
     if mine is None:  # the same content was pushed before: the earlier record stands
-        mine = store.query_one("SELECT record_id, run_key, source_file, line_offset FROM evidence "
-                               "WHERE record_id = ?", (_record_id_of(store, path, offset),))
+        mine = evidence_by_id(store, _record_id_of(store, path, offset))
     return {"record": mine, "run_key": mine["run_key"] if mine else None,
             "inserted": int(mine is not None and mine["line_offset"] == offset),
             "duplicates": int(mine is not None and mine["line_offset"] != offset), "receipt_id": result.receipt_id}
@@ -141,7 +140,7 @@ def record_override(store: Store, run: str, category: str, reason: str, reviewer
     if key.startswith("run:"):
         fields["run_id"] = key[4:]
     else:
-        view = store.query_one("SELECT * FROM runs WHERE run_key = ?", (key,))
+        view = run_row(store, key)
         assert view is not None
         if view["join_method"] == "file_window":
             fields["file_path"] = view["file_path"]
@@ -153,7 +152,7 @@ def record_override(store: Store, run: str, category: str, reason: str, reviewer
     out = append_and_collect(store, fields)
     out["run_key"] = key
     out["warnings"] = warnings
-    if store.query_one("SELECT 1 FROM runs WHERE run_key = ?", (key,)):
+    if run_exists(store, key):
         out["run"] = {k: v for k, v in get_run(store, key).items() if k in ("run_key", "streams")}
     return out
 

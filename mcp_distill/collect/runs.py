@@ -23,10 +23,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from mcp_distill.collect import repository as repo
+from mcp_distill.collect.repository import get_score, list_runs
 from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.models import EvidenceRecord
 from mcp_distill.store import Connection, Store
-from mcp_distill.store.dialect import greatest, least
 
 #: Records about the same file closer in time than this belong to the same run.
 FILE_WINDOW_SECONDS = 30 * 60
@@ -73,20 +74,14 @@ class JoinState:
     spans: dict[str, float] = field(default_factory=dict)
     token: tuple[int, int] | object | None = None
 
-    @staticmethod
-    def _token(conn: Connection) -> tuple[int, int] | object:
-        if _dialect(conn) != "sqlite":  # PostgreSQL: no cheap "nobody else wrote" token; never reuse
-            return object()
-        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
-
     def check(self, conn: Connection) -> None:
-        if self.token is None or self._token(conn) != self.token:
+        if self.token is None or repo.change_token(conn) != self.token:
             self.window_files = None
             self.adopt_checked.clear()
             self.spans.clear()
 
     def seal(self, conn: Connection) -> None:
-        self.token = self._token(conn)
+        self.token = repo.change_token(conn)
 
 
 class RunAssigner:
@@ -98,7 +93,7 @@ class RunAssigner:
 
     def __init__(self, conn: Connection, state: JoinState | None = None,
                  before_adopt: Callable[[], None] | None = None):
-        self.conn = conn
+        self.tx = conn  # the transaction connection of collect.repository.transaction(), for its statements
         self.pending: dict[str, dict[str, Any]] = {}
         # Pending runs by file, for file-window lookups: filed under every time bucket their window
         # touches (or as "wide"), with the order in which each got its file (ties go to the earliest).
@@ -108,8 +103,7 @@ class RunAssigner:
         self._filed: dict[str, tuple[int, int] | None] = {}
         self.state = state if state is not None else JoinState()
         if self.state.window_files is None:
-            self.state.window_files = {r[0] for r in conn.execute(
-                "SELECT DISTINCT file_path FROM runs WHERE join_method = 'file_window'")}
+            self.state.window_files = repo.window_files(conn)
         self.window_files: set[str] = self.state.window_files
         self.adopt_checked = self.state.adopt_checked
         self.before_adopt = before_adopt
@@ -126,7 +120,7 @@ class RunAssigner:
                 if self.before_adopt:
                     self.before_adopt()
                 self.flush()
-                if _adopt_file_window_runs(self.conn, key, file_path, epoch):
+                if repo.adopt_file_window_runs(self.tx, key, file_path, epoch, FILE_WINDOW_SECONDS):
                     self._widen_spans([key])
             return key
         if file_path and epoch is not None:
@@ -188,34 +182,17 @@ class RunAssigner:
         """The stored run of ``file_path`` whose window holds ``epoch``, nearest by its first epoch."""
         span = self.state.spans.get(file_path)
         if span is None:
-            row = self.conn.execute("SELECT max(last_epoch - first_epoch) FROM runs WHERE file_path = ?",
-                                    (file_path,)).fetchone()
-            span = self.state.spans[file_path] = max(row[0] or 0.0, 0.0)
-        # The range on first_epoch only narrows the index scan (a matching run starts at most its span
-        # before the window); the window test itself is the exact original one. Ties go to the earlier
-        # run, then to the one stored first.
-        row = self.conn.execute(
-            "SELECT run_key FROM runs WHERE file_path = ? AND first_epoch >= ? AND first_epoch <= ? "
-            "AND first_epoch - ? <= ? AND last_epoch + ? >= ? ORDER BY abs(first_epoch - ?), first_epoch, rowid LIMIT 1",
-            (file_path, epoch - FILE_WINDOW_SECONDS - span - 1.0, epoch + FILE_WINDOW_SECONDS + 1.0,
-             FILE_WINDOW_SECONDS, epoch, FILE_WINDOW_SECONDS, epoch, epoch),
-        ).fetchone()
-        return row[0] if row else None
+            span = self.state.spans[file_path] = repo.longest_span(self.tx, file_path)
+        return repo.stored_run_in_window(self.tx, file_path, epoch, FILE_WINDOW_SECONDS, span)
 
     def _widen_spans(self, keys: Iterable[str]) -> None:
         """Raise the remembered longest span of every known file to cover the runs ``keys`` (just written)."""
         spans = self.state.spans
         if not spans:
             return
-        keys = list(keys)
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for file_path, span in self.conn.execute(
-                    f"SELECT file_path, max(last_epoch - first_epoch) FROM runs WHERE run_key IN ({marks}) "
-                    "AND file_path IS NOT NULL GROUP BY file_path", chunk):
-                if file_path in spans and span is not None and span > spans[file_path]:
-                    spans[file_path] = span
+        for file_path, span in repo.spans_by_file(self.tx, list(keys)):
+            if file_path in spans and span is not None and span > spans[file_path]:
+                spans[file_path] = span
 
     def _add(self, key: str, method: str, record: RunFields, epoch: float | None) -> None:
         run = self.pending.get(key)
@@ -248,29 +225,9 @@ class RunAssigner:
         if not self.pending:
             return
         now = _now()
-        dialect = _dialect(self.conn)
-        first = least(dialect, "coalesce(runs.first_epoch, excluded.first_epoch)",
-                      "coalesce(excluded.first_epoch, runs.first_epoch)")
-        last = greatest(dialect, "coalesce(runs.last_epoch, excluded.last_epoch)",
-                        "coalesce(excluded.last_epoch, runs.last_epoch)")
-        self.conn.executemany(
-            f"""
-            INSERT INTO runs(run_key, run_id, join_method, file_path, pr_number, head_sha, task_type,
-                             first_epoch, last_epoch, record_count, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(run_key) DO UPDATE SET
-                file_path = coalesce(runs.file_path, excluded.file_path),
-                pr_number = coalesce(runs.pr_number, excluded.pr_number),
-                head_sha = coalesce(runs.head_sha, excluded.head_sha),
-                task_type = coalesce(runs.task_type, excluded.task_type),
-                first_epoch = {first},  -- both coalesced: NULL only when neither has an epoch
-                last_epoch = {last},
-                record_count = runs.record_count + excluded.record_count,
-                updated_at = excluded.updated_at
-            """,
-            [(key, r["run_id"], r["method"], r["file_path"], r["pr_number"], r["head_sha"], r["task_type"],
-              r["first"], r["last"], r["count"], now) for key, r in self.pending.items()],
-        )
+        repo.upsert_runs(self.tx, [
+            (key, r["run_id"], r["method"], r["file_path"], r["pr_number"], r["head_sha"], r["task_type"],
+             r["first"], r["last"], r["count"], now) for key, r in self.pending.items()])
         # a run's span grows with new epochs, and a stored run joins a file when it first gets one
         self._widen_spans(key for key, r in self.pending.items() if r["first"] is not None or r["file_path"])
         self.pending.clear()
@@ -280,41 +237,14 @@ class RunAssigner:
         self._filed.clear()
 
 
-def _dialect(conn: Connection) -> str:
-    """The SQL dialect of a transaction's connection (PostgreSQL's says so; SQLite's is sqlean's own)."""
-    return getattr(conn, "dialect", "sqlite")
-
-
-def _adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float) -> bool:
-    rows = conn.execute(
-        "SELECT run_key, record_count, first_epoch, last_epoch FROM runs WHERE join_method = 'file_window' "
-        "AND file_path = ? AND first_epoch - ? <= ? AND last_epoch + ? >= ?",
-        (file_path, FILE_WINDOW_SECONDS, epoch, FILE_WINDOW_SECONDS, epoch),
-    ).fetchall()
-    for old_key, count, first_epoch, last_epoch in rows:
-        conn.execute("UPDATE evidence SET run_key = ? WHERE run_key = ?", (key, old_key))
-        dialect = _dialect(conn)  # the adopting run was just flushed with this record's epoch: not NULL
-        conn.execute(
-            f"UPDATE runs SET record_count = record_count + ?, first_epoch = {least(dialect, 'first_epoch', '?')}, "
-            f"last_epoch = {greatest(dialect, 'last_epoch', '?')} WHERE run_key = ?",
-            (count, first_epoch, last_epoch, key),
-        )
-        conn.execute("DELETE FROM runs WHERE run_key = ?", (old_key,))
-        conn.execute("DELETE FROM scores WHERE run_key = ?", (old_key,))
-    if rows:  # the adopting run's score no longer covers all its evidence
-        conn.execute("DELETE FROM scores WHERE run_key = ?", (key,))
-    return bool(rows)
-
-
 def run_records(store: Store, run_key: str) -> list[EvidenceRecord]:
-    rows = store.query("SELECT data FROM evidence WHERE run_key = ? ORDER BY ts_epoch, id", (run_key,))
-    return [EvidenceRecord.model_validate_json(r["data"]) for r in rows]
+    return [EvidenceRecord.model_validate_json(data) for data in repo.run_record_data(store, run_key)]
 
 
 def resolve_run_key(store: Store, run: str) -> str:
     """Accept a run key (``run:...``, ``file:...``) or a bare run_id."""
     for key in (run, f"run:{run}"):
-        if store.query_one("SELECT 1 FROM runs WHERE run_key = ?", (key,)):
+        if repo.run_exists(store, key):
             return key
     raise NotFoundError(f"no run {run!r}; list runs with `mcp-distill runs list` or read distill://stats")
 
@@ -322,8 +252,8 @@ def resolve_run_key(store: Store, run: str) -> str:
 def get_run(store: Store, run: str) -> dict[str, Any]:
     """The joined run: its row, every record about it, and its score when it has one."""
     key = resolve_run_key(store, run)
-    row = store.query_one("SELECT * FROM runs WHERE run_key = ?", (key,))
-    score = store.query_one("SELECT * FROM scores WHERE run_key = ?", (key,))
+    row = repo.run_row(store, key)
+    score = get_score(store, key)
     records = run_records(store, key)
     view: dict[str, Any] = {
         "run_key": key,
@@ -347,24 +277,10 @@ def get_run(store: Store, run: str) -> dict[str, Any]:
     return view
 
 
-def list_runs(store: Store, category: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-    sql = (
-        "SELECT r.run_key, r.run_id, r.join_method, r.file_path, r.task_type, r.record_count, s.category "
-        "FROM runs r LEFT JOIN scores s ON s.run_key = r.run_key"
-    )
-    params: list[Any] = []
-    if category:
-        sql += " WHERE s.category = ?"
-        params.append(category)
-    sql += " ORDER BY r.first_epoch, r.run_key LIMIT ? OFFSET ?"
-    return store.query(sql, (*params, limit, offset))
-
-
 # ----------------------------------------------------------------------------- browsing (dashboard)
 
 #: Sort keys a caller may ask for, and the column each orders by (never user text in the SQL).
-RUN_SORTS = {"time": "r.first_epoch", "last": "r.last_epoch", "records": "r.record_count",
-             "task_type": "r.task_type", "category": "s.category", "run": "r.run_key"}
+RUN_SORTS = repo.RUN_ORDER
 #: A page holds at most this many runs: pages stay small however large the store is.
 MAX_PAGE = 200
 UNSCORED = "unscored"
@@ -388,18 +304,13 @@ class RunQuery:
     offset: int = 0
 
 
-def _run_where(q: RunQuery) -> tuple[str, list[Any]]:
-    # IN (index range) rather than EXISTS per run for model / stream: the filtered total stays an index lookup.
-    wanted = [("s.category = ?", q.category if q.category != UNSCORED else None),
-              ("r.task_type = ?", q.task_type),
-              ("r.run_key IN (SELECT run_key FROM evidence WHERE model_name = ?)", q.model),
-              ("r.run_key IN (SELECT run_key FROM evidence WHERE stream = ?)", q.stream),
-              ("r.first_epoch >= ?", q.since), ("r.first_epoch < ?", q.until)]
-    clauses = [sql for sql, value in wanted if value not in (None, "")]
-    params = [value for _, value in wanted if value not in (None, "")]
+def _run_where(q: RunQuery) -> list[tuple[str, Any]]:
+    wanted = [("category", q.category if q.category != UNSCORED else None), ("task_type", q.task_type),
+              ("model", q.model), ("stream", q.stream), ("since", q.since), ("until", q.until)]
+    where = [(name, value) for name, value in wanted if value not in (None, "")]
     if q.category == UNSCORED:
-        clauses.append("s.run_key IS NULL")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        where.append(("unscored", None))
+    return where
 
 
 def query_runs(store: Store, q: RunQuery) -> tuple[list[dict[str, Any]], int]:
@@ -408,40 +319,21 @@ def query_runs(store: Store, q: RunQuery) -> tuple[list[dict[str, Any]], int]:
         raise InvalidInputError(f"unknown sort {q.sort!r}; use one of {', '.join(RUN_SORTS)}")
     if not 1 <= q.limit <= MAX_PAGE or q.offset < 0:
         raise InvalidInputError(f"limit must be 1..{MAX_PAGE} and offset >= 0")
-    where, params = _run_where(q)
-    base = "FROM runs r LEFT JOIN scores s ON s.run_key = r.run_key" + where
-    direction = "DESC" if q.descending else "ASC"
-    rows = store.query(
-        "SELECT r.run_key, r.run_id, r.join_method, r.file_path, r.task_type, r.record_count, r.first_epoch, "
-        f"r.last_epoch, s.category, s.scored_at {base} ORDER BY {RUN_SORTS[q.sort]} {direction}, "
-        f"r.run_key {direction} LIMIT ? OFFSET ?", (*params, q.limit, q.offset))
+    rows, total = repo.run_page(store, _run_where(q), q.sort, q.descending, q.limit, q.offset)
     # Models and streams only for the page's runs: a deep OFFSET must not compute them for skipped rows.
-    keys = [r["run_key"] for r in rows]
-    seen = {k: {"models": set(), "streams": set()} for k in keys}
-    if keys:
-        for ev in store.query(f"SELECT DISTINCT run_key, model_name, stream FROM evidence WHERE run_key IN "
-                              f"({','.join('?' * len(keys))})", tuple(keys)):
-            if ev["model_name"]:
-                seen[ev["run_key"]]["models"].add(ev["model_name"])
-            seen[ev["run_key"]]["streams"].add(ev["stream"])
+    seen = repo.models_and_streams(store, [r["run_key"] for r in rows])
     for row in rows:
-        row["models"] = sorted(seen[row["run_key"]]["models"])
-        row["streams"] = sorted(seen[row["run_key"]]["streams"])
-    total = store.query_one(f"SELECT count(*) AS n {base}", tuple(params))
-    return rows, int(total["n"]) if total else 0
-
-
-def _distinct(store: Store, table: str, column: str, cap: int) -> list[str]:
-    """Distinct values of an indexed column by hopping the index (distinct x log n, not a full scan)."""
-    rows = store.query(
-        f"WITH RECURSIVE v(x, n) AS (SELECT min({column}), 1 FROM {table} "
-        f"UNION ALL SELECT (SELECT min({column}) FROM {table} WHERE {column} > v.x), n + 1 FROM v "
-        "WHERE v.x IS NOT NULL AND n < ?) SELECT x FROM v WHERE x IS NOT NULL", (cap,))
-    return [r["x"] for r in rows]
+        models, streams = seen[row["run_key"]]
+        row["models"], row["streams"] = sorted(models), sorted(streams)
+    return rows, total
 
 
 def run_filter_values(store: Store, cap: int = 500) -> dict[str, list[str]]:
     """The values a run listing can be filtered by: task types, models and streams present in the store."""
-    return {"task_type": _distinct(store, "runs", "task_type", cap),
-            "model": _distinct(store, "evidence", "model_name", cap),
-            "stream": _distinct(store, "evidence", "stream", cap)}
+    return {name: repo.distinct_values(store, name, cap) for name in ("task_type", "model", "stream")}
+
+
+__all__ = [
+    "FILE_WINDOW_SECONDS", "MAX_PAGE", "RUN_SORTS", "UNSCORED", "JoinState", "RunAssigner", "RunFields", "RunQuery",
+    "get_run", "list_runs", "query_runs", "resolve_run_key", "run_filter_values", "run_records",
+]

@@ -14,10 +14,9 @@ import socket
 from typing import Any
 
 from mcp_distill.faults import pid_alive
-from mcp_distill.models import Receipt
-from mcp_distill.receipts import ReceiptBuilder, receipt_json, save_receipt
+from mcp_distill.receipts import ReceiptBuilder, save_receipt
+from mcp_distill.receipts.repository import delete_receipt, find_receipt, replace_receipt, unresumed_collects
 from mcp_distill.store import Store
-from mcp_distill.store.dialect import json_text
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"
@@ -36,20 +35,17 @@ def start(store: Store, command: str, files: int) -> str:
 
 def finish(store: Store, running_id: str) -> None:
     """The collect ended (its final receipt is stored): its in-progress receipt goes."""
-    with store.write() as db:
-        db.conn.execute("DELETE FROM receipts WHERE receipt_id = ?", (running_id,))
+    delete_receipt(store, running_id)
 
 
 def stopped(store: Store, running_id: str, reason: str) -> None:
     """The collect stopped on an error (a full disk...): its receipt says so, for the next run to resume."""
-    row = store.query_one("SELECT data FROM receipts WHERE receipt_id = ?", (running_id,))
-    if row is None:
+    receipt = find_receipt(store, running_id)
+    if receipt is None:
         return
-    receipt = Receipt.model_validate_json(row["data"])
     receipt.details["status"] = INTERRUPTED
     receipt.errors.append(f"stopped: {reason}")
-    with store.write() as db:
-        db.conn.execute("UPDATE receipts SET data = ? WHERE receipt_id = ?", (receipt_json(receipt).decode(), running_id))
+    replace_receipt(store, receipt)
 
 
 def interrupted(store: Store, resumed_by: ReceiptBuilder) -> list[dict[str, Any]]:
@@ -57,10 +53,7 @@ def interrupted(store: Store, resumed_by: ReceiptBuilder) -> list[dict[str, Any]
     ``resumed_by``'s receipt; what was found."""
     host = socket.gethostname()
     found: list[dict[str, Any]] = []
-    status, resumed = (json_text(store.dialect, "data", "details", key) for key in ("status", "resumed_by"))
-    for row in store.query(f"SELECT receipt_id, data FROM receipts WHERE stage = 'collect' "
-                           f"AND {status} IN (?, ?) AND {resumed} IS NULL", (RUNNING, INTERRUPTED)):
-        receipt = Receipt.model_validate_json(row["data"])
+    for receipt in unresumed_collects(store, (RUNNING, INTERRUPTED)):
         pid, where = receipt.details.get("pid"), receipt.details.get("host")
         if receipt.details["status"] == RUNNING:
             if where != host or not isinstance(pid, int) or pid == os.getpid() or pid_alive(pid):
@@ -69,10 +62,8 @@ def interrupted(store: Store, resumed_by: ReceiptBuilder) -> list[dict[str, Any]
             receipt.errors.append("interrupted: the process ended before the collect finished; the batches it "
                                   "committed were kept and the next collect read on from the stored offsets")
         receipt.details["resumed_by"] = resumed_by.command
-        with store.write() as db:
-            db.conn.execute("UPDATE receipts SET data = ? WHERE receipt_id = ?",
-                            (receipt_json(receipt).decode(), row["receipt_id"]))
-        found.append({"receipt_id": row["receipt_id"], "started_at": receipt.started_at.isoformat(), "pid": pid})
+        replace_receipt(store, receipt)
+        found.append({"receipt_id": receipt.receipt_id, "started_at": receipt.started_at.isoformat(), "pid": pid})
     if found:
         resumed_by.details["resumed"] = found
         resumed_by.count("resumed_interrupted_collects", len(found))

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mcp_distill.collect.runs import MAX_PAGE, RUN_SORTS, RunQuery, get_run, query_runs, run_filter_values
-from mcp_distill.dashboard.app import Dashboard, page, render
+from mcp_distill.dashboard.web import Dashboard, page, render
 from mcp_distill.datasets.browse import export_rows_for_run, export_summaries
 from mcp_distill.drift.snapshots import compare_snapshots, get_snapshot, list_snapshots
 from mcp_distill.errors import InvalidInputError, NotFoundError

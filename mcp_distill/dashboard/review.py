@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from mcp_distill.collect.live import CATEGORIES, decide_run
 from mcp_distill.collect.runs import RunQuery, query_runs
-from mcp_distill.dashboard.app import base_path, check_csrf, page, render
 from mcp_distill.dashboard.pages import DECISIONS, int_param, run_context
+from mcp_distill.dashboard.web import base_path, check_csrf, page, render
 from mcp_distill.errors import InvalidInputError
 
 QUEUE = "needs_human_review"

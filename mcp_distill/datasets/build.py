@@ -40,13 +40,14 @@ import sqlite3
 import tempfile
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
+from mcp_distill.collect import repository as collect_db
 from mcp_distill.config import check_path_text
 from mcp_distill.datasets import beir, mine
 from mcp_distill.datasets.checks import store_source_files
@@ -60,6 +61,7 @@ from mcp_distill.datasets.io import (
     write_atomic,
 )
 from mcp_distill.datasets.publish import published_receipt
+from mcp_distill.datasets.repository import PairScratch
 from mcp_distill.datasets.validate import (
     BackgroundValidator,
     StreamValidator,
@@ -69,11 +71,13 @@ from mcp_distill.datasets.validate import (
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
 from mcp_distill.faults import file_fault, store_fault
 from mcp_distill.models import BeirDoc, PreferenceSample, RagSample, SftSample
+from mcp_distill.progress import Progress
 from mcp_distill.receipts import ReceiptBuilder
 from mcp_distill.redact.aliases import Publisher
 from mcp_distill.redact.edges import redaction_key
 from mcp_distill.redact.paths import source_labels
 from mcp_distill.redact.scrub import find_secrets, redact
+from mcp_distill.search import repository as pb_db
 from mcp_distill.store import Store
 
 KINDS = ("rag", "sft", "preference", "all")
@@ -100,7 +104,6 @@ REDACTED_MEMO = 10_000
 #: Source runs of a playbook whose provenance a playbook chunk carries.
 PLAYBOOK_PROVENANCE = 8
 
-Progress = Callable[[int, int, str], None]
 #: Why a candidate preference pair was not written (receipt ``details.preference_pairs_dropped``): the
 #: counter's name (``pairs_dropped_<reason>`` for mine.pair_problem's reasons) and what it means.
 PAIR_DROP_REASONS: dict[str, str] = {
@@ -205,25 +208,15 @@ class Exporter:
     def iter_runs(self) -> Iterator[mine.RunView]:
         """Scored runs of the needed categories, by run key, a page at a time, with their records."""
         cats = self._categories()
-        marks = ",".join("?" * len(cats))
-        total = self.store.query_one(f"SELECT count(*) AS n FROM scores WHERE category IN ({marks})", cats)["n"]
+        total = collect_db.count_scored(self.store, cats)
         done, last = 0, ""
-        # SQLite's "+category": walk the primary key in order instead of sorting the category index per
-        # page (PostgreSQL's planner chooses for itself, and has no unary + on text)
-        category = "category" if self.store.dialect == "postgresql" else "+category"
         while True:
-            page = self.store.query(
-                f"SELECT run_key, category, scorer_version FROM scores WHERE {category} IN ({marks}) AND run_key > ? "
-                "ORDER BY run_key LIMIT ?", (*cats, last, RUN_PAGE))
+            page = collect_db.scored_page(self.store, cats, last, RUN_PAGE)
             if not page:
                 break
             last = page[-1]["run_key"]
             by_run: dict[str, list[mine.Rec]] = {r["run_key"]: [] for r in page}
-            keys = list(by_run)
-            with self.store.lock:
-                rows = self.store.conn.execute(
-                    f"SELECT run_key, ts_epoch, data FROM evidence WHERE run_key IN ({','.join('?' * len(keys))}) "
-                    "ORDER BY run_key, ts_epoch, id", keys).fetchall()
+            rows = collect_db.records_of_runs(self.store, list(by_run))
             for run_key, epoch, data in rows:
                 rec = orjson.loads(data)
                 rec["_epoch"] = epoch
@@ -237,10 +230,7 @@ class Exporter:
                 self.progress(done, total, "runs")
 
     def _records_by_id(self, ids: list[str]) -> dict[str, mine.Rec]:
-        with self.store.lock:
-            rows = self.store.conn.execute(
-                f"SELECT record_id, data FROM evidence WHERE record_id IN ({','.join('?' * len(ids))})", ids).fetchall()
-        return {rid: orjson.loads(data) for rid, data in rows}
+        return {rid: orjson.loads(data) for rid, data in collect_db.records_by_id(self.store, ids).items()}
 
     # -- the passes ---------------------------------------------------------------------------
 
@@ -252,7 +242,7 @@ class Exporter:
             self.source_files.add(prov["source_file"])
         self.sinks[kind].add(cand)
 
-    def scan(self, scratch: sqlite3.Connection) -> None:
+    def scan(self, scratch: PairScratch) -> None:
         """Pass 1: SFT rows, RAG chunks, within-run pairs; cross-run candidates into ``scratch``."""
         pending: list[tuple[Any, ...]] = []
         for view in self.iter_runs():
@@ -285,15 +275,14 @@ class Exporter:
                                     view.output["record_id"], input_rec["record_id"] if input_rec else None,
                                     view.scorer_version))
                     if len(pending) >= RUN_PAGE:
-                        scratch.executemany("INSERT INTO cand VALUES (?, ?, ?, ?, ?, ?, ?)", pending)
+                        scratch.add(pending)
                         pending = []
         if pending:
-            scratch.executemany("INSERT INTO cand VALUES (?, ?, ?, ?, ?, ?, ?)", pending)
+            scratch.add(pending)
 
-    def cross_runs(self, scratch: sqlite3.Connection) -> None:
+    def cross_runs(self, scratch: PairScratch) -> None:
         """Pass 2: accepted vs rejected runs of one task (rule 2), a task at a time."""
-        cursor = scratch.execute("SELECT * FROM cand ORDER BY task_key, run_key")
-        for key, group in itertools.groupby(cursor, key=lambda row: row[0]):
+        for key, group in itertools.groupby(scratch.by_task(), key=lambda row: row[0]):
             rows = list(group)
             if len(rows) > 4 * mine.MAX_PAIRS_PER_TASK:  # only the first runs of each side can be paired
                 acc = [r for r in rows if r[1] == "accepted"][:mine.MAX_PAIRS_PER_TASK]
@@ -323,12 +312,11 @@ class Exporter:
 
     def playbooks(self) -> None:
         """Playbook chunks, when the playbooks table exists (only their accepted source runs count)."""
-        if "playbooks" not in self.store.table_names():
+        last = ""
+        if pb_db.playbook_data_page(self.store, last, 1) is None:
             self.stats["playbooks_table_absent"] = 1
             return
-        last = ""
-        while page := self.store.query("SELECT playbook_id, data FROM playbooks WHERE playbook_id > ? "
-                                       "ORDER BY playbook_id LIMIT ?", (last, RUN_PAGE)):
+        while page := pb_db.playbook_data_page(self.store, last, RUN_PAGE):
             last = page[-1]["playbook_id"]
             for row in page:
                 try:
@@ -342,13 +330,11 @@ class Exporter:
         provs: list[dict[str, Any]] = []
         for run in sorted(str(x) for x in pb.get("source_run_ids") or []):
             for key in (run, f"run:{run}"):  # run keys, or bare run ids
-                score = self.store.query_one("SELECT category FROM scores WHERE run_key = ?", (key,))
-                if score and score["category"] == "accepted":
+                if collect_db.category_of(self.store, key) == "accepted":
                     runs.append(key)
                     break
         for key in runs[:PLAYBOOK_PROVENANCE]:
-            recs = [orjson.loads(r["data"]) | {"_epoch": r["ts_epoch"]} for r in self.store.query(
-                "SELECT ts_epoch, data FROM evidence WHERE run_key = ? ORDER BY ts_epoch, id", (key,))]
+            recs = [orjson.loads(data) | {"_epoch": epoch} for _, epoch, data in collect_db.records_of_runs(self.store, [key])]
             if recs:
                 view = mine.RunView(key, "accepted", "", recs)
                 provs.append(mine.provenance(view.output or recs[0]))
@@ -379,13 +365,10 @@ class Exporter:
             for rel in sorted(self.targets):
                 self.feed(rel, [])
             with tempfile.TemporaryDirectory(prefix=f"{TEMP_DIR_PREFIX}{os.getpid()}-", dir=self.out) as tmp:
-                scratch = sqlite3.connect(Path(tmp) / "pairs.db")
+                scratch = PairScratch(Path(tmp) / "pairs.db")
                 try:
-                    scratch.execute("CREATE TABLE cand (task_key TEXT, category TEXT, run_key TEXT, overridden INT, "
-                                    "out_rid TEXT, in_rid TEXT, scorer_version TEXT)")
                     self.scan(scratch)
                     if "preference" in self.kinds:
-                        scratch.execute("CREATE INDEX cand_task ON cand(task_key, run_key)")
                         self.cross_runs(scratch)
                 finally:
                     scratch.close()
@@ -451,7 +434,7 @@ class Exporter:
                     self.targets.pop(rel).discard()
 
     def _start_validator(self) -> StreamValidator | BackgroundValidator:
-        """In a second process when the store is a SQLite file (it overlaps with writing), else in this one."""
+        """In a second process when the store is a file (it overlaps with writing), else in this one."""
         if BACKGROUND_VALIDATION and isinstance(self.store.path, Path) and self.store.path.is_file():
             return BackgroundValidator(self.store.path)
         return StreamValidator(self.store, self.scrub.clean, str(self.out))
@@ -484,8 +467,7 @@ class Exporter:
         if len(self.scorer_versions) > 1:
             r.warnings.append(f"runs were scored by {len(self.scorer_versions)} rule versions; "
                               "re-score with `mcp-distill score --rescore` for one consistent set")
-        unscored = self.store.query_one(
-            "SELECT count(*) AS n FROM runs r LEFT JOIN scores s ON s.run_key = r.run_key WHERE s.run_key IS NULL")["n"]
+        unscored = collect_db.unscored_count(self.store)
         if unscored:
             r.warnings.append(f"{unscored} run(s) are not scored and were left out; run `mcp-distill score` first")
         # The inputs are the source files the rows trace to. Never the store file itself: opening and

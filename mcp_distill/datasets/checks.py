@@ -29,25 +29,20 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from mcp_distill.adapters.base import canonical_hash
+from mcp_distill.collect.repository import categories_of, records_at_lines, scored_run_keys_matching, source_files
 from mcp_distill.collect.sources import is_line_file
 from mcp_distill.datasets.beir import QRELS_HEADER, as_rag, query_id
 from mcp_distill.datasets.mine import differ, split_for, task_key, text_digest
+from mcp_distill.datasets.publish import TEXT_FIELDS  # noqa: F401  (moved there; re-exported)
 from mcp_distill.redact.aliases import Publisher, has_placeholder, suspects
 from mcp_distill.redact.edges import KEY_META
 from mcp_distill.redact.paths import source_labels
 from mcp_distill.redact.scrub import PLACEHOLDER_RE, find_secrets
-from mcp_distill.store import Store
-from mcp_distill.store.dialect import json_text, json_value
+from mcp_distill.store import ReadOnlyStore, Store
 
 if TYPE_CHECKING:  # only for hints: export_validate imports this module
-    from mcp_distill.datasets.validate import ValidationReport, _ReadOnlyStore
+    from mcp_distill.datasets.validate import ValidationReport
 
-#: The fields of a row a trainer reads as text, per kind: redacted with plain placeholders. Every other
-#: string of a row is an id or metadata, published with stable ones (mcp_distill.datasets.publish).
-TEXT_FIELDS: dict[str, tuple[str, ...]] = {
-    "sft": ("messages",), "preference": ("prompt", "chosen", "rejected"), "rag": ("text",),
-    "beir_queries": ("text",),  # BEIR's corpus lines are RAG rows, redacted as such before their reshaping
-}
 #: Entries per lookup cache before it forgets the oldest (keeps memory flat on big exports).
 CACHE_LIMIT = 50_000
 _OPEN_FILES = 16
@@ -70,10 +65,9 @@ class _Found:
     attempt: Any  # the record's extra.attempt, as stored
 
 
-def store_source_files(store: Store | _ReadOnlyStore) -> list[str]:
+def store_source_files(store: Store | ReadOnlyStore) -> list[str]:
     """Every source file the store's evidence came from (the set export labels are computed over)."""
-    with store.lock:
-        return [r[0] for r in store.conn.execute("SELECT DISTINCT source_file FROM evidence ORDER BY source_file")]
+    return source_files(store)
 
 
 def _glob(published: str) -> str:
@@ -85,7 +79,7 @@ def _glob(published: str) -> str:
 class _Resolver:
     """Published ids and paths -> raw values (see the module doc)."""
 
-    def __init__(self, store: Store | _ReadOnlyStore):
+    def __init__(self, store: Store | ReadOnlyStore):
         self.store = store
         self.aliases: dict[str, str] = {}
         self._ids: Publisher | None = None
@@ -94,10 +88,9 @@ class _Resolver:
     @property
     def ids(self) -> Publisher:
         if self._ids is None:
-            with self.store.lock:
-                row = self.store.conn.execute("SELECT value FROM meta WHERE key = ?", (KEY_META,)).fetchone()
+            key = self.store.get_meta(KEY_META)
             # no key: nothing was ever published with one, so no placeholder can resolve (any key will do)
-            self._ids = Publisher(bytes.fromhex(row[0]) if row else os.urandom(32))
+            self._ids = Publisher(bytes.fromhex(key) if key else os.urandom(32))
         return self._ids
 
     def matches(self, published: str | None, raw: str | None) -> bool:
@@ -108,9 +101,7 @@ class _Resolver:
     def run(self, published: str) -> str:
         if published in self.aliases or not has_placeholder(published):
             return self.aliases.get(published, published)
-        with self.store.lock:
-            rows = self.store.conn.execute("SELECT run_key FROM scores WHERE run_key GLOB ?", (_glob(published),))
-            found = [r[0] for r in rows if self.ids.id(r[0]) == published]
+        found = [k for k in scored_run_keys_matching(self.store, _glob(published)) if self.ids.id(k) == published]
         return self.aliases.setdefault(published, found[0]) if len(found) == 1 else published
 
     def path(self, published: str) -> str:
@@ -136,7 +127,7 @@ class _Checker:
     """Store and source lookups, cached so rows sharing runs and lines cost one read. Takes runs and
     provenance as the row publishes them; the records found hold raw run and task keys."""
 
-    def __init__(self, store: Store | _ReadOnlyStore, report: ValidationReport):
+    def __init__(self, store: Store | ReadOnlyStore, report: ValidationReport):
         self.store = store
         self.report = report
         self.resolve = _Resolver(store)
@@ -164,18 +155,14 @@ class _Checker:
 
     def prefetch(self, runs: set[str], provs: set[tuple[str, int, str]]) -> None:
         """Load the categories of ``runs`` and the records at ``provs`` in a few IN queries."""
-        conn = self.store.conn
         missing = sorted(r for r in runs if r not in self._categories)
         for i in range(0, len(missing), _IN_CHUNK):
             chunk = missing[i:i + _IN_CHUNK]
             raw = [self.resolve.run(r) for r in chunk]
-            with self.store.lock:
-                found = dict(conn.execute(f"SELECT run_key, category FROM scores WHERE run_key IN "
-                                          f"({','.join('?' * len(raw))})", raw).fetchall())
+            found = categories_of(self.store, raw)
             for run, raw_run in zip(chunk, raw, strict=True):
                 self._categories.put(run, found.get(raw_run))
         need = sorted(p for p in provs if p not in self._records)
-        dialect = self.store.dialect
         for name, group in itertools.groupby(need, key=lambda p: p[0]):
             items = list(group)
             raw_name = self.resolve.path(name)
@@ -183,13 +170,7 @@ class _Checker:
                 chunk = items[i:i + _IN_CHUNK]
                 offsets = sorted({p[1] for p in chunk})
                 got: dict[int, list[tuple[str, _Found]]] = {}
-                with self.store.lock:
-                    rows = conn.execute(
-                        "SELECT line_offset, sig_hash, run_key, task_id, task_type, file_path, "
-                        f"CASE WHEN task_id IS NULL AND file_path IS NULL THEN {json_text(dialect, 'data', 'input_text')} END, "
-                        f"{json_value(dialect, 'data', 'extra', 'attempt')} "
-                        f"FROM evidence WHERE source_file = ? AND line_offset IN ({','.join('?' * len(offsets))}) "
-                        "ORDER BY id", [raw_name, *offsets]).fetchall()
+                rows = records_at_lines(self.store, raw_name, offsets)
                 for offset, sig, run, task_id, task_type, file_path, text, attempt in rows:
                     key = task_key(task_id, task_type, file_path, text)
                     got.setdefault(offset, []).append((sig, _Found(
@@ -261,7 +242,7 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 class _RowValidator:
-    def __init__(self, store: Store | _ReadOnlyStore, report: ValidationReport,
+    def __init__(self, store: Store | ReadOnlyStore, report: ValidationReport,
                  known_clean: Container[bytes] | None = None):
         self.report = report
         self.check = _Checker(store, report)

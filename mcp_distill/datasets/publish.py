@@ -1,6 +1,6 @@
 """The redaction step of everything an export writes: its rows and ``receipt.json``.
 
-Rows: the text a trainer reads (:data:`mcp_distill.datasets.checks.TEXT_FIELDS`) goes through the
+Rows: the text a trainer reads (:data:`TEXT_FIELDS`) goes through the
 exporter's scrubber (plain ``[REDACTED:<type>]``, :func:`scrub_text`); every other string of the row
 (ids, keys, tags, titles, model names, metadata, provenance; new fields too) goes through a
 :class:`mcp_distill.redact.aliases.Publisher` (:func:`publish_ids`): unchanged when it holds no
@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 
-from mcp_distill.datasets.checks import TEXT_FIELDS
 from mcp_distill.models import Receipt
 from mcp_distill.redact.aliases import Publisher
 from mcp_distill.redact.edges import redact_tree, redaction_key
@@ -31,6 +30,13 @@ from mcp_distill.store import Store
 #: A string's place in a row: (container, key or index), and whether it is a source path.
 _Ref = tuple[Any, Any, bool]
 
+
+#: The fields of a row a trainer reads as text, per kind: redacted with plain placeholders. Every other
+#: string of a row is an id or metadata, published with stable ones (mcp_distill.datasets.publish).
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "sft": ("messages",), "preference": ("prompt", "chosen", "rejected"), "rag": ("text",),
+    "beir_queries": ("text",),  # BEIR's corpus lines are RAG rows, redacted as such before their reshaping
+}
 
 def scrub_text(kind: str, row: dict[str, Any], scrub: Callable[[str], str]) -> None:
     """In place: every string under the row's text fields through ``scrub``."""

@@ -47,14 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlean
 from pydantic import BaseModel
 
 from mcp_distill.datasets.checks import CACHE_LIMIT, TEXT_FIELDS, _parse, _RowValidator  # noqa: F401 (moved there; re-exported)
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
 from mcp_distill.models import BeirDoc, BeirQuery, PreferenceSample, RagSample, Receipt, SftSample
 from mcp_distill.receipts import sha256_file
-from mcp_distill.store import Store
+from mcp_distill.store import ReadOnlyStore, Store
 
 #: Export files by relative path: (kind, split); RAG chunks have no split.
 FILE_KINDS: dict[str, tuple[str, str | None]] = {
@@ -112,7 +111,7 @@ class StreamValidator:
     """Validates export lines as they are fed, file by file, in order; :meth:`finish` gives the report
     and the sha256 of the bytes validated per file (to prove they are the bytes on disk)."""
 
-    def __init__(self, store: Store | _ReadOnlyStore, known_clean: set[bytes] | None = None, out_dir: str = ""):
+    def __init__(self, store: Store | ReadOnlyStore, known_clean: set[bytes] | None = None, out_dir: str = ""):
         self.report = ValidationReport(out_dir)
         self.known_clean = known_clean
         self.rows = _RowValidator(store, self.report, known_clean)
@@ -158,25 +157,6 @@ class StreamValidator:
         return self.report, {rel: h.hexdigest() for rel, h in self._hashes.items()}
 
 
-class _ReadOnlyStore:
-    """What the validator reads of a Store, over a read-only connection. Read-only on purpose: a
-    read-write connection that believes it is the last one checkpoints and deletes the WAL when it
-    closes, which would strand the writes of a parent whose POSIX locks were dropped (any close() of
-    another descriptor of the database file in that process drops them)."""
-
-    dialect = "sqlite"  # the background validator only runs beside a SQLite file
-
-    def __init__(self, path: str):
-        self.path = Path(path)
-        self.conn = sqlean.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
-                                   isolation_level=None)
-        self.conn.execute("PRAGMA busy_timeout = 60000")
-        self.lock = threading.RLock()
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 def _child_main() -> None:
     """``python -m mcp_distill.datasets.validate DB``: the process behind :class:`BackgroundValidator`.
 
@@ -185,7 +165,7 @@ def _child_main() -> None:
     """
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     try:
-        store = _ReadOnlyStore(sys.argv[1])
+        store = ReadOnlyStore(sys.argv[1])
         validator = StreamValidator(store, set())
         while (msg := pickle.load(source))[0] != "done":  # EOFError: the parent gave up (its export failed)
             if msg[0] == "clean":

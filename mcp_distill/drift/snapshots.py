@@ -60,13 +60,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from mcp_distill.config import Settings
-from mcp_distill.drift.check import GitRepo, check_claims, open_repo
+from mcp_distill.drift import repository as drift_db
+from mcp_distill.drift.check import check_claims
+from mcp_distill.drift.git import GitRepo, open_repo
 from mcp_distill.drift.parse import parse_markdown
+from mcp_distill.drift.repository import list_snapshots
 from mcp_distill.errors import DistillError, InvalidInputError, NotFoundError
 from mcp_distill.models.drift import (
     ClaimChange,
@@ -183,60 +183,21 @@ def _summaries(results: list[ClaimResult]) -> tuple[dict[str, int], list[PhaseSu
     return totals, [PhaseSummary(doc=d, phase=p, **row) for (d, p), row in phases.items()]
 
 
-def _save(store: Store, snap: DriftSnapshot) -> None:
-    header = snap.model_dump(mode="json", exclude={"claims"})
-    now = now_utc().isoformat()
-    with store.write() as db:
-        cur = db.conn.execute(
-            "INSERT INTO drift_snapshots(snapshot_id, prd_sha256, repo_sha, checker_version, prd_path, "
-            "repo_path, rev, created_at, last_run_at, claim_count, totals, header) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (snap.snapshot_id, snap.prd_sha256, snap.repo_sha, snap.checker_version, snap.prd_path, snap.repo_path,
-             snap.rev, snap.created_at.isoformat(), now, len(snap.claims), orjson.dumps(snap.totals).decode(),
-             orjson.dumps(header).decode()),
-        )
-        if cur.rowcount == 0:  # a concurrent run stored the same state first: keep that one
-            return
-        db.conn.executemany(
-            "INSERT INTO drift_claims(snapshot_id, claim_key, position, doc, phase, status, asserted, fake, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (snap.snapshot_id, r.claim.claim_key, i, r.claim.doc, r.claim.phase, r.status, int(r.claim.asserted),
-                 int(r.fake), r.model_dump_json())
-                for i, r in enumerate(snap.claims)
-            ],
-        )
-
-
 def get_snapshot(store: Store, snapshot_id: str) -> DriftSnapshot:
-    row = store.query_one("SELECT header FROM drift_snapshots WHERE snapshot_id = ?", (snapshot_id,))
-    if row is None:
+    snap = drift_db.find_snapshot(store, snapshot_id)
+    if snap is None:
         raise NotFoundError(
             f"no drift snapshot {snapshot_id!r}; run prd_drift first, or see distill://drift/latest for the newest"
         )
-    claims = store.query("SELECT data FROM drift_claims WHERE snapshot_id = ? ORDER BY position", (snapshot_id,))
-    data = orjson.loads(row["header"])
-    data["claims"] = [orjson.loads(c["data"]) for c in claims]
-    return DriftSnapshot.model_validate(data)
+    return snap
 
 
 def latest_snapshot(store: Store) -> DriftSnapshot:
     """The snapshot most recently produced or re-requested by run_drift."""
-    row = store.query_one("SELECT snapshot_id FROM drift_snapshots ORDER BY last_run_at DESC, rowid DESC LIMIT 1")
-    if row is None:
+    snapshot_id = drift_db.latest_snapshot_id(store)
+    if snapshot_id is None:
         raise NotFoundError("no drift snapshot yet; run prd_drift (CLI: `mcp-distill drift check PRD REPO`) first")
-    return get_snapshot(store, row["snapshot_id"])
-
-
-def list_snapshots(store: Store, limit: int = 20) -> list[dict[str, Any]]:
-    rows = store.query(
-        "SELECT snapshot_id, prd_path, repo_path, rev, repo_sha, created_at, last_run_at, claim_count, totals "
-        "FROM drift_snapshots ORDER BY last_run_at DESC, rowid DESC LIMIT ?",
-        (limit,),
-    )
-    for row in rows:
-        row["totals"] = orjson.loads(row["totals"])
-    return rows
+    return get_snapshot(store, snapshot_id)
 
 
 def _held(result: ClaimResult) -> dict[str, bool]:
@@ -294,10 +255,8 @@ def _snapshot_at(
 ) -> tuple[DriftSnapshot, bool]:
     prd_sha, digests = _digests(root, docs)
     snap_id = snapshot_id_for(prd_sha, [d.path for d in digests], repo_sha)
-    if store.query_one("SELECT 1 AS x FROM drift_snapshots WHERE snapshot_id = ?", (snap_id,)):
-        with store.write() as db:
-            db.conn.execute("UPDATE drift_snapshots SET last_run_at = ? WHERE snapshot_id = ?",
-                            (now_utc().isoformat(), snap_id))
+    if drift_db.snapshot_exists(store, snap_id):
+        drift_db.touch_snapshot(store, snap_id, now_utc().isoformat())
         return get_snapshot(store, snap_id), True
     claims = [c for name, _, data in docs for c in parse_markdown(data.decode("utf-8"), name)]
     results, warnings = check_claims(repo, repo_sha, claims)
@@ -308,7 +267,7 @@ def _snapshot_at(
         rev=rev, repo_sha=repo_sha, checker_version=CHECKER_VERSION, created_at=now_utc(), totals=totals,
         phases=phases, claims=results,
     )
-    _save(store, snap)
+    drift_db.save_snapshot(store, snap, now_utc().isoformat())
     return snap, False
 
 
@@ -365,7 +324,7 @@ def _base_snapshot(
     store: Store, repo: GitRepo, compare_to: str, root: Path, docs: list[Doc], builder: ReceiptBuilder
 ) -> DriftSnapshot:
     """``compare_to`` as a stored snapshot id, else as a revision of the same repo (same PRD)."""
-    if store.query_one("SELECT 1 AS x FROM drift_snapshots WHERE snapshot_id = ?", (compare_to,)):
+    if drift_db.snapshot_exists(store, compare_to):
         return get_snapshot(store, compare_to)
     if compare_to.startswith("drift-"):
         raise NotFoundError(f"no drift snapshot {compare_to!r}; list the stored ones with `mcp-distill drift list`, "
@@ -379,3 +338,7 @@ def _base_snapshot(
         ) from exc
     snap, _ = _snapshot_at(store, repo, sha, compare_to, root, docs, builder)
     return snap
+
+
+__all__ = ["compare", "compare_snapshots", "get_snapshot", "latest_snapshot", "list_snapshots", "read_prd", "run_drift",
+           "snapshot_id_for"]

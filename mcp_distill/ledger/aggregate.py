@@ -10,17 +10,18 @@ generation token and an older refresh stops at its next batch (:class:`_Supersed
 
 from __future__ import annotations
 
-import functools
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from mcp_distill.collect import repository as collect_db
+from mcp_distill.ledger import repository as ledger_db
 from mcp_distill.ledger.rules import (
     TOP_FAILURE_MODES,
     Contribution,
@@ -34,14 +35,13 @@ from mcp_distill.ledger.rules import (
     wilson_lower_bound,
 )
 from mcp_distill.models import ModelLedgerEntry
+from mcp_distill.progress import Progress
 from mcp_distill.receipts import ReceiptBuilder
-from mcp_distill.store import Connection, Store
-from mcp_distill.store.dialect import json_number, json_text, json_value
+from mcp_distill.store import Store
 
 #: Runs recomputed per write transaction.
 BATCH_RUNS = 5_000
 
-Progress = Callable[[int, int, str], None]
 
 
 # ----------------------------------------------------------------------------- aggregation deltas
@@ -94,48 +94,20 @@ def _contribution_pairs(contribs: list[Contribution]) -> set[tuple[str, str, str
 
 # ----------------------------------------------------------------------------- reading the store
 
-def _evidence_sql(dialect: str) -> str:
-    value = functools.partial(json_value, dialect, "data")
-    return (
-        "SELECT run_key, id, record_id, model_name, task_type, task_id, ts_epoch, ingested_at, "
-        f"{value('latency_ms')}, {value('cost_usd')}, {value('model_role')}, {value('model_provider')}, "
-        f"coalesce({json_number(dialect, 'data', 'signals', 'error_count')}, 0) > 0, "
-        f"{value('signals', 'accepted_on_attempt')}, {json_text(dialect, 'data', 'failure_markers')} "
-        "FROM evidence WHERE model_name IS NOT NULL AND run_key IN ({marks})"
-    )
 
-
-_EVIDENCE_SQL = {dialect: _evidence_sql(dialect) for dialect in ("sqlite", "postgresql")}
-_CONTRIB_COLUMNS = ("run_key, task_type, model_name, unit_key, seq_epoch, position, role, outcome, cost_nano, "
-                    "latencies, reasons, provider, updated_epoch")
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
-
-
-def _load_evidence(conn: Connection, keys: list[str]) -> tuple[dict[str, list[EvidenceRow]], int]:
+def _load_evidence(store: Store, keys: list[str]) -> tuple[dict[str, list[EvidenceRow]], int]:
     by_run: dict[str, list[EvidenceRow]] = {}
-    n = 0
-    for row in conn.execute(_EVIDENCE_SQL[getattr(conn, "dialect", "sqlite")].replace("{marks}", _marks(len(keys))), keys):
-        n += 1
+    rows = collect_db.model_evidence(store, keys)
+    for row in rows:
         by_run.setdefault(row[0], []).append(EvidenceRow._make(row))
-    return by_run, n
+    return by_run, len(rows)
 
 
-def _load_contributions(conn: Connection, keys: list[str]) -> list[Contribution]:
-    rows = conn.execute(f"SELECT {_CONTRIB_COLUMNS} FROM ledger_run WHERE run_key IN ({_marks(len(keys))})", keys)
-    return [Contribution(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], orjson.loads(r[9]),
-                         orjson.loads(r[10]), r[11], r[12]) for r in rows]
-
-
-def _unit_pairs_in_store(conn: Connection, units: Iterable[str]) -> Counter[tuple[str, str, str]]:
+def _unit_pairs_in_store(store: Store, units: Iterable[str]) -> Counter[tuple[str, str, str]]:
     """Pairs of each task_id unit as the ledger_run table holds it now, summed over units."""
     total: Counter[tuple[str, str, str]] = Counter()
     for unit in sorted(units):
-        rows = conn.execute("SELECT task_type, model_name, run_key, seq_epoch, outcome FROM ledger_run "
-                            "WHERE unit_key = ? AND unit_key LIKE 'task%'", (unit,)).fetchall()
-        total.update(unit_pairs(rows))
+        total.update(unit_pairs(ledger_db.unit_rows(store, unit)))
     return total
 
 
@@ -151,19 +123,17 @@ def _per_run_pairs(contribs: list[Contribution]) -> Counter[tuple[str, str, str]
     return total
 
 
-def _process_batch(conn: Connection, keys: list[str], judge_roles: frozenset[str], delta: _Delta,
+def _process_batch(store: Store, keys: list[str], judge_roles: frozenset[str], delta: _Delta,
                    full: bool) -> tuple[int, int]:
     """Recompute the runs ``keys`` inside the caller's transaction, adding the changes to ``delta``.
 
     Incremental: the caller applies ``delta`` in the same transaction. Full rebuild (empty tables):
     the caller applies one delta at the end. Returns (evidence rows read, contributions written).
     """
-    old = [] if full else _load_contributions(conn, keys)
-    by_run, n_rows = _load_evidence(conn, keys)
-    marks = _marks(len(keys))
-    scores = {r[0]: r[1:] for r in conn.execute(
-        f"SELECT run_key, category, reasons, votes FROM scores WHERE run_key IN ({marks})", keys)}
-    run_types = dict(conn.execute(f"SELECT run_key, task_type FROM runs WHERE run_key IN ({marks})", keys).fetchall())
+    old = [] if full else ledger_db.load_contributions(store, keys)
+    by_run, n_rows = _load_evidence(store, keys)
+    scores = collect_db.scores_of(store, keys)
+    run_types = collect_db.run_task_types(store, keys)
     new: list[Contribution] = []
     for key in keys:
         rows = by_run.get(key)
@@ -183,17 +153,10 @@ def _process_batch(conn: Connection, keys: list[str], judge_roles: frozenset[str
     delta.add_pairs(_per_run_pairs(new).elements(), +1)
     task_units = {c.unit_key for c in (*old, *new) if c.unit_key.startswith("task")}
     if task_units:
-        delta.add_pairs(_unit_pairs_in_store(conn, task_units).elements(), -1)
-    if not full:
-        conn.execute(f"DELETE FROM ledger_run WHERE run_key IN ({marks})", keys)
-    conn.executemany(
-        f"INSERT INTO ledger_run({_CONTRIB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(c.run_key, c.task_type, c.model_name, c.unit_key, c.seq_epoch, c.position, c.role, c.outcome, c.cost_nano,
-          orjson.dumps(c.latencies).decode(), orjson.dumps(c.reasons).decode(), c.provider, c.updated_epoch)
-         for c in new],
-    )
+        delta.add_pairs(_unit_pairs_in_store(store, task_units).elements(), -1)
+    ledger_db.replace_contributions(store, keys, new, full)
     if task_units:
-        delta.add_pairs(_unit_pairs_in_store(conn, task_units).elements(), +1)
+        delta.add_pairs(_unit_pairs_in_store(store, task_units).elements(), +1)
     return n_rows, len(new)
 
 
@@ -204,46 +167,23 @@ def _merge_counter(stored: str | None, change: Counter[Any]) -> dict[str, int]:
     return {k: merged[k] for k in sorted(merged, key=lambda s: (len(s), s)) if merged[k] > 0}
 
 
-_NUMERIC = ("runs", "sample_count", "success_count", "partial_count", "cost_runs", "cost_nano", "latency_n")
-_UPSERT_SET = ", ".join(f"{c} = excluded.{c}" for c in (*_NUMERIC, "hist", "roles", "providers", "updated_epoch"))
+_BLOBS = ("hist", "roles", "providers")
 
 
-def _apply(conn: Connection, delta: _Delta) -> None:
+def _apply(store: Store, delta: _Delta) -> None:
     for key, d in delta.entries.items():
-        row = conn.execute(f"SELECT {', '.join(_NUMERIC)}, hist, roles, providers FROM ledger_entry "
-                           "WHERE task_type = ? AND model_name = ?", key).fetchone()
-        numbers = [(row[i] if row else 0) + d[name] for i, name in enumerate(_NUMERIC)]
+        row = ledger_db.entry_numbers(store, key)
+        numbers = [(row[name] if row else 0) + d[name] for name in ledger_db.NUMERIC]
         if numbers[0] <= 0:
-            conn.execute("DELETE FROM ledger_entry WHERE task_type = ? AND model_name = ?", key)
+            ledger_db.delete_entry(store, key)
             continue
-        blobs = [orjson.dumps(_merge_counter(row[len(_NUMERIC) + i] if row else None, d[name])).decode()
-                 for i, name in enumerate(("hist", "roles", "providers"))]
-        updated = conn.execute("SELECT max(updated_epoch) FROM ledger_run WHERE task_type = ? AND model_name = ?",
-                               key).fetchone()[0]
-        conn.execute(
-            f"INSERT INTO ledger_entry(task_type, model_name, {', '.join(_NUMERIC)}, hist, roles, "
-            "providers, updated_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            f"ON CONFLICT(task_type, model_name) DO UPDATE SET {_UPSERT_SET}",
-            (*key, *numbers, *blobs, updated),
-        )
-    for table, column, counts in (("ledger_failure", "reason", delta.failures),
-                                  ("ledger_partner", "partner", delta.partners)):
-        changed = [(*k, n) for k, n in sorted(counts.items()) if n != 0]
-        conn.executemany(
-            f"INSERT INTO {table}(task_type, model_name, {column}, n) VALUES (?, ?, ?, ?) "
-            f"ON CONFLICT(task_type, model_name, {column}) DO UPDATE SET n = {table}.n + excluded.n", changed)
-        conn.executemany(f"DELETE FROM {table} WHERE task_type = ? AND model_name = ? AND {column} = ? AND n <= 0",
-                         [k[:3] for k in changed if k[3] < 0])
+        blobs = [orjson.dumps(_merge_counter(row[name] if row else None, d[name])).decode() for name in _BLOBS]
+        ledger_db.put_entry(store, key, numbers, blobs)
+    for table, counts in (("ledger_failure", delta.failures), ("ledger_partner", delta.partners)):
+        ledger_db.add_counts(store, table, [(*k, n) for k, n in sorted(counts.items()) if n != 0])
 
 
 # ----------------------------------------------------------------------------- refresh
-
-_TABLES = ("ledger_run", "ledger_entry", "ledger_failure", "ledger_partner", "ledger_state")
-
-
-def _state(store: Store) -> dict[str, str]:
-    return {r["key"]: r["value"] for r in store.query("SELECT key, value FROM ledger_state")}
-
 
 _REFRESH_LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -253,66 +193,59 @@ class _Superseded(Exception):
     """Another refresh started a rebuild after this one began: stop and leave the ledger to it."""
 
 
-def _check_generation(conn: Connection, generation: str) -> None:
-    row = conn.execute("SELECT value FROM ledger_state WHERE key = 'generation'").fetchone()
-    if (row[0] if row else None) != generation:
+def _check_generation(store: Store, generation: str) -> None:
+    if ledger_db.generation(store) != generation:
         raise _Superseded
 
 
 def _refresh(store: Store, progress: Progress | None, rebuild: bool, config: ModelConfig,
              command: str) -> dict[str, Any]:
-    state = _state(store)
+    state = ledger_db.state(store)
     full = rebuild or state.get("fingerprint") != config.fingerprint or "evidence_hwm" not in state
     hwm = 0 if full else int(state["evidence_hwm"])
-    max_id = store.query_one("SELECT coalesce(max(id), 0) AS n FROM evidence")["n"]
-    max_seq = store.query_one("SELECT coalesce(max(seq), 0) AS n FROM ledger_dirty")["n"]
+    max_id = collect_db.max_evidence_id(store)
+    max_seq = ledger_db.max_dirty_seq(store)
     result: dict[str, Any] = {"mode": "full" if full else "incremental", "runs_refreshed": 0,
                               "new_evidence_rows": max_id - hwm, "changed_runs": 0, "evidence_rows_read": 0,
                               "entries_touched": 0, "evidence_hwm": max_id, "receipt_id": None}
-    if not full and max_id == hwm and not store.query_one("SELECT 1 AS x FROM ledger_dirty LIMIT 1"):
+    if not full and max_id == hwm and not ledger_db.any_dirty(store):
         return result
     receipt = ReceiptBuilder("ledger", command)
     generation = state.get("generation", "")
     if full:
         generation = uuid.uuid4().hex
-        with store.write() as db:  # the high-water mark goes with the rest: a crash mid-rebuild forces a rebuild
-            for table in _TABLES:
-                db.conn.execute(f"DELETE FROM {table}")
-            db.conn.execute("INSERT INTO ledger_state(key, value) VALUES ('generation', ?)", (generation,))
-        keys = [r["run_key"] for r in store.query("SELECT run_key FROM runs ORDER BY run_key")]
+        with store.atomic():  # the high-water mark goes with the rest: a crash mid-rebuild forces a rebuild
+            ledger_db.reset(store, generation)
+        keys = collect_db.run_keys(store)
         dirty_keys: set[str] = set()
     else:
-        dirty_keys = {r["run_key"] for r in store.query(
-            "SELECT DISTINCT run_key FROM ledger_dirty WHERE seq <= ?", (max_seq,))}
-        keys = sorted(dirty_keys | {r["run_key"] for r in store.query(
-            "SELECT DISTINCT run_key FROM evidence WHERE id > ? AND id <= ?", (hwm, max_id))})
+        dirty_keys = ledger_db.dirty_runs(store, max_seq)
+        keys = sorted(dirty_keys | collect_db.runs_with_evidence_between(store, hwm, max_id))
     rows_read = written = 0
     touched: set[Key] = set()
     delta = _Delta()  # a rebuild sums one delta over all batches and applies it at the end
     for start in range(0, len(keys), BATCH_RUNS):
-        with store.write() as db:
-            _check_generation(db.conn, generation)
+        with store.atomic():
+            _check_generation(store, generation)
             if not full:
                 delta = _Delta()
-            n_rows, n_contrib = _process_batch(db.conn, keys[start:start + BATCH_RUNS], config.judge_roles,
-                                               delta, full)
+            n_rows, n_contrib = _process_batch(store, keys[start:start + BATCH_RUNS], config.judge_roles, delta, full)
             if not full:
-                _apply(db.conn, delta)
+                _apply(store, delta)
                 touched.update(delta.entries)
         rows_read += n_rows
         written += n_contrib
         if progress:
             progress(min(start + BATCH_RUNS, len(keys)), len(keys), "ledger runs")
-    with store.write() as db:
-        _check_generation(db.conn, generation)
+    with store.atomic():
+        _check_generation(store, generation)
         if full:
-            _apply(db.conn, delta)
+            _apply(store, delta)
             touched.update(delta.entries)
-        db.conn.execute("DELETE FROM ledger_dirty WHERE seq <= ?", (max_seq,))
-        db.conn.executemany(
-            "INSERT INTO ledger_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [("evidence_hwm", str(max_id)), ("fingerprint", config.fingerprint), ("config", config.path)])
-    entries_total = store.query_one("SELECT count(*) AS n FROM ledger_entry")["n"]
+        ledger_db.clear_dirty(store, max_seq)
+        ledger_db.save_state(store, {"evidence_hwm": str(max_id), "fingerprint": config.fingerprint,
+                                     "config": config.path})
+    entries_total = ledger_db.entry_count(store)
     try:  # every touched entry must still make a valid ModelLedgerEntry
         _entries_where(store, config, sorted(touched))
     except ValidationError as exc:
@@ -334,10 +267,8 @@ _ROLE_ORDER = {"primary": 0, "escalation": 1, "fallback": 2}
 
 def _entry(store: Store, row: dict[str, Any], config: ModelConfig) -> ModelLedgerEntry:
     key = (row["task_type"], row["model_name"])
-    failures = store.query("SELECT reason, n FROM ledger_failure WHERE task_type = ? AND model_name = ? AND n > 0 "
-                           "ORDER BY n DESC, reason LIMIT ?", (*key, TOP_FAILURE_MODES))
-    partner = store.query_one("SELECT partner FROM ledger_partner WHERE task_type = ? AND model_name = ? AND n > 0 "
-                              "ORDER BY n DESC, partner LIMIT 1", key)
+    failures = ledger_db.top_failures(store, key, TOP_FAILURE_MODES)
+    partner = ledger_db.best_partner(store, key)
     roles = orjson.loads(row["roles"])
     providers = orjson.loads(row["providers"])
     info = config.lookup(row["model_name"])
@@ -352,7 +283,7 @@ def _entry(store: Store, row: dict[str, Any], config: ModelConfig) -> ModelLedge
         success_rate=round(ok / n, 6) if n else None,
         success_lower_bound=round(wilson_lower_bound(ok, n), 6) if n else None,
         failure_modes=[f"{f['reason']} ({f['n']} runs)" for f in failures],
-        best_partner_model=partner["partner"] if partner else None,
+        best_partner_model=partner,
         escalation_role=min(roles, key=lambda r: (-roles[r], _ROLE_ORDER.get(r, 9), r)) if roles else "unknown",
         cost_mean=round(row["cost_nano"] / row["cost_runs"] / 1e9, 9) if row["cost_runs"] else None,
         cost_total=round(row["cost_nano"] / 1e9, 9) if row["cost_runs"] else None,
@@ -365,13 +296,7 @@ def _entry(store: Store, row: dict[str, Any], config: ModelConfig) -> ModelLedge
 
 def _entries_where(store: Store, config: ModelConfig, keys: list[Key] | None = None,
                    task_type: str | None = None) -> list[ModelLedgerEntry]:
-    if keys is not None:
-        rows = [r for k in keys for r in store.query(
-            "SELECT * FROM ledger_entry WHERE task_type = ? AND model_name = ?", k)]
-    elif task_type is not None:
-        rows = store.query("SELECT * FROM ledger_entry WHERE task_type = ?", (task_type,))
-    else:
-        rows = store.query("SELECT * FROM ledger_entry")
+    rows = ledger_db.entry_rows(store, keys, task_type)
     return [_entry(store, r, config) for r in rows]
 
 

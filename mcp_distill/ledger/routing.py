@@ -24,11 +24,11 @@ from mcp_distill.ledger.aggregate import (
     _LOCKS_GUARD,
     _REFRESH_LOCKS,
     BATCH_RUNS,
-    Progress,
     _entries_where,
     _refresh,
     _Superseded,
 )
+from mcp_distill.ledger.repository import ledger_task_types
 from mcp_distill.ledger.rules import (
     BIN_RATIO,
     DECISIVE,
@@ -53,6 +53,7 @@ from mcp_distill.ledger.rules import (
     wilson_lower_bound,
 )
 from mcp_distill.models import ModelLedgerEntry
+from mcp_distill.progress import Progress
 from mcp_distill.store import Store
 
 __all__ = [
@@ -118,10 +119,6 @@ def ledger_entries(store: Store, task_type: str | None = None, model: str | None
             entries = [e for e in entries if e.model_name == model]
     return sorted(entries, key=_rank)
 
-
-def ledger_task_types(store: Store) -> list[str]:
-    """Task types the ledger has entries for, sorted."""
-    return [r["task_type"] for r in store.query("SELECT DISTINCT task_type FROM ledger_entry ORDER BY task_type")]
 
 
 # ----------------------------------------------------------------------------- recommendation

@@ -20,7 +20,7 @@ whole batch joined by newlines once and only the values a found span touches are
 run-start look-behinds and end look-aheads accept it, the entropy rule splits on whitespace, the
 passphrase rule stops at it), so a secret inside a value is still found in the joined text; a match
 that crosses a separator only makes its values suspects, never hides one
-(``tests/test_redact_export_ids.py`` checks every planted kind this way).
+(``tests/redact/test_redact_export_ids.py`` checks every planted kind this way).
 """
 
 from __future__ import annotations

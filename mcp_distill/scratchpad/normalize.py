@@ -22,6 +22,7 @@ from mcp_distill.models.scratchpad import ChecklistCounts, ScratchpadSummary
 from mcp_distill.receipts import ReceiptBuilder
 from mcp_distill.scratchpad.llm import LLMConfig, refine, resolve_llm
 from mcp_distill.scratchpad.parse import summarize
+from mcp_distill.scratchpad.repository import list_scratchpad_runs, save_summary, stored_summary
 from mcp_distill.scratchpad.rules import (
     KNOWN_COMMANDS,
     KNOWN_EXTENSIONS,
@@ -142,7 +143,7 @@ def normalize(
     source_hash = summary.source_scratchpad_hash
     reused = stored = False
     if run_id is not None and store is not None:
-        found = _stored(store, run_id, source_hash)
+        found = stored_summary(store, run_id, source_hash)
         if found is not None:
             summary, reused, stored = found, True, True
     if not reused:
@@ -170,38 +171,17 @@ normalize_scratchpad = normalize
 
 
 def _save(store: Store, summary: ScratchpadSummary) -> ScratchpadSummary:
-    with store.write():
-        store.conn.execute(
-            "INSERT INTO scratchpads(run_id, source_scratchpad_hash, method, needs_human_review, summary, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, source_scratchpad_hash) DO NOTHING",
-            (summary.run_id, summary.source_scratchpad_hash, summary.method, int(summary.needs_human_review),
-             summary.model_dump_json(), datetime.now(UTC).isoformat(timespec="seconds")),
-        )
-    return _stored(store, summary.run_id or "", summary.source_scratchpad_hash) or summary
-
-
-def _stored(store: Store, run_id: str, source_hash: str) -> ScratchpadSummary | None:
-    row = store.query_one("SELECT summary FROM scratchpads WHERE run_id = ? AND source_scratchpad_hash = ?",
-                          (run_id, source_hash))
-    return ScratchpadSummary.model_validate_json(row["summary"]) if row else None
+    save_summary(store, summary, datetime.now(UTC).isoformat(timespec="seconds"))
+    return stored_summary(store, summary.run_id or "", summary.source_scratchpad_hash) or summary
 
 
 def get_scratchpad(store: Store, run_id: str, source_hash: str | None = None) -> ScratchpadSummary:
     """The latest stored summary of ``run_id`` (or the one of that source text when ``source_hash`` is given)."""
-    if source_hash is not None:
-        found = _stored(store, run_id, source_hash)
-    else:
-        row = store.query_one("SELECT summary FROM scratchpads WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,))
-        found = ScratchpadSummary.model_validate_json(row["summary"]) if row else None
+    found = stored_summary(store, run_id, source_hash)
     if found is None:
         which = f"run {run_id!r}" + (f" with source hash {source_hash}" if source_hash else "")
         raise NotFoundError(f"no scratchpad stored for {which}; normalise the scratchpad with run_id={run_id!r} first")
     return found
-
-
-def list_scratchpad_runs(store: Store) -> list[str]:
-    """The run ids that have a stored scratchpad, sorted."""
-    return [row["run_id"] for row in store.query("SELECT DISTINCT run_id FROM scratchpads ORDER BY run_id")]
 
 
 __all__ = ["KNOWN_COMMANDS", "KNOWN_EXTENSIONS", "MAX_CHECKS", "MAX_ITEM_CHARS", "MAX_LINE_CHARS", "MAX_LIST_ITEMS",

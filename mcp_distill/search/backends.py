@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_distill.search.legs import KeywordLeg, VectorLeg
-from mcp_distill.search.pg_legs import PgKeywordLeg, PgVectorLeg
+from mcp_distill.search.legs import KeywordLeg
+from mcp_distill.search.repository.pg_legs import PgKeywordLeg, PgVectorLeg
+from mcp_distill.search.vector import VectorLeg
 from mcp_distill.store import Store
 
 

@@ -2,7 +2,8 @@
 
 Usage (the MCP tools and the CLI are thin faces over exactly this)::
 
-    from mcp_distill.search.embed import embedder_from_env
+    from mcp_distill.search.backends import keyword_leg, vector_leg
+from mcp_distill.search.embed import embedder_from_env
     from mcp_distill.search.index import Doc, Index, reindex
 
     index = Index(store, embedder_from_env(), "playbooks")   # EmbedderError on a model mismatch
@@ -53,24 +54,23 @@ Design
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from mcp_distill.errors import EmbedderError, InvalidInputError
+from mcp_distill.progress import Progress
+from mcp_distill.search import repository as docs_db
 from mcp_distill.search.backends import keyword_leg, vector_leg
-from mcp_distill.search.embed import CachingEmbedder, Embedder, content_hash, l2_normalise
-from mcp_distill.search.legs import Filters, doc_facets, forget_counts
+from mcp_distill.search.embed import CachingEmbedder, Embedder, l2_normalise
+from mcp_distill.search.legs import Filters
 from mcp_distill.search.maintenance import (
     META_DIM,
     META_MODEL,
-    WRITE_BATCH,
     check_dim,
     check_embedder,
     check_schema,
@@ -89,9 +89,9 @@ from mcp_distill.search.query import (
     rrf_fuse,
 )
 from mcp_distill.search.strength import coverage, reference_background, strength, vector_z
-from mcp_distill.search.types import MODES, Doc, Hit, Mode, Progress, SearchResult, UpsertReport, embed_text
+from mcp_distill.search.types import MODES, Doc, Hit, Mode, SearchResult, UpsertReport, embed_text
+from mcp_distill.search.writes import IndexWrites
 from mcp_distill.store import Store
-from mcp_distill.store.dialect import in_list, list_param
 
 __all__ = [
     "META_DIM", "META_MODEL", "MODES", "Doc", "Hit", "Index", "Mode", "Progress", "SearchResult", "UpsertReport",
@@ -102,23 +102,6 @@ MAX_K = 1000
 SNIPPET_CHARS = 280
 
 
-@dataclass
-class _Existing:
-    id: int
-    row_hash: str
-    content_hash: str
-    vector_id: int | None
-
-
-def _row_hash(doc: Doc, collection: str) -> str:
-    payload = json.dumps([collection, doc.model_dump(mode="json")], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _snippet(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
@@ -127,7 +110,7 @@ def _snippet(text: str) -> str:
 # ----------------------------------------------------------------------------- the index
 
 
-class Index:
+class Index(IndexWrites):
     """One collection of the store's search index (see the module docstring for the design).
 
     ``embedder=None`` gives a keyword-only index: documents are written pending vectors and
@@ -147,156 +130,6 @@ class Index:
         self.keyword = keyword_leg(store)
         self.vectors = vector_leg(store, embedder.model_id if embedder is not None else store.get_meta(META_MODEL))
 
-    # -- writing --------------------------------------------------------------------------
-
-    def upsert(self, docs: Iterable[Doc | dict[str, Any]], progress: Progress | None = None) -> UpsertReport:
-        """Insert or update documents by id. Unchanged documents are skipped; only documents whose
-        title/text changed are (re-)embedded, each text at most once per model (embed_cache).
-
-        Embedding runs outside the write transaction, ``WRITE_BATCH`` documents at a time.
-        An embedder failure does not lose the batch: it is written keyword-only, counted in
-        ``pending`` with a warning. ``progress(done, total)`` is called after each batch (total
-        is None for an unsized iterable).
-        """
-        total = len(docs) if isinstance(docs, Sequence) else None
-        report = UpsertReport(collection=self.collection)
-        batch: list[Doc] = []
-        for item in docs:
-            try:
-                batch.append(item if isinstance(item, Doc) else Doc.model_validate(item))
-            except ValueError as exc:
-                raise InvalidInputError(f"document #{report.received + len(batch)} is invalid: {exc}") from exc
-            if len(batch) >= WRITE_BATCH:
-                self._upsert_batch(batch, report)
-                batch = []
-                if progress:
-                    progress(report.received, total)
-        if batch:
-            self._upsert_batch(batch, report)
-        if progress:
-            progress(report.received, total)
-        return report
-
-    def _existing(self, ids: list[str]) -> dict[str, _Existing]:
-        rows = self.store.query(
-            "SELECT id, doc_id, row_hash, content_hash, vector_id FROM search_docs "
-            f"WHERE collection = ? AND {in_list(self.store.dialect, 'doc_id')}",
-            (self.collection, list_param(self.store.dialect, ids)),
-        )
-        return {r["doc_id"]: _Existing(r["id"], r["row_hash"], r["content_hash"], r["vector_id"]) for r in rows}
-
-    def _upsert_batch(self, batch: list[Doc], report: UpsertReport) -> None:
-        report.received += len(batch)
-        unique = list({d.id: d for d in batch}.values())  # last one of an id wins
-        existing = self._existing([d.id for d in unique])
-        todo: list[tuple[Doc, str, str, _Existing | None]] = []
-        for doc in unique:
-            row_hash = _row_hash(doc, self.collection)
-            old = existing.get(doc.id)
-            if old is not None and old.row_hash == row_hash and (old.vector_id or self._doc_embedder is None):
-                report.unchanged += 1
-                continue
-            todo.append((doc, row_hash, content_hash(doc.embed_text()), old))
-        if not todo:
-            return
-        needs = [t for t in todo if t[3] is None or t[3].content_hash != t[2] or not t[3].vector_id]
-        vectors: dict[str, np.ndarray] = {}
-        if needs and self._doc_embedder is not None:
-            try:
-                array = self._doc_embedder.embed([t[0].embed_text() for t in needs])
-                check_dim(self.store, self._doc_embedder, int(array.shape[1]))
-                vectors = {t[0].id: array[i] for i, t in enumerate(needs)}
-            except EmbedderError as exc:
-                report.warnings.append(f"{len(needs)} documents written without vectors (keyword search only "
-                                       f"until `mcp-distill reindex` or the next upsert): {exc}")
-        with self.store.write():
-            vector_ids: dict[str, int] = {}
-            if vectors and self._doc_embedder is not None:
-                self._ensure_vectors(next(iter(vectors.values())).shape[0])
-                vector_ids = self._doc_embedder.ids([t[2] for t in needs])
-            for doc, row_hash, chash, old in todo:
-                vector = vectors.get(doc.id)
-                vector_id = vector_ids.get(chash) if vector is not None else None
-                if vector_id is None:
-                    vector = None  # its cache row is gone (pruned meanwhile): leave it pending
-                keep = old.vector_id if old is not None and old.content_hash == chash else None
-                has_vector = self._write_doc(doc, row_hash, chash, old, vector, vector_id, keep)
-                report.written += 1
-                if vector is not None:
-                    report.embedded += 1
-                elif not has_vector:
-                    report.pending += 1
-        forget_counts(self.store)
-
-    def _ensure_vectors(self, dim: int) -> None:
-        """Create the vec0 table and record model + dim on the first vectors (inside a write)."""
-        assert self.embedder is not None
-        check_embedder(self.store, self.embedder)
-        if self.store.get_meta(META_MODEL) is None:
-            self.store.set_meta(META_MODEL, self.embedder.model_id)
-            self.store.set_meta(META_DIM, str(dim))
-        self.vectors.create(dim)
-
-    def _write_doc(self, doc: Doc, row_hash: str, chash: str, old: _Existing | None,
-                   vector: np.ndarray | None, vector_id: int | None, keep: int | None) -> bool:
-        """Write one document (inside a write); True when it has a vector afterwards.
-
-        ``vector``/``vector_id``: a new vector and its embed_cache row; ``keep``: the vector row
-        of an unchanged text (only metadata changed), re-filed under the new metadata.
-        """
-        conn = self.store.conn
-        tags = [normalise_tag(t) for t in doc.tags if normalise_tag(t)]
-        parsed = parse_time(doc.ts) if doc.ts else None
-        ts_epoch = parsed[1] if parsed else None
-        if vector is None and keep is not None:  # re-file the same vector (task_type is a partition key)
-            vector = self.vectors.vector_of(keep)
-            vector_id = keep if vector is not None else None
-        values = (doc.title, doc.text, json.dumps(doc.tags, ensure_ascii=False),
-                  doc_facets(self.collection, doc.task_type, doc.source, tags), doc.task_type, doc.source,
-                  doc.ts, ts_epoch, json.dumps(doc.metadata, ensure_ascii=False, default=str), chash, row_hash,
-                  vector_id, _now())
-        if old is None:
-            cursor = conn.execute(
-                "INSERT INTO search_docs(title, text, tags, facets, task_type, source, ts, ts_epoch, metadata, "
-                "content_hash, row_hash, vector_id, updated_at, collection, doc_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (*values, self.collection, doc.id),
-            )
-            rowid = int(cursor.fetchone()[0])
-        else:
-            rowid = old.id
-            conn.execute(
-                "UPDATE search_docs SET title = ?, text = ?, tags = ?, facets = ?, task_type = ?, source = ?, "
-                "ts = ?, ts_epoch = ?, metadata = ?, content_hash = ?, row_hash = ?, vector_id = ?, updated_at = ? "
-                "WHERE id = ?",
-                (*values, rowid),
-            )
-            conn.execute("DELETE FROM search_tags WHERE doc = ?", (rowid,))
-        conn.executemany("INSERT INTO search_tags(tag, doc) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         [(t, rowid) for t in tags])
-        if vector is not None:
-            self.vectors.put(rowid, self.collection, vector, doc.task_type, doc.source, ts_epoch)
-        elif old is not None and old.vector_id:
-            self.vectors.remove([rowid])  # the text changed and no new vector: never serve a stale one
-        return vector is not None
-
-    def delete(self, ids: Iterable[str]) -> int:
-        """Remove documents by id; returns how many existed."""
-        wanted = [str(i) for i in ids]
-        if not wanted:
-            return 0
-        with self.store.write():
-            rows = self.store.query(
-                f"SELECT id FROM search_docs WHERE collection = ? AND {in_list(self.store.dialect, 'doc_id')}",
-                (self.collection, list_param(self.store.dialect, wanted)),
-            )
-            rowids = [int(r["id"]) for r in rows]
-            if rowids:
-                self.vectors.remove(rowids)
-                self.store.conn.executemany("DELETE FROM search_docs WHERE id = ?", [(r,) for r in rowids])
-        forget_counts(self.store)
-        return len(rowids)
-
     def embed_pending(self, progress: Progress | None = None) -> int:
         """Embed this collection's documents that have no vector yet (after an outage)."""
         return embed_pending(self.store, self._require_embedder(), self.collection, progress)
@@ -314,11 +147,7 @@ class Index:
 
     def get(self, doc_id: str) -> Doc | None:
         """The stored document, or None."""
-        row = self.store.query_one(
-            "SELECT doc_id, title, text, tags, task_type, source, ts, metadata FROM search_docs "
-            "WHERE collection = ? AND doc_id = ?",
-            (self.collection, doc_id),
-        )
+        row = docs_db.doc_row(self.store, self.collection, doc_id)
         if row is None:
             return None
         return Doc(id=row["doc_id"], title=row["title"], text=row["text"], tags=json.loads(row["tags"]),
@@ -326,20 +155,15 @@ class Index:
                    metadata=json.loads(row["metadata"]))
 
     def count(self) -> int:
-        row = self.store.query_one("SELECT count(*) AS n FROM search_docs WHERE collection = ?", (self.collection,))
-        return int(row["n"]) if row else 0
+        return docs_db.doc_count(self.store, self.collection)
 
     def ids(self) -> list[str]:
         """Every document id of this collection, sorted (to find documents whose source is gone)."""
-        rows = self.store.query("SELECT doc_id FROM search_docs WHERE collection = ? ORDER BY doc_id", (self.collection,))
-        return [r["doc_id"] for r in rows]
+        return docs_db.doc_ids(self.store, self.collection)
 
     def pending(self) -> int:
         """Documents of this collection without a vector (embedder was down, or never set)."""
-        row = self.store.query_one(
-            "SELECT count(*) AS n FROM search_docs WHERE collection = ? AND vector_id IS NULL", (self.collection,)
-        )
-        return int(row["n"]) if row else 0
+        return docs_db.doc_count(self.store, self.collection, pending_only=True)
 
     def status(self) -> dict[str, Any]:
         """Counts and the vector space of the store, for `stats`-like tools."""
@@ -473,13 +297,7 @@ class Index:
         ids = [d for d, _ in fused]
         kw = {d: (rank, score) for rank, (d, score) in enumerate(keyword, start=1)}
         vec = {d: (rank, sim) for rank, (d, sim) in enumerate(vector, start=1)}
-        rows = {
-            r["id"]: r for r in self.store.query(
-                "SELECT id, doc_id, title, text, tags, task_type, source, ts, metadata FROM search_docs "
-                f"WHERE {in_list(self.store.dialect, 'id')}",
-                (list_param(self.store.dialect, ids),),
-            )
-        }
+        rows = docs_db.docs_by_rowid(self.store, ids)
         fields = self.keyword.matched_fields(terms, [d for d in ids if d in rows and d in kw])
         hits: list[Hit] = []
         for doc, score in fused:

@@ -7,12 +7,12 @@ Re-exported by :mod:`mcp_distill.search.index`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mcp_distill.errors import EmbedderError, StoreError
+from mcp_distill.progress import Progress
+from mcp_distill.search import repository as docs_db
 from mcp_distill.search.backends import vector_leg
 from mcp_distill.search.embed import CachingEmbedder, Embedder
-from mcp_distill.search.types import Progress, embed_text
+from mcp_distill.search.types import embed_text
 from mcp_distill.store import Store
 
 META_MODEL = "search.embed_model"
@@ -44,7 +44,7 @@ def check_schema(store: Store) -> None:
         return
     if store.dialect != "sqlite":  # that snapshot only ever existed as a SQLite file
         return
-    columns = {r["name"] for r in store.query("PRAGMA table_info(search_docs)")}
+    columns = docs_db.doc_columns(store)
     if "vector_id" not in columns:
         raise StoreError(
             f"{store.path} holds a development version of the search index tables (migration 002 from "
@@ -73,24 +73,17 @@ def embed_pending(store: Store, embedder: Embedder, collection: str | None = Non
     check_embedder(store, embedder)
     cached = CachingEmbedder(store, embedder)
     vectors = vector_leg(store, embedder.model_id)
-    where = "vector_id IS NULL" + (" AND collection = ?" if collection else "")
-    params: tuple[Any, ...] = (collection,) if collection else ()
-    row = store.query_one(f"SELECT count(*) AS n FROM search_docs WHERE {where}", params)
-    total = int(row["n"]) if row else 0
+    total = docs_db.doc_count(store, collection or None, pending_only=True)
     done = 0
     last = 0
     while True:
-        rows = store.query(
-            f"SELECT id, collection, title, text, content_hash, task_type, source, ts_epoch FROM search_docs "
-            f"WHERE {where} AND id > ? ORDER BY id LIMIT ?",
-            (*params, last, WRITE_BATCH),
-        )
+        rows = docs_db.pending_docs(store, collection, last, WRITE_BATCH)
         if not rows:
             break
         last = int(rows[-1]["id"])
         array = cached.embed([embed_text(r["title"], r["text"]) for r in rows])
         check_dim(store, embedder, int(array.shape[1]))
-        with store.write():
+        with store.atomic():
             if store.get_meta(META_MODEL) is None:
                 store.set_meta(META_MODEL, embedder.model_id)
                 store.set_meta(META_DIM, str(array.shape[1]))
@@ -98,11 +91,10 @@ def embed_pending(store: Store, embedder: Embedder, collection: str | None = Non
             for r, v in zip(rows, array, strict=True):
                 vectors.put(r["id"], r["collection"], v, r["task_type"], r["source"], r["ts_epoch"])
             ids = cached.ids([r["content_hash"] for r in rows])
-            store.conn.executemany("UPDATE search_docs SET vector_id = ? WHERE id = ?",
-                                   [(ids[r["content_hash"]], r["id"]) for r in rows])
+            docs_db.set_vector_ids(store, [(ids[r["content_hash"]], r["id"]) for r in rows])
         done += len(rows)
         if progress:
-            progress(done, total)
+            progress(done, total, "vectors")
     return done
 
 
@@ -114,8 +106,7 @@ def reindex(store: Store, embedder: Embedder, progress: Progress | None = None) 
     Returns the number of documents embedded.
     """
     check_schema(store)
-    with store.write():
+    with store.atomic():
         vector_leg(store, None).drop()
-        store.conn.execute("UPDATE search_docs SET vector_id = NULL WHERE vector_id IS NOT NULL")
-        store.conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (META_MODEL, META_DIM))
+        docs_db.forget_vectors(store, (META_MODEL, META_DIM))
     return embed_pending(store, embedder, None, progress)

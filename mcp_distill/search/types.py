@@ -6,7 +6,6 @@ Pydantic models, so the MCP tools can take a :class:`Doc` as input and return
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,8 +14,6 @@ from mcp_distill.search.query import parse_time
 
 Mode = Literal["hybrid", "keyword", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "keyword", "semantic")
-#: progress(done, total) — total is None when the input's length is unknown.
-Progress = Callable[[int, int | None], None]
 
 
 class Doc(BaseModel):

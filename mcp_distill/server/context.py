@@ -95,39 +95,41 @@ class StateHolder:
         return self.current
 
 
-def tool_errors(fn: F) -> F:
-    """Expected core failures reach the client as a ToolError with the core's actionable message."""
-    if inspect.iscoroutinefunction(fn):
+def translating(translate: Callable[[DistillError], Exception]) -> Callable[[F], F]:
+    """A decorator turning a core failure into ``translate(exc)``, for sync and async functions alike."""
+    def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                except DistillError as exc:
+                    raise translate(exc) from exc
+            return async_wrapper  # type: ignore[return-value]
+
         @functools.wraps(fn)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                return await fn(*args, **kwargs)
+                return fn(*args, **kwargs)
             except DistillError as exc:
-                raise ToolError(str(exc)) from exc
-        return async_wrapper  # type: ignore[return-value]
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DistillError as exc:
-            raise ToolError(str(exc)) from exc
-    return wrapper  # type: ignore[return-value]
+                raise translate(exc) from exc
+        return wrapper  # type: ignore[return-value]
+    return decorate
 
 
-def resource_errors(fn: F) -> F:
+def _resource_error(exc: DistillError) -> Exception:
     """Unknown ids become the spec's resource-not-found error, bad arguments invalid-params, the rest errors."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NotFoundError as exc:
-            raise ResourceNotFoundError(str(exc)) from exc
-        except InvalidInputError as exc:
-            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from exc
-        except DistillError as exc:
-            raise ResourceError(str(exc)) from exc
-    return wrapper  # type: ignore[return-value]
+    if isinstance(exc, NotFoundError):
+        return ResourceNotFoundError(str(exc))
+    if isinstance(exc, InvalidInputError):
+        return MCPError(code=INVALID_PARAMS, message=str(exc))
+    return ResourceError(str(exc))
+
+
+#: Expected core failures reach the client as a ToolError with the core's actionable message.
+tool_errors = translating(lambda exc: ToolError(str(exc)))
+#: Resource readers: not found, invalid params, or a resource error (see :func:`_resource_error`).
+resource_errors = translating(_resource_error)
 
 
 def is_modern(protocol_version: str | None) -> bool:
@@ -177,7 +179,7 @@ async def run_with_progress(ctx: Context, work: Callable[..., Any], *args: Any, 
     label = log_as or getattr(work, "__name__", "work")
     last: list[Any] = [None]
 
-    def progress(done: int, total: int, message: str) -> None:
+    def progress(done: int, total: int | None, message: str) -> None:
         with suppress(Exception):
             anyio.from_thread.run(lambda: ctx.report_progress(done, total, message=message))
         step = (message, int(10 * done / total) if total else None)

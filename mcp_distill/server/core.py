@@ -36,6 +36,12 @@ WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHi
 
 
 def register(mcp: MCPServer, holder: StateHolder) -> None:
+    _register_pipeline(mcp)
+    _register_live(mcp)
+    _register_resources(mcp, holder)
+
+
+def _register_pipeline(mcp: MCPServer) -> None:
     @mcp.tool(annotations=WRITES)
     @tool_errors
     async def collect_evidence(
@@ -82,6 +88,8 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
             await resources_changed(ctx, *CHANGED_BY_SCORE)
         return ScoreSummary.model_validate(result)
 
+
+def _register_live(mcp: MCPServer) -> None:
     @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False))
     @tool_errors
     def record_evidence(
@@ -113,6 +121,8 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
                                 f"distill://runs/{run_id}", f"distill://runs/{out['run_key']}")
         return RecordResult.model_validate(out)
 
+
+def _register_resources(mcp: MCPServer, holder: StateHolder) -> None:
     @mcp.resource("distill://runs/{run_id}", mime_type="application/json",
                   description="One run with every record joined to it and its score.")
     @resource_errors

@@ -10,9 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcp_distill.errors import ConfigError
-from mcp_distill.store.interface import Params, StoreBackend, placeholders
+from mcp_distill.store.interface import Params, StoreBackend, placeholders, prefix_values
 from mcp_distill.store.pg_sql import is_server_url, shown_url
-from mcp_distill.store.sqlite import BUSY_TIMEOUT_MS, WRITE_RETRIES, Connection, SqliteStore, connect, connect_reader
+from mcp_distill.store.sqlite import (
+    BUSY_TIMEOUT_MS,
+    WRITE_RETRIES,
+    Connection,
+    ReadOnlyStore,
+    SqliteStore,
+    connect,
+    connect_reader,
+)
 
 #: The store type the packages are written against today (the SQLite backend).
 Store = SqliteStore
@@ -32,6 +40,6 @@ def open_store(location: str | Path) -> Store:
 
 
 __all__ = [
-    "BUSY_TIMEOUT_MS", "WRITE_RETRIES", "Connection", "Params", "SqliteStore", "Store", "StoreBackend",
-    "connect", "connect_reader", "is_server_url", "open_store", "placeholders",
+    "BUSY_TIMEOUT_MS", "WRITE_RETRIES", "Connection", "Params", "ReadOnlyStore", "SqliteStore", "Store", "StoreBackend",
+    "connect", "connect_reader", "is_server_url", "open_store", "placeholders", "prefix_values",
 ]

@@ -17,12 +17,35 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from mcp_distill.store.dialect import json_text
+
 Params = Sequence[Any] | dict[str, Any]
 
 
 def placeholders(n: int) -> str:
     """``?, ?, ?`` for an ``IN (...)`` list of ``n`` values (at least one, so the SQL stays valid)."""
     return ", ".join("?" * max(1, n))
+
+
+def prefix_values(store: StoreBackend, sources: Sequence[tuple[str, str]], prefix: str,
+                  limit: int) -> tuple[list[str], int]:
+    """Distinct non-empty values starting with ``prefix`` over ``sources`` ((table, column or expression)
+    pairs the owning packages name; ``"$.key"`` names a key of the table's JSON ``data`` column), sorted,
+    at most ``limit``, and how many there are in all.
+
+    Each source is one indexed range scan (``col >= prefix AND col < prefix || U+10FFFF``) rather than
+    ``LIKE``, so a prefix holding ``%`` or ``_`` means itself and the primary-key indexes are used."""
+    def column(col: str) -> str:  # "$.key": a key of the JSON ``data`` column, in the store's dialect
+        return json_text(store.dialect, "data", col[2:]) if col.startswith("$.") else col
+
+    # the range's upper end (prefix + U+10FFFF) is a parameter, so the SQL is the same in both dialects
+    union = " UNION ".join(f"SELECT {column(col)} AS v FROM {table} WHERE {column(col)} >= ? AND {column(col)} < ?"
+                           for table, col in sources)
+    bounds = [prefix, prefix + "\U0010ffff"] * len(sources)
+    rows = store.query(f"SELECT v FROM ({union}) AS u WHERE v IS NOT NULL AND v != '' ORDER BY v LIMIT ?",
+                       (*bounds, limit))
+    total = store.query_one(f"SELECT count(*) AS n FROM ({union}) AS u WHERE v IS NOT NULL AND v != ''", bounds)
+    return [r["v"] for r in rows], int(total["n"]) if total else 0
 
 
 @runtime_checkable

@@ -178,10 +178,15 @@ class SqliteStore(MetaMixin):
                 time.sleep(0.05 * (attempt + 1))
 
     def execute(self, sql: str, params: Params = ()) -> int:
+        # Inside this thread's transaction one statement needs no SAVEPOINT of its own: it is atomic.
+        if self._owner == threading.get_ident():
+            return int(self.conn.execute(sql, params).rowcount)
         with self.atomic():
             return int(self.conn.execute(sql, params).rowcount)
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        if self._owner == threading.get_ident():
+            return int(self.conn.executemany(sql, rows).rowcount)
         with self.atomic():
             return int(self.conn.executemany(sql, rows).rowcount)
 
@@ -251,3 +256,36 @@ class SqliteStore(MetaMixin):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ReadOnlyStore:
+    """The reads of a store over one read-only connection, for a helper process (the export's
+    background validator). Read-only on purpose: a read-write connection that believes it is the last
+    one checkpoints and deletes the WAL when it closes, which would strand the writes of a parent whose
+    POSIX locks were dropped (any close() of another descriptor of the database file in that process
+    drops them)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._conn = connect_reader(self.path)
+        self._lock = threading.RLock()
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return _rows(self._conn.execute(sql, params))
+
+    def query_one(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def table_names(self) -> list[str]:
+        return [r["name"] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.query_one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    def close(self) -> None:
+        self._conn.close()

@@ -12,7 +12,8 @@ from conftest import PROJECT, SHARED, shared_path
 
 from mcp_distill.config import Settings
 from mcp_distill.drift import snapshots as drift
-from mcp_distill.drift.check import endpoint_variants, validate_rev
+from mcp_distill.drift.check import endpoint_variants
+from mcp_distill.drift.git import validate_rev
 from mcp_distill.drift.parse import claim_key, extract_references, parse_markdown
 from mcp_distill.drift.snapshots import compare_snapshots, get_snapshot, latest_snapshot, list_snapshots, run_drift
 from mcp_distill.errors import InvalidInputError, NotFoundError, PathNotAllowedError
@@ -598,20 +599,20 @@ def test_self_check_docs(store: Store, tmp_path: Path) -> None:
 
 def test_git_output_is_bounded(store: Store, settings: Settings, tmp_path: Path, monkeypatch) -> None:
     """Grep output past the cap is dropped and the names it hid are re-checked one by one."""
-    from mcp_distill.drift import check as drift_check
+    from mcp_distill.drift import git as drift_git
 
     many = "".join(f"    common_name = {i}\n" for i in range(300))  # 300 definition-like lines
     repo = tmp_path / "big"
     make_repo(repo, {"a/many.py": many, "a/tail.py": "def zz_last_one():\n    pass\n"})
     prd = tmp_path / "big.md"
     prd.write_text("- [x] Helpers `common_name` and `zz_last_one` shipped\n")
-    monkeypatch.setattr(drift_check, "MAX_GIT_OUTPUT_BYTES", 400)
+    monkeypatch.setattr(drift_git, "MAX_GIT_OUTPUT_BYTES", 400)
     report = run_drift(store, settings, prd, repo)
     (claim,) = report.snapshot.claims
     assert claim.status == "verified", [(e.reference.target, e.found) for e in claim.evidence]
     assert any("cut" in w for w in get_receipt(store, report.receipt_id).warnings)
     # The tree listing has no partial answer: too large is an error that says so.
-    monkeypatch.setattr(drift_check, "MAX_GIT_OUTPUT_BYTES", 5)
+    monkeypatch.setattr(drift_git, "MAX_GIT_OUTPUT_BYTES", 5)
     prd.write_text("- [x] Tail `zz_last_one` landed\n")  # another PRD state: not cached
     with pytest.raises(InvalidInputError, match="too large to check"):
         run_drift(store, settings, prd, repo)

@@ -13,7 +13,7 @@ from mcp_distill.adapters.mapping import TARGETS, load_mapping, load_mappings
 from mcp_distill.errors import ConfigError
 from mcp_distill.models import EvidenceRecord, Provenance
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 EXAMPLE = PROJECT / "examples" / "mappings" / "example.toml"
 SAMPLE = PROJECT / "examples" / "custom" / "eval_runs.jsonl"
 

@@ -12,7 +12,7 @@ from mcp_distill.collect.collector import collect_paths
 from mcp_distill.collect.sources import json_line_problem
 from mcp_distill.config import Settings
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "lakehouse_kb"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "lakehouse_kb"
 
 
 def good(i: int) -> bytes:

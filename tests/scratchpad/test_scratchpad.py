@@ -32,7 +32,7 @@ from mcp_distill.scratchpad.normalize import (
     path_of,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "scratchpads"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "scratchpads"
 REAL = ("data", "real")
 SPECS = (*REAL, "roadmap-specs-agentcmd", ".agent", "specs")
 SPEC_FILES = [

@@ -16,11 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from mcp_distill.errors import NotFoundError
 from mcp_distill.models import FileDigest, Receipt, RecordCounts
-from mcp_distill.store import Store
+from mcp_distill.receipts.repository import save_receipt
+from mcp_distill.store import StoreBackend
 
 _HASH_CHUNK = 1 << 20
 
@@ -83,7 +81,7 @@ class ReceiptBuilder:
     def count(self, key: str, n: int = 1) -> None:
         self.detail[key] = self.detail.get(key, 0) + n
 
-    def finish(self, store: Store | None, validation_pass: bool) -> Receipt:
+    def finish(self, store: StoreBackend | None, validation_pass: bool) -> Receipt:
         ended = now_utc()
         receipt = Receipt(
             receipt_id=f"{self.stage}-{ended.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
@@ -104,45 +102,3 @@ class ReceiptBuilder:
         if store is not None:
             save_receipt(store, receipt)
         return receipt
-
-
-def receipt_json(receipt: Receipt) -> bytes:
-    return orjson.dumps(receipt.model_dump(mode="json", by_alias=True), option=orjson.OPT_INDENT_2)
-
-
-def save_receipt(store: Store, receipt: Receipt) -> None:
-    with store.write() as db:
-        db.conn.execute(
-            "INSERT INTO receipts(receipt_id, stage, started_at, validation_pass, data) VALUES (?, ?, ?, ?, ?)",
-            (
-                receipt.receipt_id,
-                receipt.stage,
-                receipt.started_at.isoformat(),
-                int(receipt.validation_pass),
-                receipt_json(receipt).decode(),
-            ),
-        )
-
-
-def get_receipt(store: Store, receipt_id: str) -> Receipt:
-    row = store.query_one("SELECT data FROM receipts WHERE receipt_id = ?", (receipt_id,))
-    if row is None:
-        raise NotFoundError(f"no receipt {receipt_id!r}; list them with `mcp-distill receipts` or distill://stats")
-    return Receipt.model_validate_json(row["data"])
-
-
-def list_receipts(store: Store, stage: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    sql = "SELECT receipt_id, stage, started_at, validation_pass FROM receipts"
-    params: tuple[Any, ...] = ()
-    if stage:
-        sql += " WHERE stage = ?"
-        params = (stage,)
-    sql += " ORDER BY started_at DESC LIMIT ?"
-    return store.query(sql, (*params, limit))
-
-
-def recent_receipts(store: Store, stage: str | None = None, limit: int = 10) -> list[Receipt]:
-    """The latest receipts in full (newest first), optionally of one stage."""
-    sql = "SELECT data FROM receipts" + (" WHERE stage = ?" if stage else "") + " ORDER BY started_at DESC LIMIT ?"
-    params: tuple[Any, ...] = (stage, limit) if stage else (limit,)
-    return [Receipt.model_validate_json(r["data"]) for r in store.query(sql, params)]

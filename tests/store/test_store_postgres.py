@@ -1,6 +1,6 @@
 """The PostgreSQL backend on a real server (pgserver, or MCP_DISTILL_TEST_PG): migrations, errors, locks.
 
-The store contract shared with SQLite runs on both backends in tests/test_store_interface.py.
+The store contract shared with SQLite runs on both backends in tests/store/test_store_interface.py.
 """
 
 from __future__ import annotations

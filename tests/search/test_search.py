@@ -181,11 +181,11 @@ def test_filter_matching_one_doc_ranked_last_is_still_found(store: Store, onnx: 
 
 def test_tag_overfetch_shortfall_falls_back_to_an_exact_scan(store: Store, onnx: OnnxMiniLM,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from mcp_distill.search import legs as search_legs
+    from mcp_distill.search import vector as search_vector
 
     idx = Index(store, onnx, "many")
     idx.vectors.exact_max = 0  # force the KNN route for every tag filter...
-    monkeypatch.setattr(search_legs, "TAG_OVERFETCH", 0.001)  # ...with an over-fetch far too small
+    monkeypatch.setattr(search_vector, "TAG_OVERFETCH", 0.001)  # ...with an over-fetch far too small
     idx.upsert([Doc(id=f"d{i}", title=f"Note {i}", text=f"Deployment step {i} of the release checklist.",
                     tags=["ops"] if i % 2 else ["ops", "odd"]) for i in range(40)])
     hits = idx.search("release checklist deployment", k=15, mode="semantic", tags=["odd"]).hits
@@ -193,9 +193,9 @@ def test_tag_overfetch_shortfall_falls_back_to_an_exact_scan(store: Store, onnx:
 
 
 def test_upsert_update_skip_delete_and_progress(index: Index, onnx: OnnxMiniLM) -> None:
-    seen: list[tuple[int, int | None]] = []
-    again = index.upsert(PLAYBOOKS, progress=lambda done, total: seen.append((done, total)))
-    assert again.unchanged == len(PLAYBOOKS) and again.written == 0 and seen[-1] == (6, 6)
+    seen: list[tuple[int, int | None, str]] = []
+    again = index.upsert(PLAYBOOKS, progress=lambda done, total, message: seen.append((done, total, message)))
+    assert again.unchanged == len(PLAYBOOKS) and again.written == 0 and seen[-1] == (6, 6, "index")
     changed = PLAYBOOKS[0].model_copy(update={"text": "Use pg_repack to avoid the long lock.", "tags": ["pg"]})
     report = index.upsert([changed, PLAYBOOKS[1].model_copy(update={"task_type": "release"})])
     assert report.written == 2 and report.embedded == 1  # metadata-only change keeps its vector

@@ -11,7 +11,7 @@ import pytest
 from mcp_distill.scratchpad.normalize import normalize_text
 from mcp_distill.scratchpad.phrases import decisions_in
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("line, expected", [

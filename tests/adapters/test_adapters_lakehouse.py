@@ -14,11 +14,11 @@ import pytest
 import mcp_distill.adapters  # noqa: F401  (registers every adapter)
 from mcp_distill.adapters.base import REGISTRY, find_adapter, text_hash
 from mcp_distill.adapters.lakehouse import LakehouseAdapter
-from mcp_distill.adapters.lakehouse_scrum import decision_category
+from mcp_distill.adapters.lakehouse_scrum_outcomes import decision_category
 from mcp_distill.config import Settings
 from mcp_distill.models import EvidenceRecord, Provenance
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 EXAMPLES = PROJECT / "examples"
 KB = EXAMPLES / "lakehouse_kb"
 

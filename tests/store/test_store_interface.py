@@ -16,7 +16,7 @@ from mcp_distill.store import StoreBackend, connect, open_store, placeholders
 
 #: A read that waits for the writer waits the busy timeout (60 s); this bound only says "it did not".
 RETURNS_WITHIN_S = 20
-FIXTURES = Path(__file__).parent / "fixtures" / "stores"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "stores"
 
 
 @pytest.fixture

@@ -171,7 +171,7 @@ class FakeEmbeddingServer:
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEmbeddingServer]:
-    monkeypatch.setattr(embed, "REMOTE_BACKOFF_S", 0.01)
+    monkeypatch.setattr(embed.remote, "REMOTE_BACKOFF_S", 0.01)
     s = FakeEmbeddingServer()
     yield s
     s.close()
@@ -234,7 +234,7 @@ def test_remote_malformed_response(server: FakeEmbeddingServer) -> None:
 
 
 def test_unreachable_endpoint_raises_embedder_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embed, "REMOTE_BACKOFF_S", 0.01)
+    monkeypatch.setattr(embed.remote, "REMOTE_BACKOFF_S", 0.01)
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -27,7 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "<script>window.__xss = 1</script><b>bold?</b>"
 #: The tests refresh the README's screenshots only when asked (their timestamps change every run, and
 #: a changed tracked file would dirty every worktree that runs the suite):
-#: MCP_DISTILL_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/test_dashboard_browser.py
+#: MCP_DISTILL_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/dashboard/test_dashboard_browser.py
 SCREENSHOTS_ENV = "MCP_DISTILL_SCREENSHOTS"
 PRD = """# Phase 1: core
 - [x] The parser lives in `src/parse.py` with `parse_claims`

@@ -325,7 +325,7 @@ def test_hostile_files_are_skipped_or_quarantined_and_the_rest_is_collected(stor
 
 # --- the parallel path: worker processes prepare the lines, the collector stores them in order -------
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 SNAPSHOT = {  # every stored fact a collect decides (ids, run keys, JSON, offsets), none of the clock's

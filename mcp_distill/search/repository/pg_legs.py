@@ -31,15 +31,14 @@ import numpy as np
 from mcp_distill.search.legs import (
     DF_FLOOR_DIV,
     DF_FLOOR_MIN,
-    MAX_KNN_K,
     SNAPSHOT_DRIFT,
     SNAPSHOT_SMALL,
     Filters,
     KeywordLeg,
-    VectorLeg,
-    _state,
+    store_state,
     total_docs,
 )
+from mcp_distill.search.vector import MAX_KNN_K, VectorLeg
 from mcp_distill.store import Store
 from mcp_distill.store.dialect import in_list, list_param
 
@@ -122,7 +121,7 @@ class PgKeywordLeg(KeywordLeg):
         return terms
 
     def _document_frequencies(self) -> tuple[dict[str, int], int, int]:
-        state = _state(self.store)
+        state = store_state(self.store)
         n = total_docs(self.store)
         drift = abs(n - state.df_total)
         if state.df_total < 0 or (drift and (n < SNAPSHOT_SMALL or drift > SNAPSHOT_DRIFT * state.df_total)):
@@ -168,7 +167,7 @@ class PgKeywordLeg(KeywordLeg):
 
     def _average_length(self) -> float:
         """Mean tokens per document (BM25's avgdl), taken with the df snapshot."""
-        state = _state(self.store)
+        state = store_state(self.store)
         if getattr(state, "pg_avgdl", None) is None or state.df_total != getattr(state, "pg_avgdl_at", -2):
             row = self.store.query_one("SELECT avg((SELECT sum(coalesce(array_length(x.positions, 1), 1)) "
                                        "FROM unnest(fts) AS x)) AS a FROM search_docs")

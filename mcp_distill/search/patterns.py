@@ -1,0 +1,127 @@
+"""Which runs share a playbook: each scored run's pattern key (task type + subject) and the playbook id
+it gives. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mcp_distill.models import EvidenceRecord
+
+#: Content words that name a pattern when nothing structural does.
+PATTERN_WORDS = 3
+_WORD = re.compile(r"[a-z][a-z0-9_]{2,}")
+_STOP = frozenset(
+    "the and for with that this from are was were has have not but all any can its into out our you your "
+    "they them then than there their will would should could been being also only more most such when where "
+    "which while what who how why use used using run runs ran file files code line lines fix fixed issue "
+    "error errors test tests make made new one two get set add added none null true false".split()
+)
+
+
+@dataclass
+class RunView:
+    run_key: str
+    category: str
+    reasons: list[str]
+    votes: list[dict[str, Any]]
+    records: list[EvidenceRecord] = field(default_factory=list)
+
+    @property
+    def task_type(self) -> str:
+        for r in self.records:
+            if r.task_type:
+                return r.task_type
+        return self.records[0].stream if self.records else "unknown"
+
+    def first(self, attr: str) -> Any:
+        for r in self.records:
+            value = getattr(r, attr)
+            if value:
+                return value
+        return None
+
+    @property
+    def last_seen(self) -> datetime | None:
+        stamps = [r.timestamp for r in self.records if r.timestamp]
+        return max(stamps) if stamps else None
+
+
+def task_text(run: RunView) -> str:
+    """The run's task as the agent was given it: its longest prompt (a classifier's or a router's
+    copy is often only the first lines), else its longest text."""
+    prompts = [r.input_text for r in run.records if r.input_text]
+    if prompts:
+        return max(prompts, key=len)
+    texts = [r.text for r in run.records if r.text]
+    return max(texts, key=len) if texts else ""
+
+
+def words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+#: Folders that only say where an agent's sandbox or a user's home is, never which component:
+#: left out of a path's component (``/workspace/app/x.py`` -> ``app``).
+SANDBOX_DIRS = frozenset({"workspace", "testbed", "repo", "tmp", "mnt", "code", "project"})
+_ID_SPLIT = re.compile(r"[-_/#:.@\s]+")
+
+
+def component(path: str) -> str | None:
+    """The component a file belongs to: its top two folders (``crates/gateway``) or its folder,
+    with sandbox roots and home folders (``/home/USER``, ``/Users/name``) left out; None when
+    nothing but a bare file name in a sandbox remains (no component to speak of)."""
+    parts = [p for p in str(path).replace("\\", "/").split("/") if p and p != "."]
+    sandboxed = False
+    if len(parts) > 2 and parts[0].lower() in ("home", "users"):
+        parts, sandboxed = parts[2:], True
+    while parts and parts[0].lower() in SANDBOX_DIRS:
+        parts, sandboxed = parts[1:], True
+    if not parts or (sandboxed and len(parts) == 1):
+        return None
+    return "/".join(parts[:2]) if len(parts) > 2 else "/".join(parts[:-1]) or parts[-1]
+
+
+def task_family(task_id: str) -> str | None:
+    """What a task id says about the *kind* of task, without its instance number: the leading
+    non-numeric parts when a number follows (``django__django-11099`` -> ``django``,
+    ``HumanEval/0`` -> ``HumanEval``, ``mbpp_234_volume_cube`` -> ``mbpp``, ``CHI-BLD-1581469`` ->
+    ``CHI-BLD``), else its first part (``safety-exfiltration`` -> ``safety``); None for an opaque
+    id (a UUID, a hash)."""
+    tokens = [t for t in _ID_SPLIT.split(str(task_id)) if t]
+    head: list[str] = []
+    for token in tokens:
+        if any(c.isdigit() for c in token):
+            break
+        if not head or head[-1].casefold() != token.casefold():
+            head.append(token)
+    if not head:
+        return None
+    numbered = len(head) < len(tokens)
+    return "-".join(head[:3]) if numbered else head[0]
+
+
+def subject(run: RunView) -> str:
+    """The structural subject of a run (see module docstring): the component of the file it
+    worked on, else the family of its task id, else its three most frequent content words."""
+    file_path = run.first("file_path") or next((f for r in run.records for f in r.source_files), None)
+    if file_path and (part := component(str(file_path))):
+        return part
+    task_id = run.first("task_id")
+    if task_id and (family := task_family(str(task_id))):
+        return family
+    text = " ".join(filter(None, (run.first("input_text"), run.first("text"), run.first("output_text"))))
+    top = [w for w, _ in sorted(Counter(words(text)).items(), key=lambda kv: (-kv[1], kv[0]))[:PATTERN_WORDS]]
+    return " ".join(sorted(top)) or "general"
+
+
+def pattern_key(run: RunView) -> str:
+    return f"{run.task_type}|{subject(run)}"
+
+
+def playbook_id(key: str) -> str:
+    return "pb-" + hashlib.sha256(key.encode()).hexdigest()[:12]

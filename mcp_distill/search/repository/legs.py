@@ -1,0 +1,203 @@
+"""The SQL of the two search legs: the FTS5 keyword index (``search_fts``, its vocabulary, a temporary
+tokenizer table) and the sqlite-vec ``search_vec`` table of binary codes, with the exact vectors in
+``embed_cache``.
+
+These run on the store's writer connection under its lock, as rows of tuples: the legs read many
+rows per query, and the tokenizer's temporary FTS5 table lives on that one connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mcp_distill.store import SqliteStore, placeholders
+from mcp_distill.store.dialect import in_list, list_param
+
+VEC_TABLE = "search_vec"
+
+
+def _rows(store: SqliteStore, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with store.lock:
+        return store.conn.execute(sql, params).fetchall()
+
+
+# ----------------------------------------------------------------------------- keyword leg (FTS5)
+
+
+def _temp_tables(store: SqliteStore, ready: bool) -> None:
+    """Once per connection (under the store's lock): a temporary FTS5 table with the index's tokenizer and
+    its per-token view (tokenize), and a per-token view of the index itself (present_terms). Temporary, so a
+    read-only reader can create them too. ``ready``: they were created on this store's connection before."""
+    if ready:
+        return
+    conn = store.conn
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok USING fts5(q, tokenize='porter unicode61')")
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_qtok_v USING fts5vocab(temp, search_qtok, 'instance')")
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_fts_inst USING fts5vocab(main, search_fts, 'instance')")
+
+
+def tokenize(store: SqliteStore, texts: list[str], table_ready: bool) -> list[tuple[int, str]]:
+    """(text index, term) of every term FTS5's porter/unicode61 tokenizer makes of ``texts``, in order."""
+    conn = store.conn
+    with store.lock:
+        _temp_tables(store, table_ready)
+        conn.executemany("INSERT INTO temp.search_qtok(rowid, q) VALUES (?, ?)", list(enumerate(texts)))
+        try:
+            return conn.execute("SELECT doc, term FROM temp.search_qtok_v ORDER BY doc, offset").fetchall()
+        finally:
+            conn.execute("DELETE FROM temp.search_qtok")
+
+
+def present_terms(store: SqliteStore, doc_ids: Sequence[int], terms: Sequence[str],
+                  table_ready: bool) -> list[tuple[int, str]]:
+    """(doc, term) for each of ``terms`` a document of ``doc_ids`` holds in its title, text or tags, read
+    from the index's own postings (an fts5vocab 'instance' view of search_fts)."""
+    dialect = store.dialect
+    with store.lock:
+        _temp_tables(store, table_ready)
+        return store.conn.execute(
+            f"SELECT DISTINCT doc, term FROM temp.search_fts_inst WHERE {in_list(dialect, 'term')} "
+            f"AND {in_list(dialect, 'doc')} AND col != 'facets'",
+            (list_param(dialect, terms), list_param(dialect, doc_ids))).fetchall()
+
+
+def common_terms(store: SqliteStore, floor: int) -> dict[str, int]:
+    """Document frequency of every indexed term in at least ``floor`` documents."""
+    rows = store.query("SELECT term, doc FROM search_fts_vocab WHERE doc >= ?", (floor,))
+    return {r["term"]: int(r["doc"]) for r in rows}
+
+
+def collection_bounds(store: SqliteStore) -> tuple[str | None, str | None]:
+    """The smallest and largest collection name of the documents."""
+    # Two statements: SQLite answers a lone min() or max() from the index in O(log n), but scans for
+    # both in one statement.
+    lo = store.query_one("SELECT min(collection) AS v FROM search_docs")
+    hi = store.query_one("SELECT max(collection) AS v FROM search_docs")
+    return (lo["v"] if lo else None), (hi["v"] if hi else None)
+
+
+def total_docs(store: SqliteStore) -> int:
+    row = store.query_one("SELECT count(*) AS n FROM search_docs")
+    return int(row["n"]) if row else 0
+
+
+def bm25_matches(store: SqliteStore, weights: Sequence[float], match: str, time_clause: str,
+                 time_params: Sequence[Any], depth: int) -> list[tuple[int, float]]:
+    """(row id, BM25 score, lower is better) of the best ``depth`` documents matching ``match`` (and the
+    time clause over search_docs ``d``)."""
+    bm25 = f"bm25(search_fts, {weights[0]!r}, {weights[1]!r}, {weights[2]!r}, 0.0)"
+    if time_clause:
+        sql = (f"SELECT search_fts.rowid, {bm25} FROM search_fts JOIN search_docs d "
+               f"ON d.id = search_fts.rowid WHERE search_fts MATCH ? AND {time_clause} ORDER BY 2 LIMIT ?")
+        params: list[Any] = [match, *time_params, depth]
+    else:
+        sql = f"SELECT rowid, {bm25} FROM search_fts WHERE search_fts MATCH ? ORDER BY 2 LIMIT ?"
+        params = [match, depth]
+    return [(int(r[0]), float(r[1])) for r in _rows(store, sql, params)]
+
+
+def highlighted(store: SqliteStore, match: str, doc_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+    """Title, text and tags of each document with the matched tokens marked by ``\\x01``.
+
+    One point query per document (FTS5 opens every phrase's posting list per statement, and a
+    ``rowid IN`` list re-runs the whole query per value, so batching does not help)."""
+    sql = ("SELECT highlight(search_fts, 0, char(1), ''), highlight(search_fts, 1, char(1), ''), "
+           "highlight(search_fts, 2, char(1), '') FROM search_fts WHERE search_fts MATCH ? AND rowid = ?")
+    out: dict[int, tuple[str, str, str]] = {}
+    with store.lock:
+        for doc_id in doc_ids:
+            row = store.conn.execute(sql, (match, doc_id)).fetchone()
+            if row:
+                out[doc_id] = row
+    return out
+
+
+def facet_filter_sql(match: str, time_clause: str, time_params: Sequence[Any],
+                     limit: int | None) -> tuple[str, list[Any]]:
+    """SELECT of the row ids whose facets match ``match`` (and the time clause), at most ``limit``."""
+    if time_clause:
+        sql = ("SELECT search_fts.rowid FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid "
+               f"WHERE search_fts MATCH ? AND {time_clause}")
+        params: list[Any] = [match, *time_params]
+    else:
+        sql, params = "SELECT rowid FROM search_fts WHERE search_fts MATCH ?", [match]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return sql, params
+
+
+def ids_of(store: SqliteStore, select: tuple[str, list[Any]]) -> list[int]:
+    """The ids a :func:`facet_filter_sql` select returns."""
+    return [int(r[0]) for r in _rows(store, *select)]
+
+
+def count_of(store: SqliteStore, select: tuple[str, list[Any]]) -> int:
+    sql, params = select
+    row = store.query_one(f"SELECT count(*) AS n FROM ({sql})", params)
+    return int(row["n"]) if row else 0
+
+
+def docs_with_tags(store: SqliteStore, docs: Sequence[int], tags: Sequence[str]) -> set[int]:
+    """Those of ``docs`` that carry every one of ``tags``."""
+    rows = store.query(
+        f"SELECT doc FROM search_tags WHERE {in_list(store.dialect, 'doc')} AND tag IN ({placeholders(len(tags))}) "
+        "GROUP BY doc HAVING count(*) = ?",
+        (list_param(store.dialect, docs), *tags, len(tags)),
+    )
+    return {int(r["doc"]) for r in rows}
+
+
+# ----------------------------------------------------------------------------- vector leg (sqlite-vec)
+
+
+def vec_table_exists(store: SqliteStore) -> bool:
+    return store.query_one("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           (VEC_TABLE,)) is not None
+
+
+def create_vec_table(store: SqliteStore, bits: int) -> None:
+    """The vec0 table of ``bits``-bit codes, partitioned by collection and task type (inside a write)."""
+    store.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {VEC_TABLE} USING vec0("
+        "doc INTEGER PRIMARY KEY, collection TEXT PARTITION KEY, task_type TEXT PARTITION KEY, "
+        f"code BIT[{bits}], source TEXT, ts_epoch FLOAT)")
+
+
+def drop_vec_table(store: SqliteStore) -> None:
+    store.execute(f"DROP TABLE IF EXISTS {VEC_TABLE}")
+
+
+def put_code(store: SqliteStore, doc: int, collection: str, padded: bytes, task_type: str, source: str,
+             ts_epoch: float) -> None:
+    """One document's binary code (``padded``: its float32 vector, length a multiple of 8), replacing any."""
+    store.execute(f"DELETE FROM {VEC_TABLE} WHERE doc = ?", (doc,))
+    store.execute(
+        f"INSERT INTO {VEC_TABLE}(doc, collection, task_type, code, source, ts_epoch) "
+        "VALUES (?, ?, ?, vec_quantize_binary(?), ?, ?)", (doc, collection, task_type, padded, source, ts_epoch))
+
+
+def remove_codes(store: SqliteStore, docs: Sequence[int]) -> None:
+    store.executemany(f"DELETE FROM {VEC_TABLE} WHERE doc = ?", [(d,) for d in docs])
+
+
+def exact_vectors(store: SqliteStore, docs: Sequence[int]) -> list[tuple[int, bytes]]:
+    """(row id, float32 vector bytes) of these documents (those that have a vector)."""
+    return [(int(r[0]), r[1]) for r in _rows(
+        store, "SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.id = d.vector_id "
+               f"WHERE {in_list(store.dialect, 'd.id')}", (list_param(store.dialect, docs),))]
+
+
+def cached_vector(store: SqliteStore, vector_id: int) -> bytes | None:
+    """The float32 vector bytes of embed_cache row ``vector_id``."""
+    row = store.query_one("SELECT vector FROM embed_cache WHERE id = ?", (vector_id,))
+    return row["vector"] if row else None
+
+
+def knn(store: SqliteStore, padded_query: bytes, k: int, where: Sequence[tuple[str, Any]]) -> list[int]:
+    """The ``k`` nearest codes to the query's (``where``: (column clause, value) filters inside the KNN)."""
+    clauses = ["code MATCH vec_quantize_binary(?)", "k = ?", *(c for c, _ in where)]
+    params = [padded_query, k, *(v for _, v in where)]
+    sql = f"SELECT doc FROM {VEC_TABLE} WHERE {' AND '.join(clauses)} ORDER BY distance"
+    return [int(r[0]) for r in _rows(store, sql, params)]
