@@ -50,7 +50,8 @@ class Settings:
     """Where the store lives and which folders tools may read.
 
     ``roots`` guards every path a caller names (CLI or MCP): a path that resolves outside them is
-    refused. The default root is the current folder.
+    refused. The default root is the current folder; ``roots_configured`` says whether the roots were
+    given (option or environment), so that a bare CLI ``collect`` reads only folders someone chose.
     """
 
     #: A SQLite file, or a ``postgresql://`` URL (kept as text: a Path would fold its ``//``).
@@ -59,6 +60,7 @@ class Settings:
     rules_path: Path | None = None
     #: Redact every string before storing (docs/redaction.md); a store collected so stays so.
     redact_on_collect: bool = False
+    roots_configured: bool = False
 
     def __post_init__(self) -> None:
         # Roots are compared with resolved paths, so they are resolved too (a root reached through a
@@ -90,6 +92,7 @@ class Settings:
             roots=root_paths,
             rules_path=Path(rules_value).expanduser() if rules_value else None,
             redact_on_collect=redact_on_collect if redact_on_collect is not None else env_redact in _TRUE,
+            roots_configured=bool(root_values),
         )
 
     def _inside(self, resolved: Path) -> bool:

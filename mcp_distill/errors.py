@@ -6,7 +6,20 @@ non-zero exit. Every message says what to do next.
 
 
 class DistillError(Exception):
-    """Base class of every expected failure in mcp-distill."""
+    """Base class of every expected failure in mcp-distill.
+
+    The message names what to do next in MCP terms (tool arguments, resources). When the same step
+    reads differently at the shell (a flag, a command), ``cli`` carries that version of the message:
+    the CLI prints :meth:`for_cli`, so it never tells a person to "read distill://stats".
+    """
+
+    def __init__(self, message: str = "", *, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli_message = cli
+
+    def for_cli(self) -> str:
+        """The message as the CLI says it."""
+        return self.cli_message or str(self)
 
 
 class ConfigError(DistillError):

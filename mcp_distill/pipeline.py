@@ -12,6 +12,7 @@ from typing import Any
 from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.datasets.build import export_dataset
+from mcp_distill.errors import NotFoundError
 from mcp_distill.ledger.routing import refresh_ledger
 from mcp_distill.progress import Progress
 from mcp_distill.score import ScoringRules, score_runs
@@ -23,9 +24,20 @@ from mcp_distill.store import Store
 
 def run_pipeline(store: Store, settings: Settings, rules: ScoringRules, embedder: Embedder,
                  paths: list[str] | None = None, progress: Progress | None = None,
-                 out_dir: str | Path = "exports") -> dict[str, Any]:
+                 out_dir: str | Path = "exports", roots_by_default: bool = True) -> dict[str, Any]:
+    """Every stage in order. Raises NotFoundError, before anything is exported, when the store holds no
+    evidence even after the collect (an empty folder, a typo'd path): nothing to score or export."""
     t0 = time.perf_counter()
-    collected = collect_paths(store, settings, paths, progress=progress, command="run:collect").as_dict()
+    collected = collect_paths(store, settings, paths, progress=progress, command="run:collect",
+                              roots_by_default=roots_by_default).as_dict()
+    if not collected["inserted"] and not store_stats(store)["evidence"]:
+        where = ", ".join(map(str, paths or settings.roots))
+        raise NotFoundError(
+            f"no evidence to work on: nothing collectable under {where} and the store is empty; pass folders of "
+            "JSONL/JSON agent logs (docs/streams.md lists the formats read)",
+            cli=f"no evidence to work on: nothing collectable under {where} and the store is empty; run "
+                "`mcp-distill run PATH...` with folders of JSONL/JSON agent logs (docs/streams.md lists the "
+                "formats; `mcp-distill collect PATH --mapping FILE.toml` maps others)")
     scored = score_runs(store, rules, progress=progress, command="run:score")
     books = extract_playbooks(store, progress=progress, command="run:playbooks")
     indexed = index_playbooks(store, embedder, progress=progress)

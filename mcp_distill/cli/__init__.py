@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from mcp_distill import __version__
-from mcp_distill.cli import core, dashboard, datasets, decisions, knowledge, mapping, store
-from mcp_distill.cli.common import CliState, err
+from mcp_distill.cli import core, dashboard, datasets, decisions, knowledge, ledger, mapping, store
+from mcp_distill.cli.common import HELP_STYLE, CliState, err
 from mcp_distill.config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
 from mcp_distill.errors import DistillError
 from mcp_distill.redact.scrub import redact
@@ -22,6 +22,7 @@ app = typer.Typer(
     help="Turn the JSONL exhaust of agent loops into evidence, scored runs, playbooks, datasets and routing "
          "decisions, in one SQLite file; serve them over MCP.",
     no_args_is_help=True,
+    rich_markup_mode=HELP_STYLE,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -54,6 +55,7 @@ core.register(app)
 knowledge.register(app)
 datasets.register(app)
 decisions.register(app)
+ledger.register(app)
 dashboard.register(app)
 store.register(app)
 mapping.register(app)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="mcp-distill")
     except DistillError as exc:
-        err.print(f"[red]error:[/] {redact(str(exc))[0]}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {redact(exc.for_cli())[0]}", highlight=False, soft_wrap=True)
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -119,6 +119,27 @@ def emit(state: CliState, data: Any, table: Table | None = None) -> None:
         out.print(table)
 
 
+#: Plain click-style help: typer's rich panels print every flag with a type (``--json <bool>``), which
+#: reads as if a flag took a value; the plain layout prints a flag bare and a choice as ``<a|b|c>``.
+HELP_STYLE = None
+
+
+def command_group(help: str, **kwargs: Any) -> typer.Typer:
+    """A typer app for a group of subcommands, with the CLI's help style (see :data:`HELP_STYLE`)."""
+    kwargs.setdefault("no_args_is_help", not kwargs.get("invoke_without_command", False))
+    return typer.Typer(help=help, rich_markup_mode=HELP_STYLE, **kwargs)
+
+
+def table_of(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    """A rich table with these column headers; cells are printed as text ('' for None)."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    return table
+
+
 def kv_table(title: str, rows: dict[str, Any]) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("what", style="bold")

@@ -8,19 +8,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mcp_distill.cli.common import cli_state, emit, err, kv_table, out, progress_bar
+from mcp_distill.cli.common import cli_state, command_group, emit, err, kv_table, out, progress_bar, table_of
 from mcp_distill.collect.collector import collect_paths
 from mcp_distill.collect.runs import get_run, list_runs
 from mcp_distill.errors import InvalidInputError
+from mcp_distill.models.common import Category
 from mcp_distill.pipeline import run_pipeline
 from mcp_distill.receipts import get_receipt, list_receipts, receipt_json
 from mcp_distill.schema_files import SCHEMA_DIR, stale, write_all
 from mcp_distill.score import score_runs
 from mcp_distill.stats import quarantine_rows, store_stats
 
-runs_app = typer.Typer(help="List and show joined runs.", no_args_is_help=True)
-receipts_app = typer.Typer(help="List and show stage receipts.", no_args_is_help=True)
-schemas_app = typer.Typer(help="JSON Schema files generated from the pydantic models.", no_args_is_help=True)
+runs_app = command_group("List and show joined runs.")
+receipts_app = command_group("List and show stage receipts.")
+schemas_app = command_group("JSON Schema files generated from the pydantic models.")
 
 
 REDACT_HELP = ("Redact every string before storing it, so the store never holds a secret (ids get stable "
@@ -44,7 +45,8 @@ def collect_table(summary: dict) -> Table:
 def run(
     ctx: typer.Context,
     paths: Annotated[list[str] | None, typer.Argument(help="Sources to collect (default: examples/lakehouse_kb "
-                                                           "when present, else the roots).")] = None,
+                                                           "when present, else the roots given with --root or "
+                                                           "MCP_DISTILL_ROOTS).")] = None,
     out_dir: Annotated[str, typer.Option("--out", help="Where the datasets are exported.")] = "exports",
     redact_on_collect: Annotated[bool, typer.Option(help=REDACT_HELP)] = False,
 ) -> None:
@@ -56,7 +58,7 @@ def run(
         paths = [str(example)] if example.exists() else None
     with progress_bar("pipeline") as bar:
         result = run_pipeline(state.store, state.settings, state.rules(), state.embedder(), paths, progress=bar,
-                              out_dir=out_dir)
+                              out_dir=out_dir, roots_by_default=False)
     if state.as_json:
         emit(state, result)
         return
@@ -65,7 +67,10 @@ def run(
 
 def collect(
     ctx: typer.Context,
-    paths: Annotated[list[str] | None, typer.Argument(help="Files or folders (default: the roots).")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Files or folders. Without any, the roots given with --root or MCP_DISTILL_ROOTS are collected; "
+             "the current folder is never collected unnamed (a checkout's schemas and fixtures are no "
+             "evidence).")] = None,
     mapping: Annotated[list[str] | None, typer.Option(help="Declarative TOML mapping file for other streams "
                                                            "(repeatable; `mcp-distill mapping suggest FILE` writes "
                                                            "one).")] = None,
@@ -78,7 +83,8 @@ def collect(
     state = cli_state(ctx)
     with progress_bar("collect") as bar:
         result = collect_paths(state.store, state.settings, paths, mapping_files=mapping, progress=bar,
-                               command="cli:collect", redact=redact_on_collect, infer=infer).as_dict()
+                                command="cli:collect", redact=redact_on_collect, infer=infer,
+                                roots_by_default=False).as_dict()
     emit(state, result, collect_table(result))
     if result["redact_on_collect"]:
         err.print(f"redacted before storing: {sum(result['redactions'].values())} secret(s)")
@@ -104,7 +110,7 @@ def score(
 @runs_app.command("list")
 def runs_list(
     ctx: typer.Context,
-    category: Annotated[str | None, typer.Option(help="Only runs of this category.")] = None,
+    category: Annotated[Category | None, typer.Option(help="Only runs of this category.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """Runs with their join method and category."""
@@ -150,15 +156,23 @@ def quarantine(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] = 
     """Quarantined lines: file, byte offset, reason and an excerpt."""
     state = cli_state(ctx)
     rows = quarantine_rows(state.store, limit)
-    table = Table(title="quarantine")
-    for col in ("file", "offset", "reason"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["source_file"], str(r["line_offset"]), r["reason"])
+    table = table_of("quarantine", ["file", "offset", "reason", "excerpt"],
+                     [[r["source_file"], r["line_offset"], r["reason"], _one_line(r["excerpt"])] for r in rows])
     emit(state, rows, table)
 
+
+def _one_line(text: str | None, width: int = 60) -> str:
+    """An excerpt on one table line: newlines and tabs shown as spaces, cut to ``width``."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
 @receipts_app.command("list")
-def receipts_list(ctx: typer.Context, stage: str | None = None, limit: int = 20) -> None:
+def receipts_list(
+    ctx: typer.Context,
+    stage: Annotated[str | None, typer.Option(help="Only this stage (collect, score, playbooks, ledger, export...).")]
+    = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
     """Recent receipts."""
     state = cli_state(ctx)
     rows = list_receipts(state.store, stage, limit)
@@ -198,11 +212,16 @@ def serve(
     path: Annotated[str, typer.Option(help="HTTP endpoint path.")] = "/mcp",
 ) -> None:
     """Serve the MCP tools: stdio (default, for Claude Code/Desktop and the Inspector) or --http."""
-    from mcp_distill.server.http import serve_http, serve_stdio
+    from mcp_distill.server.http import DASHBOARD_PATH, serve_http, serve_stdio
 
     state = cli_state(ctx)
     if http:
-        serve_http(state.settings, host=host, port=port, path=path)
+        def announce(url: str) -> None:
+            base = url.removesuffix(path)
+            err.print(f"MCP over Streamable HTTP at {url} (dashboard at {base}{DASHBOARD_PATH}/; store "
+                      f"{state.settings.db_path}); Ctrl-C stops it", highlight=False, soft_wrap=True)
+
+        serve_http(state.settings, host=host, port=port, path=path, announce=announce)
     else:
         serve_stdio(state.settings)
 

@@ -7,9 +7,12 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from mcp_distill.cli.common import cli_state, emit, err, out, progress_bar
-from mcp_distill.datasets.build import export_dataset, validate_export
+from mcp_distill.cli.common import cli_state, emit, err, kv_table, out, progress_bar, table_of
+from mcp_distill.datasets.build import KINDS, export_dataset, validate_export
 from mcp_distill.errors import ValidationFailedError
+
+#: The export kinds as a choice in --help (the core's KINDS, so a new kind shows up by itself).
+ExportKind = Literal[KINDS]  # type: ignore[valid-type]
 
 
 def files_table(result: dict) -> Table:
@@ -23,7 +26,7 @@ def files_table(result: dict) -> Table:
 
 def export(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Option(help="rag, sft, preference or all.")] = "all",
+    kind: Annotated[ExportKind, typer.Option(help="Which dataset to write.")] = "all",
     out_dir: Annotated[str, typer.Option("--out", help="Output folder.")] = "exports",
     rag_format: Annotated[Literal["chunks", "beir"], typer.Option(
         "--format",
@@ -49,7 +52,11 @@ def validate(
     """Check an export against the store: accepted-only SFT, one-task pairs, provenance, schemas, no secrets."""
     state = cli_state(ctx)
     report = validate_export(state.store, directory)
-    emit(state, report.summary())
+    summary = report.summary()
+    emit(state, summary, table_of(f"validated {directory}: {'ok' if report.ok else 'FAILED'}", ["file", "rows"],
+                                  [[name, rows] for name, rows in summary["files"].items()]))
+    if not state.as_json:
+        out.print(kv_table("checks", {**summary["checks"], "problems": summary["error_count"]}))
     if not report.ok:
         for message in report.errors[:20]:
             err.print(f"- {message}", soft_wrap=True)

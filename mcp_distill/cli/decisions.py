@@ -7,13 +7,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mcp_distill.cli.common import cli_state, emit, kv_table, out
+from mcp_distill.cli.common import cli_state, command_group, emit, kv_table, out, table_of
 from mcp_distill.drift.snapshots import get_snapshot, latest_snapshot, list_snapshots, run_drift
-from mcp_distill.ledger.routing import ledger_entries, recommend, refresh_ledger
+from mcp_distill.models.drift import DriftSnapshot
 from mcp_distill.scratchpad.normalize import get_scratchpad, normalize
 
-scratchpad_app = typer.Typer(help="Normalise free-text agent scratchpads.", no_args_is_help=True)
-drift_app = typer.Typer(help="PRD claims checked against the repository at a git revision.", no_args_is_help=True)
+scratchpad_app = command_group("Normalise free-text agent scratchpads.")
+drift_app = command_group("PRD claims checked against the repository at a git revision.")
 
 
 @drift_app.command("check")
@@ -27,11 +27,20 @@ def drift_check(
     """Check every claim at REV and store a snapshot; with --compare-to, show what drifted."""
     state = cli_state(ctx)
     report = run_drift(state.store, state.settings, prd_path, repo_path, rev=rev, compare_to=compare_to)
-    snap = report.snapshot
     if state.as_json:
         emit(state, report.model_dump(mode="json"))
         return
-    table = Table(title=f"{snap.snapshot_id} at {snap.repo_sha[:12]}" + (" (cached)" if report.cached else ""))
+    print_snapshot(report.snapshot, cached=report.cached)
+    if report.comparison:
+        comp = report.comparison
+        out.print(kv_table("drift", {"newly broken": len(comp.newly_broken), "newly verified": len(comp.newly_verified),
+                                     "appeared": len(comp.appeared), "disappeared": len(comp.disappeared)}))
+        for change in comp.newly_broken:
+            out.print(f"[red]broken:[/] {change.text}")
+
+def print_snapshot(snap: DriftSnapshot, cached: bool = False) -> None:
+    """A snapshot as a table of claims (status, text, evidence) and its totals."""
+    table = Table(title=f"{snap.snapshot_id} at {snap.repo_sha[:12]}" + (" (cached)" if cached else ""))
     for col in ("status", "claim", "evidence"):
         table.add_column(col)
     for result in snap.claims:
@@ -40,25 +49,32 @@ def drift_check(
         table.add_row(result.status + (" (fake)" if result.fake else ""), result.claim.text[:70], evidence[:90])
     out.print(table)
     out.print(kv_table("totals", snap.totals))
-    if report.comparison:
-        comp = report.comparison
-        out.print(kv_table("drift", {"newly broken": len(comp.newly_broken), "newly verified": len(comp.newly_verified),
-                                     "appeared": len(comp.appeared), "disappeared": len(comp.disappeared)}))
-        for change in comp.newly_broken:
-            out.print(f"[red]broken:[/] {change.text}")
+
 
 @drift_app.command("show")
 def drift_show(ctx: typer.Context, snapshot_id: Annotated[str, typer.Argument(help="Snapshot id or 'latest'.")]) -> None:
-    """One stored snapshot as JSON."""
+    """One stored snapshot: its claims with their evidence, and totals (--json: every field)."""
     state = cli_state(ctx)
     snap = latest_snapshot(state.store) if snapshot_id == "latest" else get_snapshot(state.store, snapshot_id)
-    out.print_json(snap.model_dump_json())
+    if state.as_json:
+        emit(state, snap.model_dump(mode="json"))
+        return
+    out.print(f"PRD {snap.prd_path} against {snap.repo_path} at {snap.rev} ({snap.repo_sha[:12]}), "
+              f"checked {snap.created_at:%Y-%m-%d %H:%M} UTC", highlight=False)
+    print_snapshot(snap)
+
 
 @drift_app.command("list")
-def drift_list(ctx: typer.Context, limit: int = 20) -> None:
+def drift_list(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     """Stored snapshots, newest first."""
     state = cli_state(ctx)
-    emit(state, list_snapshots(state.store, limit))
+    rows = list_snapshots(state.store, limit)
+    totals = [", ".join(f"{k} {v}" for k, v in r["totals"].items()) for r in rows]
+    emit(state, rows, table_of("drift snapshots (newest first)",
+                               ["snapshot_id", "prd", "repo", "rev", "sha", "last run", "claims", "totals"],
+                               [[r["snapshot_id"], r["prd_path"], r["repo_path"], r["rev"], r["repo_sha"][:12],
+                                 r["last_run_at"], r["claim_count"], t] for r, t in zip(rows, totals, strict=True)]))
+
 
 @scratchpad_app.command("normalize")
 def scratchpad_normalize(
@@ -81,47 +97,9 @@ def scratchpad_show(ctx: typer.Context, run_id: str) -> None:
     out.print_json(get_scratchpad(state.store, run_id).model_dump_json())
 
 
-def ledger(
-    ctx: typer.Context,
-    task_type: Annotated[str | None, typer.Option(help="Only this task type (and recommend a model for it).")] = None,
-    model: Annotated[str | None, typer.Option(help="Only this model (exact name or glob).")] = None,
-    max_cost: Annotated[float | None, typer.Option(help="Recommendation budget: mean USD per run.")] = None,
-    max_latency_ms: Annotated[float | None, typer.Option(help="Recommendation budget: p95 latency in ms.")] = None,
-    rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch instead of an incremental refresh.")] = False,
-) -> None:
-    """The model routing ledger, sorted by the 95% Wilson lower bound of success; with --task-type, a
-    recommendation and why."""
-    state = cli_state(ctx)
-    refresh_ledger(state.store, rebuild=rebuild, command="cli:ledger")
-    entries = ledger_entries(state.store, task_type=task_type, model=model, refresh=False)
-    rec = None
-    if task_type:
-        rec = recommend(state.store, task_type, max_cost=max_cost, max_latency_ms=max_latency_ms, refresh=False)
-    if state.as_json:
-        emit(state, {"entries": [e.model_dump(mode="json") for e in entries],
-                     "recommendation": rec.model_dump(mode="json") if rec else None})
-        return
-    table = Table(title="routing ledger (best first by Wilson lower bound)")
-    for col in ("task_type", "model", "runs", "ok", "rate", "bound", "role", "p50 ms", "p95 ms", "cost/run",
-                "partner"):
-        table.add_column(col)
-    for e in entries:
-        table.add_row(e.task_type, e.model_name, str(e.sample_count), str(e.success_count),
-                      "-" if e.success_rate is None else f"{e.success_rate:.2f}",
-                      "-" if e.success_lower_bound is None else f"{e.success_lower_bound:.2f}",
-                      e.escalation_role, _num(e.latency_p50), _num(e.latency_p95),
-                      "-" if e.cost_mean is None else f"${e.cost_mean:.4f}", e.best_partner_model or "-")
-    out.print(table)
-    if rec:
-        out.print(f"[bold]recommend {rec.model_name}[/] for {rec.task_type}: {rec.reason}")
-
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
-    app.command()(ledger)
     app.add_typer(drift_app, name="drift")
     app.add_typer(scratchpad_app, name="scratchpad")
 
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"

@@ -7,11 +7,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mcp_distill.cli.common import cli_state, emit, kv_table, out, progress_bar
+from mcp_distill.cli.common import cli_state, command_group, emit, kv_table, out, progress_bar
+from mcp_distill.models import Playbook
 from mcp_distill.search.index import reindex as core_reindex
 from mcp_distill.search.playbooks import extract_playbooks, get_playbook, index_playbooks, search_playbooks
+from mcp_distill.search.strength import Strength
+from mcp_distill.search.types import Mode
 
-playbooks_app = typer.Typer(help="Playbooks distilled from accepted runs.", no_args_is_help=True)
+playbooks_app = command_group("Playbooks distilled from accepted runs.")
+
+#: Playbook fields printed as bulleted lists by `playbooks show`, in reading order.
+LIST_FIELDS = ("acceptance_criteria", "commands_worked", "commands_failed", "validation_steps", "repo_files_touched",
+               "known_failure_modes", "model_routing_path", "useful_context", "examples", "source_run_ids")
 
 
 @playbooks_app.command("extract")
@@ -27,31 +34,54 @@ def extract(ctx: typer.Context) -> None:
                                                "embedded": result["index"]["embedded"]}))
 
 @playbooks_app.command("show")
-def show(ctx: typer.Context, playbook_id: str) -> None:
-    """One playbook as JSON."""
+def show(ctx: typer.Context,
+         playbook_id: Annotated[str, typer.Argument(help="A playbook id (pb-...), as `playbooks search` lists.")]) -> None:
+    """One playbook: pattern, success, what worked and failed, checks, files, failure modes (--json: as JSON)."""
     state = cli_state(ctx)
     pb = get_playbook(state.store, playbook_id)
     if state.as_json:
         emit(state, pb.model_dump(mode="json"))
-    else:
-        out.print_json(pb.model_dump_json())
+        return
+    print_playbook(pb)
+
+
+def print_playbook(pb: Playbook) -> None:
+    seen = f"; last seen {pb.last_seen:%Y-%m-%d}" if pb.last_seen else ""
+    out.print(f"[bold]{pb.title or pb.problem_pattern}[/] ({pb.playbook_id})", highlight=False)
+    out.print(f"task type {pb.task_type}; {pb.success_count}/{pb.attempt_count} runs accepted "
+              f"({pb.success_rate:.0%}){seen}", highlight=False)
+    out.print(f"pattern: {pb.problem_pattern}", highlight=False)
+    for label, value in (("recovery", pb.recovery_strategy), ("escalation", pb.escalation_threshold),
+                         ("tags", ", ".join(pb.tags))):
+        if value:
+            out.print(f"{label}: {value}", highlight=False)
+    for name in LIST_FIELDS:
+        items = getattr(pb, name)
+        if items:
+            out.print(f"\n[bold]{name.replace('_', ' ')}[/]")
+            for item in items:
+                out.print(f"  - {item}", highlight=False, soft_wrap=True)
 
 @playbooks_app.command("search")
 def search(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="The task in your own words (any text is safe).")],
+    words: Annotated[list[str], typer.Argument(help="The task in your own words, quoted or not (any text is safe).")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="How many playbooks.")] = 5,
     task_type: Annotated[str | None, typer.Option(help="Only this task type.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Required tag (repeatable: all must match).")] = None,
-    mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic.")] = "hybrid",
-    min_strength: Annotated[str, typer.Option(
+    mode: Annotated[Mode, typer.Option(help="hybrid (keyword + vectors, fused), keyword or semantic.")] = "hybrid",
+    min_strength: Annotated[Strength, typer.Option(
         help="Leave out weaker hits: none (keep all), weak (default: drop non-matches) or strong.")] = "weak",
+    since: Annotated[str | None, typer.Option(help="Only playbooks whose runs were last seen at or after this ISO-8601 "
+                                                   "time (2026-04-01, 2026-04-01T10:00:00Z).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only playbooks last seen before this ISO-8601 time.")] = None,
 ) -> None:
     """Hybrid search over playbooks; each hit shows its keyword and vector ranks and its match strength."""
     state = cli_state(ctx)
+    query = " ".join(words)
     embedder = state.embedder() if mode != "keyword" else None
     found = search_playbooks(state.store, embedder, query, k=k, task_type=task_type, tags=tag, mode=mode,
-                             min_strength=min_strength)
+                             min_strength=min_strength, since=since, until=until)
     table = Table(title=f"playbooks for: {query}")
     for col in ("#", "playbook", "title", "score", "kw rank", "vec rank", "match", "accepted"):
         table.add_column(col)

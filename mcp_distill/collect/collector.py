@@ -510,13 +510,24 @@ def _complete_json(raw: bytes) -> bool:
 
 def collect_paths(store: Store, settings: Settings, paths: list[str] | None = None,
                   mapping_files: list[str] | None = None, progress: Progress | None = None,
-                  command: str = "collect", redact: bool = False, infer: bool = True) -> CollectResult:
+                  command: str = "collect", redact: bool = False, infer: bool = True,
+                  roots_by_default: bool = True) -> CollectResult:
     """Collect every source file under ``paths`` (default: the configured roots), each checked against the roots.
 
     ``redact`` (or ``settings.redact_on_collect``, or an earlier such collect into the store): every
     string is redacted before it is stored (:mod:`mcp_distill.collect.redacting`). ``infer=False``
     quarantines the lines of files no adapter or mapping claims instead of reading them with the generic
-    adapter (:mod:`mcp_distill.adapters.generic`)."""
+    adapter (:mod:`mcp_distill.adapters.generic`).
+
+    With ``roots_by_default`` False, no ``paths`` and roots nobody configured (the current folder by
+    default), nothing is read: a bare collect in a project checkout would take its schemas and test
+    fixtures for evidence. Raises InvalidInputError saying what to pass instead.
+    """
+    if not paths and not roots_by_default and not settings.roots_configured:
+        raise InvalidInputError(
+            "no sources given; pass paths, or configure the roots to collect them all",
+            cli="nothing to collect: name the files or folders to read (`mcp-distill run PATH...` or `mcp-distill "
+                "collect PATH...`), or set them with --root DIR / MCP_DISTILL_ROOTS and give no path")
     targets = [settings.check_path(p, must_exist=True) for p in paths] if paths else list(settings.roots)
     for target in targets:
         if not target.exists():

@@ -246,7 +246,9 @@ def resolve_run_key(store: Store, run: str) -> str:
     for key in (run, f"run:{run}"):
         if repo.run_exists(store, key):
             return key
-    raise NotFoundError(f"no run {run!r}; list runs with `mcp-distill runs list` or read distill://stats")
+    raise NotFoundError(f"no run {run!r}; run ids complete from distill://runs/{{run_id}} (the CLI's `mcp-distill "
+                        "runs list` lists them)",
+                        cli=f"no run {run!r}; list runs with `mcp-distill runs list`")
 
 
 def get_run(store: Store, run: str) -> dict[str, Any]:

@@ -489,10 +489,11 @@ class Exporter:
         self.receipt.errors.extend(report.errors)
         self.receipt.details["validation"] = report.summary()
         receipt = self.receipt.finish(self.store, validation_pass=False)
-        raise ValidationFailedError(
-            f"the export failed its validator ({report.error_count} problem(s); first: {report.errors[0]}); "
-            f"nothing was replaced in {self.out}. Details in receipt {receipt.receipt_id} (distill://receipts/"
-            f"{receipt.receipt_id}); fix the store (re-collect or re-score) and export again")
+        failed = (f"the export failed its validator ({report.error_count} problem(s); first: {report.errors[0]}); "
+                  f"nothing was replaced in {self.out}. Details in receipt {receipt.receipt_id}")
+        fix = "; fix the store (re-collect or re-score) and export again"
+        raise ValidationFailedError(f"{failed} (distill://receipts/{receipt.receipt_id}){fix}",
+                                    cli=f"{failed} (`mcp-distill receipts show {receipt.receipt_id}`){fix}")
 
     def _finish(self, report: ValidationReport, started: float) -> dict[str, Any]:
         self._record_counts()

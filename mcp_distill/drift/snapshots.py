@@ -187,8 +187,9 @@ def get_snapshot(store: Store, snapshot_id: str) -> DriftSnapshot:
     snap = drift_db.find_snapshot(store, snapshot_id)
     if snap is None:
         raise NotFoundError(
-            f"no drift snapshot {snapshot_id!r}; run prd_drift first, or see distill://drift/latest for the newest"
-        )
+            f"no drift snapshot {snapshot_id!r}; run prd_drift first, or see distill://drift/latest for the newest",
+            cli=f"no drift snapshot {snapshot_id!r}; list them with `mcp-distill drift list`, or make one with "
+                "`mcp-distill drift check PRD REPO`")
     return snap
 
 
@@ -196,7 +197,8 @@ def latest_snapshot(store: Store) -> DriftSnapshot:
     """The snapshot most recently produced or re-requested by run_drift."""
     snapshot_id = drift_db.latest_snapshot_id(store)
     if snapshot_id is None:
-        raise NotFoundError("no drift snapshot yet; run prd_drift (CLI: `mcp-distill drift check PRD REPO`) first")
+        raise NotFoundError("no drift snapshot yet; run prd_drift first",
+                            cli="no drift snapshot yet; make one with `mcp-distill drift check PRD REPO` first")
     return get_snapshot(store, snapshot_id)
 
 
@@ -332,10 +334,9 @@ def _base_snapshot(
     try:
         sha = repo.resolve(compare_to)
     except NotFoundError as exc:
-        raise NotFoundError(
-            f"compare_to {compare_to!r} is neither a stored snapshot id nor a revision of {repo.path}; "
-            "pass a snapshot id (drift-...) or a commit, branch or tag"
-        ) from exc
+        what = f"is neither a stored snapshot id nor a revision of {repo.path}; pass a snapshot id (drift-...) " \
+               "or a commit, branch or tag"
+        raise NotFoundError(f"compare_to {compare_to!r} {what}", cli=f"--compare-to {compare_to!r} {what}") from exc
     snap, _ = _snapshot_at(store, repo, sha, compare_to, root, docs, builder)
     return snap
 

@@ -102,11 +102,12 @@ def _rank(e: ModelLedgerEntry) -> tuple[Any, ...]:
 
 
 def ledger_entries(store: Store, task_type: str | None = None, model: str | None = None, *, refresh: bool = True,
-                   config_path: str | Path | None = None) -> list[ModelLedgerEntry]:
+                   config_path: str | Path | None = None, decided_only: bool = False) -> list[ModelLedgerEntry]:
     """One entry per task_type x model, best first (by the 95% Wilson lower bound of success).
 
     ``model`` is an exact name or a glob (``qwen*``). ``refresh`` first brings the ledger up to date
-    (cheap when nothing changed; pass False for a read that must not write).
+    (cheap when nothing changed; pass False for a read that must not write). ``decided_only`` leaves
+    out entries without one decisive (scored) run: a row of zeros tells a reader nothing.
     """
     if refresh:
         refresh_ledger(store, config_path=config_path)
@@ -117,6 +118,8 @@ def ledger_entries(store: Store, task_type: str | None = None, model: str | None
             entries = [e for e in entries if fnmatch.fnmatchcase(e.model_name.lower(), model.lower())]
         else:
             entries = [e for e in entries if e.model_name == model]
+    if decided_only:
+        entries = [e for e in entries if e.sample_count]
     return sorted(entries, key=_rank)
 
 
@@ -149,10 +152,12 @@ def _rate(e: ModelLedgerEntry) -> str:
 
 
 def _compare(a: float | None, b: float | None, lower: str, higher: str) -> str:
-    if a is None or b is None or b == 0:
+    if a is None or b is None:
         return ""
     if a == b:
         return " (equal)"
+    if a == 0 or b == 0:  # a free model (cost $0) has no finite ratio to another
+        return f" ({lower})" if a < b else f" ({higher})"
     ratio = a / b
     return f" ({1 / ratio:.1f}x {lower})" if ratio < 1 else f" ({ratio:.1f}x {higher})"
 
@@ -165,7 +170,9 @@ def recommend(store: Store, task_type: str, max_cost: float | None = None, max_l
     """
     for name, value in (("max_cost", max_cost), ("max_latency_ms", max_latency_ms)):
         if value is not None and (not isinstance(value, int | float) or value < 0):
-            raise InvalidInputError(f"{name} must be a non-negative number, got {value!r}")
+            flag = "--" + name.replace("_", "-")
+            raise InvalidInputError(f"{name} must be a non-negative number, got {value!r}",
+                                    cli=f"{flag} must be a non-negative number, got {value!r}")
     entries = ledger_entries(store, task_type=task_type, refresh=refresh, config_path=config_path)
     if not entries:
         known = ledger_task_types(store)
@@ -186,8 +193,9 @@ def recommend(store: Store, task_type: str, max_cost: float | None = None, max_l
         else:
             candidates.append(e)
     if not candidates:
-        raise NotFoundError(f"no model for task type {task_type!r} meets the constraints: {'; '.join(excluded)}; "
-                            "relax max_cost / max_latency_ms or score more runs")
+        none = f"no model for task type {task_type!r} meets the constraints: {'; '.join(excluded)}"
+        raise NotFoundError(f"{none}; relax max_cost / max_latency_ms or score more runs",
+                            cli=f"{none}; relax --max-cost / --max-latency-ms or score more runs")
     best = candidates[0]
     runner = candidates[1] if len(candidates) > 1 else None
     reason = (f"{best.model_name} has the highest 95% Wilson lower bound of success for {task_type}: "

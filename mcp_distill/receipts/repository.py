@@ -42,7 +42,8 @@ def find_receipt(store: StoreBackend, receipt_id: str) -> Receipt | None:
 def get_receipt(store: StoreBackend, receipt_id: str) -> Receipt:
     receipt = find_receipt(store, receipt_id)
     if receipt is None:
-        raise NotFoundError(f"no receipt {receipt_id!r}; list them with `mcp-distill receipts` or distill://stats")
+        raise NotFoundError(f"no receipt {receipt_id!r}; receipt ids complete from distill://receipts/{{receipt_id}}",
+                            cli=f"no receipt {receipt_id!r}; list them with `mcp-distill receipts list`")
     return receipt
 
 

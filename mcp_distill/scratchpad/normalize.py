@@ -180,7 +180,9 @@ def get_scratchpad(store: Store, run_id: str, source_hash: str | None = None) ->
     found = stored_summary(store, run_id, source_hash)
     if found is None:
         which = f"run {run_id!r}" + (f" with source hash {source_hash}" if source_hash else "")
-        raise NotFoundError(f"no scratchpad stored for {which}; normalise the scratchpad with run_id={run_id!r} first")
+        raise NotFoundError(f"no scratchpad stored for {which}; normalise the scratchpad with run_id={run_id!r} first",
+                            cli=f"no scratchpad stored for {which}; store one with `mcp-distill scratchpad normalize "
+                                f"FILE --run-id {run_id}` first")
     return found
 
 

@@ -113,7 +113,10 @@ def extract_playbooks(store: Store, progress: Progress | None = None, command: s
 def get_playbook(store: Store, pid: str) -> Playbook:
     data = pb_db.playbook_data(store, pid)
     if data is None:
-        raise NotFoundError(f"no playbook {pid!r}; run `mcp-distill playbooks extract` or search with search_playbooks")
+        raise NotFoundError(f"no playbook {pid!r}; run extract_playbooks (`mcp-distill playbooks extract`), or find ids "
+                            "with search_playbooks",
+                            cli=f"no playbook {pid!r}; run `mcp-distill playbooks extract`, or find ids with "
+                                "`mcp-distill playbooks search WORDS`")
     return Playbook.model_validate_json(data)
 
 
@@ -184,8 +187,12 @@ def index_playbooks(store: Store, embedder: Embedder | None, progress: Progress 
 
 
 def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int = 5, task_type: str | None = None,
-                     tags: list[str] | None = None, mode: str = "hybrid", min_strength: str = "weak") -> PlaybookSearch:
+                     tags: list[str] | None = None, mode: str = "hybrid", min_strength: str = "weak",
+                     since: datetime | str | None = None, until: datetime | str | None = None) -> PlaybookSearch:
     """Hybrid (default), keyword or semantic search over playbooks, with filters and explanations.
+
+    ``since`` (inclusive) and ``until`` (exclusive) are ISO-8601 times (a date alone is midnight UTC)
+    compared with when a playbook's runs were last seen; they apply inside both legs' queries.
 
     Hits whose match strength is below ``min_strength`` (``none`` keeps everything, ``weak`` the
     default, ``strong``) are dropped; when none is left, ``nothing_relevant`` says so rather than
@@ -193,7 +200,8 @@ def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int
     """
     if min_strength not in STRENGTHS:
         raise InvalidInputError(f"min_strength must be one of {', '.join(STRENGTHS)}, not {min_strength!r}")
-    result = Index(store, embedder, COLLECTION).search(query, k=k, mode=mode, task_type=task_type, tags=tags)
+    result = Index(store, embedder, COLLECTION).search(query, k=k, mode=mode, task_type=task_type, tags=tags,
+                                                       since=since, until=until)
     hits = []
     dropped = 0
     for hit in result.hits:
@@ -212,8 +220,9 @@ def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int
     warnings = list(result.warnings)
     nothing = not hits and bool(query.strip())
     if nothing:
-        warnings.append(f"no playbook matches this task at min_strength={min_strength!r}"
-                        + (f" ({dropped} weaker hits left out; pass min_strength='none' to see them)" if dropped else "")
+        # Worded for both faces: the MCP argument is min_strength, the CLI flag --min-strength.
+        warnings.append(f"no playbook matches this task at minimum strength {min_strength!r}"
+                        + (f" ({dropped} weaker hits left out; minimum strength 'none' shows them)" if dropped else "")
                         + ": no procedure is known for this kind of task yet")
     return PlaybookSearch(query=query, mode=result.mode, hits=hits, semantic_available=result.semantic_available,
                           warnings=warnings, min_strength=min_strength, nothing_relevant=nothing,  # type: ignore[arg-type]

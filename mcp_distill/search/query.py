@@ -221,9 +221,8 @@ def parse_time(value: datetime | str | float | int | None, name: str = "ts") -> 
         try:
             dt = datetime.fromisoformat(text)
         except ValueError as exc:
-            raise InvalidInputError(
-                f"{name}={text[:60]!r} is not an ISO-8601 time; write it like 2026-11-28 or 2026-11-28T10:00:00Z"
-            ) from exc
+            how = "is not an ISO-8601 time; write it like 2026-11-28 or 2026-11-28T10:00:00Z"
+            raise InvalidInputError(f"{name}={text[:60]!r} {how}", cli=f"--{name} {text[:60]!r} {how}") from exc
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     dt = dt.astimezone(UTC)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -94,7 +95,13 @@ def mount_dashboard(app: Any, settings: Settings, host: str, token: str | None) 
     app.router.routes.insert(0, Mount(DASHBOARD_PATH, app=dashboard_app(settings, host=host, token=token)))
 
 
-def serve_http(settings: Settings, host: str = "127.0.0.1", port: int = 8765, path: str = "/mcp") -> None:
+def serve_http(settings: Settings, host: str = "127.0.0.1", port: int = 8765, path: str = "/mcp",
+               announce: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted; ``announce`` gets the endpoint URL once the settings passed their checks."""
     import uvicorn
 
-    uvicorn.run(http_app(settings, host, port, path), host=host, port=port, log_level="warning")
+    app = http_app(settings, host, port, path)
+    if announce is not None:
+        shown = f"[{host}]" if ":" in host else host  # an IPv6 literal needs brackets in a URL
+        announce(f"http://{shown}:{port}{path}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
