@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mcp_distill import __version__
-from mcp_distill.cli import core, dashboard, datasets, decisions, knowledge, ledger, mapping, store
+from mcp_distill.cli import core, dashboard, datasets, decisions, interop, knowledge, ledger, mapping, store
 from mcp_distill.cli.common import HELP_STYLE, CliState, err
 from mcp_distill.config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
 from mcp_distill.errors import DistillError
@@ -56,6 +56,7 @@ knowledge.register(app)
 datasets.register(app)
 decisions.register(app)
 ledger.register(app)
+interop.register(app)
 dashboard.register(app)
 store.register(app)
 mapping.register(app)
