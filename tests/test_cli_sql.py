@@ -60,6 +60,9 @@ def test_sql_is_read_only_unless_write_and_writes_in_one_transaction(db, capsys)
     assert main(["--db", str(db.parent / "none.db"), "sql", "SELECT 1"]) == 1
     assert "no store at" in capsys.readouterr().err
     assert not (db.parent / "none.db").exists()
+    assert main(["--db", "postgresql://distill:s3cret@db.example/distill", "sql", "SELECT 1"]) == 1
+    message = capsys.readouterr().err
+    assert "PostgreSQL store" in message and "s3cret" not in message
 
 
 def test_vec_path_names_a_loadable_extension_file(capsys):

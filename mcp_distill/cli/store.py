@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from mcp_distill.cli.common import cli_state, emit, kv_table
+from mcp_distill.cli.common import cli_state, command_group, emit, kv_table
 from mcp_distill.store import open_store
 from mcp_distill.store.copy import copy_store, open_existing
 
-store_app = typer.Typer(help="Whole-store operations (SQLite file <-> PostgreSQL team server).", no_args_is_help=True)
+store_app = command_group("Whole-store operations (SQLite file <-> PostgreSQL team server).")
 
 
 @store_app.command("copy")

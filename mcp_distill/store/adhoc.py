@@ -21,6 +21,7 @@ import sqlean
 import sqlite_vec
 
 from mcp_distill.errors import ConfigError, InvalidInputError, NotFoundError
+from mcp_distill.store.pg_sql import is_server_url, shown_url
 from mcp_distill.store.sqlite import connect, connect_reader
 
 #: Rows returned when the caller sets no limit: a table of more is not read at a terminal.
@@ -57,7 +58,11 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _existing(db_path: Path) -> Path:
+def _existing(db_path: str | Path) -> Path:
+    if is_server_url(str(db_path)):
+        raise InvalidInputError(f"{shown_url(str(db_path))} is a PostgreSQL store: this opens SQLite files only; "
+                                "use psql or any PostgreSQL client there (pgvector is loaded server-side)")
+    db_path = Path(db_path)
     if not db_path.is_file():
         raise NotFoundError(f"no store at {db_path}; create one with `mcp-distill run PATH` or point --db at it")
     return db_path
@@ -74,7 +79,7 @@ def run_sql(db_path: str | Path, sql: str, params: tuple[Any, ...] = (), *, writ
         raise InvalidInputError("no SQL given; pass one statement, e.g. \"SELECT count(*) FROM evidence\"")
     if limit < 1:
         raise InvalidInputError(f"limit must be at least 1 (got {limit})", cli=f"--limit must be at least 1 (got {limit})")
-    path = _existing(Path(db_path))
+    path = _existing(db_path)
     conn = connect(path) if write else connect_reader(path)
     try:
         if not write:
@@ -135,5 +140,5 @@ def datasette_command(db_path: str | Path, extra: list[str] | None = None) -> li
     """
     if importlib.util.find_spec("datasette") is None:
         raise ConfigError("Datasette is not installed in this environment; `pip install datasette` and run it again")
-    path = _existing(Path(db_path))
+    path = _existing(db_path)
     return [sys.executable, "-c", _DATASETTE_SHIM, "serve", str(path), "--load-extension", vec_path(), *(extra or [])]
