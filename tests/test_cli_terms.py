@@ -161,3 +161,26 @@ def test_serve_http_prints_its_url(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
     assert f"http://127.0.0.1:{port}/mcp" in line and "/dashboard/" in line
+
+
+async def test_search_tool_takes_the_time_filters(db):
+    from mcp import Client
+
+    from mcp_distill.config import Settings
+    from mcp_distill.server import build_server
+
+    settings = Settings(db_path=db / "d.db", roots=[PROJECT, db])
+    async with Client(build_server(settings)) as client:
+        args = {"query": "flaky tests", "min_strength": "none"}
+        every = (await client.call_tool("search_playbooks", args)).structured_content
+        later = (await client.call_tool("search_playbooks", {**args, "since": "2100-01-01"})).structured_content
+        before = (await client.call_tool("search_playbooks", {**args, "until": "2100-01-01"})).structured_content
+        bad = await client.call_tool("search_playbooks", {**args, "since": "yesterday"})
+    assert every["hits"] and later["hits"] == [] and len(before["hits"]) == len(every["hits"])
+    assert bad.is_error and "since" in bad.content[0].text
+
+
+def test_readme_inspector_commands_run_non_interactively():
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    npx = [line for line in readme.splitlines() if line.lstrip().startswith("npx ")]
+    assert npx and all(line.split()[1] == "-y" for line in npx)
