@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from mcp_distill.cli.common import cli_state, emit, err, out, table_of
-from mcp_distill.errors import InvalidInputError
 from mcp_distill.store.adhoc import DEFAULT_LIMIT, datasette_command, run_sql, vec_path
 
 
@@ -28,10 +27,8 @@ def sql(
     if show_vec_path:
         typer.echo(vec_path())
         return
-    if statement is None:
-        raise InvalidInputError("no SQL given: `mcp-distill sql \"SELECT count(*) FROM evidence\"` (or --vec-path)")
     state = cli_state(ctx)
-    result = run_sql(state.settings.db_path, statement, write=write, limit=limit)
+    result = run_sql(state.settings.db_path, statement or "", write=write, limit=limit)
     if state.as_json:  # rows as objects; a statement without rows (an UPDATE) gives the rows it changed
         emit(state, result.as_dicts() if result.columns else {"changes": result.changes})
         return

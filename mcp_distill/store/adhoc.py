@@ -76,7 +76,8 @@ def run_sql(db_path: str | Path, sql: str, params: tuple[Any, ...] = (), *, writ
     statements, a SQL error, or a write attempted without ``write``.
     """
     if not sql.strip():
-        raise InvalidInputError("no SQL given; pass one statement, e.g. \"SELECT count(*) FROM evidence\"")
+        raise InvalidInputError("no SQL given; pass one statement, e.g. \"SELECT count(*) FROM evidence\"",
+                                cli="no SQL given: `mcp-distill sql \"SELECT count(*) FROM evidence\"` (or --vec-path)")
     if limit < 1:
         raise InvalidInputError(f"limit must be at least 1 (got {limit})", cli=f"--limit must be at least 1 (got {limit})")
     path = _existing(db_path)
