@@ -23,6 +23,7 @@ from mcp_distill.adapters.base import find_adapter
 from mcp_distill.collect.collector import Collector
 from mcp_distill.collect.repository import evidence_at, evidence_by_id, run_exists, run_row
 from mcp_distill.collect.runs import get_run, resolve_run_key
+from mcp_distill.collect.workers import prepare_line
 from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.models import EvidenceRecord, Provenance
 from mcp_distill.models.common import Category
@@ -111,7 +112,7 @@ def _record_id_of(store: Store, path: Path, offset: int) -> str | None:
     with open(path, "rb") as handle:
         handle.seek(offset)
         raw = handle.readline()
-    item = Collector(store)._prepare_line(path, find_adapter(path, None), offset, raw)
+    item = prepare_line(str(path), find_adapter(path, None), offset, raw)
     return item[2].record_id if item and item[0] == "record" else None
 
 

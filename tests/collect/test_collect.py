@@ -17,9 +17,11 @@ import pytest
 
 from mcp_distill.adapters.base import REGISTRY, canonical_hash
 from mcp_distill.adapters.mapping import load_mappings
-from mcp_distill.collect import collector as collect_mod
+from mcp_distill.collect import reading as collect_reading
 from mcp_distill.collect import workers as collect_workers
 from mcp_distill.collect.collector import Collector, collect_paths
+from mcp_distill.collect.storing import BatchWriter
+from mcp_distill.collect.summary import FileSummary
 from mcp_distill.config import Settings
 from mcp_distill.errors import PathNotAllowedError
 from mcp_distill.models import EvidenceRecord
@@ -153,7 +155,7 @@ def test_incomplete_last_line_is_held_back_until_finished(store, tmp_path):
 def test_crash_mid_run_resumes_without_duplicates_or_gaps(tmp_path, monkeypatch):
     src = tmp_path / "evidence.jsonl"
     write_rows(src, [row(i) for i in range(1000)])
-    monkeypatch.setattr(collect_mod, "BATCH_LINES", 100)
+    monkeypatch.setattr(collect_reading, "BATCH_LINES", 100)
     original = Collector._commit_batch
     calls = {"n": 0}
 
@@ -308,7 +310,7 @@ def test_hostile_files_are_skipped_or_quarantined_and_the_rest_is_collected(stor
     (export / "sft").mkdir(parents=True)
     (export / "receipt.json").write_text("{}")
     write_rows(export / "sft" / "train.jsonl", [{"messages": []}])       # the tool's own output
-    monkeypatch.setattr(collect_mod, "TAIL_GRACE_SECONDS", 0)
+    monkeypatch.setattr(collect_reading, "TAIL_GRACE_SECONDS", 0)
     settings = Settings(db_path=tmp_path / "distill.db", roots=[root])
     result = collect_paths(store, settings, [str(root)])
     skipped = "\n".join(result.skipped_files)
@@ -409,8 +411,8 @@ def test_parallel_path_stores_exactly_what_the_sequential_path_stores_on_the_exa
 
 
 def test_parallel_path_matches_sequential_on_a_bigger_folder_with_mixed_adapters(tmp_path, monkeypatch):
-    monkeypatch.setattr(collect_mod, "BATCH_LINES", 150)  # many batches, several in flight at once
-    monkeypatch.setattr(collect_mod, "TAIL_GRACE_SECONDS", 0)
+    monkeypatch.setattr(collect_reading, "BATCH_LINES", 150)  # many batches, several in flight at once
+    monkeypatch.setattr(collect_reading, "TAIL_GRACE_SECONDS", 0)
     root = generated_folder(tmp_path / "src", copies=6)
     force_sequential(monkeypatch)
     expected, seq = collect_into(tmp_path / "seq.db", root, mapping=True)
@@ -427,13 +429,13 @@ def test_parallel_path_matches_sequential_on_a_bigger_folder_with_mixed_adapters
 
 
 def test_parallel_crash_mid_run_then_rerun_leaves_no_duplicates_and_no_gaps(tmp_path, monkeypatch):
-    monkeypatch.setattr(collect_mod, "BATCH_LINES", 100)
+    monkeypatch.setattr(collect_reading, "BATCH_LINES", 100)
     root = generated_folder(tmp_path / "src", copies=4)
     (root / "eval_runs.jsonl").unlink()
     force_sequential(monkeypatch)
     expected, _ = collect_into(tmp_path / "seq.db", root)
     force_pool(monkeypatch)
-    original = Collector._commit_prepared
+    original = BatchWriter.commit_lines
     calls = {"n": 0}
 
     def crashing(self, *args, **kwargs):
@@ -442,7 +444,7 @@ def test_parallel_crash_mid_run_then_rerun_leaves_no_duplicates_and_no_gaps(tmp_
             raise KeyboardInterrupt("simulated crash")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Collector, "_commit_prepared", crashing)
+    monkeypatch.setattr(BatchWriter, "commit_lines", crashing)
     db = tmp_path / "par.db"
     with pytest.raises(KeyboardInterrupt):
         collect_into(db, root)
@@ -451,7 +453,7 @@ def test_parallel_crash_mid_run_then_rerun_leaves_no_duplicates_and_no_gaps(tmp_
         partial = snapshot(crashed)
     assert 0 < len(partial["evidence"]) < len(expected["evidence"])
     assert partial["evidence"] == expected["evidence"][:len(partial["evidence"])]  # the batches stored, in order
-    monkeypatch.setattr(Collector, "_commit_prepared", original)
+    monkeypatch.setattr(BatchWriter, "commit_lines", original)
     got, _ = collect_into(db, root)
     assert got["evidence"] == expected["evidence"]
     assert got["runs"] == expected["runs"] and got["quarantine"] == expected["quarantine"]
@@ -512,13 +514,13 @@ def test_only_stateless_registry_adapters_go_to_workers():
 
 
 def test_batches_cut_at_line_ends_by_count_and_bytes_as_line_by_line_reading_would(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(collect_mod, "BATCH_LINES", 7)
-    monkeypatch.setattr(collect_mod, "BATCH_BYTES", 300)
+    monkeypatch.setattr(collect_reading, "BATCH_LINES", 7)
+    monkeypatch.setattr(collect_reading, "BATCH_BYTES", 300)
     src = tmp_path / "evidence.jsonl"
     lines = [orjson.dumps(row(i, text="x" * (i * 37 % 500))) + b"\n" for i in range(60)] + [b"\n", b"{cut"]
     src.write_bytes(b"".join(lines))
-    summary = collect_mod.FileSummary(str(src), "evidence")
-    batches = list(Collector(store)._line_batches(src, 0, src.stat(), summary))
+    summary = FileSummary(str(src), "evidence")
+    batches = list(collect_reading.line_batches(src, 0, src.stat(), summary))
     got = [line for chunk, *_ in batches for line in collect_workers.chunk_lines(chunk)]
     offsets = [sum(len(x) for x in lines[:i]) for i in range(len(lines))]
     assert got == list(zip(offsets[:-1], lines[:-1], [None] * (len(lines) - 1), strict=True))
