@@ -50,7 +50,6 @@ from pydantic import BaseModel
 from mcp_distill.collect import repository as collect_db
 from mcp_distill.config import check_path_text
 from mcp_distill.datasets import beir, mine
-from mcp_distill.datasets.checks import store_source_files
 from mcp_distill.datasets.io import (
     TEMP_DIR_PREFIX,
     AtomicFile,
@@ -178,7 +177,7 @@ class Exporter:
         self.receipt = ReceiptBuilder("export", command)
         self.scrub = Scrubber()
         # ids and paths as they leave the store; the aliases back to the raw values go to the validator only
-        self.ids = Publisher(redaction_key(store), source_labels(store_source_files(store)), on_new=self.scrub.mark_clean)
+        self.ids = Publisher(redaction_key(store), source_labels(collect_db.source_files(store)), on_new=self.scrub.mark_clean)
         self.canon = mine.TextCanon()
         self.stats: Counter[str] = Counter()
         self.scorer_versions: set[str] = set()

@@ -1,233 +1,29 @@
-"""Dataset Builder, part 3b: the row-level checks behind :mod:`mcp_distill.datasets.validate`.
+"""The row-level checks behind :mod:`mcp_distill.datasets.validate`.
 
-One row at a time: its schema (:func:`_parse`), its store facts and splits (:class:`_RowValidator`),
-its provenance against the source files and the evidence table (:class:`_Checker`), and the secret
-scan of every string of the row. The streaming, the child process and the public entry points stay
-in :mod:`mcp_distill.datasets.validate`, which re-exports the public names.
-
-Rows carry ids and paths as published (:mod:`mcp_distill.redact.aliases`): a secret inside an id
-is a stable placeholder, a source path reads ``<root label>/<relative path>``. :class:`_Resolver`
-turns them back into the raw values the store and the source files hold: from the exporter's alias
-map while an export runs (handed over in memory, never written), else from the store itself (the
-labels recomputed from its source files, a redacted run id found by the parts around its
-placeholders). A raw value read from the store or a source line matches a published one when they
-are equal, or, when the published one holds a placeholder, when publishing the raw value gives it.
+One row at a time: its schema (:func:`parse_row`), its store facts and splits (:class:`RowValidator`),
+its provenance against the source files and the evidence table (through
+:class:`mcp_distill.datasets.lookups.Lookups`, which also turns published ids and paths back into raw
+ones), and the secret scan of every string of the row. The streaming, the child process and the public
+entry points stay in :mod:`mcp_distill.datasets.validate`.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import re
-from collections import OrderedDict
 from collections.abc import Container, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from mcp_distill.adapters.base import canonical_hash
-from mcp_distill.collect.repository import categories_of, records_at_lines, scored_run_keys_matching, source_files
-from mcp_distill.collect.sources import is_line_file
 from mcp_distill.datasets.beir import QRELS_HEADER, as_rag, query_id
-from mcp_distill.datasets.mine import differ, split_for, task_key, text_digest
-from mcp_distill.datasets.publish import TEXT_FIELDS  # noqa: F401  (moved there; re-exported)
-from mcp_distill.redact.aliases import Publisher, has_placeholder, suspects
-from mcp_distill.redact.edges import KEY_META
-from mcp_distill.redact.paths import source_labels
-from mcp_distill.redact.scrub import PLACEHOLDER_RE, find_secrets
+from mcp_distill.datasets.lookups import Found, Lookups
+from mcp_distill.datasets.mine import differ, split_for, text_digest
+from mcp_distill.redact.aliases import suspects
+from mcp_distill.redact.scrub import find_secrets
 from mcp_distill.store import ReadOnlyStore, Store
 
-if TYPE_CHECKING:  # only for hints: export_validate imports this module
+if TYPE_CHECKING:  # only for hints: validate imports this module
     from mcp_distill.datasets.validate import ValidationReport
-
-#: Entries per lookup cache before it forgets the oldest (keeps memory flat on big exports).
-CACHE_LIMIT = 50_000
-_OPEN_FILES = 16
-_IN_CHUNK = 500
-
-
-class _Lru(OrderedDict[Any, Any]):
-    def put(self, key: Any, value: Any) -> Any:
-        self[key] = value
-        if len(self) > CACHE_LIMIT:
-            self.popitem(last=False)
-        return value
-
-
-@dataclass(frozen=True)
-class _Found:
-    run_key: str
-    task_key: str | None
-    split: str | None  # the split of the raw task key
-    attempt: Any  # the record's extra.attempt, as stored
-
-
-def store_source_files(store: Store | ReadOnlyStore) -> list[str]:
-    """Every source file the store's evidence came from (the set export labels are computed over)."""
-    return source_files(store)
-
-
-def _glob(published: str) -> str:
-    """A GLOB matching the raw ids whose published form is ``published`` (placeholders -> ``*``)."""
-    parts = PLACEHOLDER_RE.split(published)
-    return "*".join(re.sub(r"([\[*?])", r"[\1]", part) for part in parts)
-
-
-class _Resolver:
-    """Published ids and paths -> raw values (see the module doc)."""
-
-    def __init__(self, store: Store | ReadOnlyStore):
-        self.store = store
-        self.aliases: dict[str, str] = {}
-        self._ids: Publisher | None = None
-        self._files: list[str] | None = None
-
-    @property
-    def ids(self) -> Publisher:
-        if self._ids is None:
-            key = self.store.get_meta(KEY_META)
-            # no key: nothing was ever published with one, so no placeholder can resolve (any key will do)
-            self._ids = Publisher(bytes.fromhex(key) if key else os.urandom(32))
-        return self._ids
-
-    def matches(self, published: str | None, raw: str | None) -> bool:
-        if published is None or raw is None or not has_placeholder(published):
-            return published == raw
-        return self.ids.id(raw) == published
-
-    def run(self, published: str) -> str:
-        if published in self.aliases or not has_placeholder(published):
-            return self.aliases.get(published, published)
-        found = [k for k in scored_run_keys_matching(self.store, _glob(published)) if self.ids.id(k) == published]
-        return self.aliases.setdefault(published, found[0]) if len(found) == 1 else published
-
-    def path(self, published: str) -> str:
-        if published in self.aliases:
-            return self.aliases[published]
-        if os.path.isabs(published) and not has_placeholder(published):
-            return published  # an export written before paths were labelled
-        if self._files is None:
-            self._files = store_source_files(self.store)
-            labelled = Publisher(self.ids.key, source_labels(self._files))
-            for raw, shown in zip(self._files, labelled.publish(self._files, [True] * len(self._files)), strict=True):
-                self.aliases.setdefault(shown, raw)
-            if published in self.aliases:
-                return self.aliases[published]
-        # the store gained files elsewhere since the export (another common folder): label/relative path
-        # is still the tail of the raw path
-        parts = published.count("/") + 1
-        found = [f for f in self._files if self.matches(published, "/".join(f.split("/")[-parts:]))]
-        return self.aliases.setdefault(published, found[0]) if len(found) == 1 else published
-
-
-class _Checker:
-    """Store and source lookups, cached so rows sharing runs and lines cost one read. Takes runs and
-    provenance as the row publishes them; the records found hold raw run and task keys."""
-
-    def __init__(self, store: Store | ReadOnlyStore, report: ValidationReport):
-        self.store = store
-        self.report = report
-        self.resolve = _Resolver(store)
-        self._categories = _Lru()
-        self._sources = _Lru()
-        self._records = _Lru()
-        self._files: dict[str, tuple[int, bool] | None] = {}
-        self._handles: OrderedDict[str, IO[bytes]] = OrderedDict()
-
-    def close(self) -> None:
-        for handle in self._handles.values():
-            handle.close()
-        self._handles.clear()
-
-    def category(self, run_key: str) -> str | None:
-        if run_key not in self._categories:
-            self.prefetch({run_key}, set())
-        return self._categories[run_key]
-
-    def records(self, prov: dict[str, Any]) -> list[_Found]:
-        key = (prov["source_file"], prov["line_offset"], prov["sig_hash"])
-        if key not in self._records:
-            self.prefetch(set(), {key})
-        return self._records[key]
-
-    def prefetch(self, runs: set[str], provs: set[tuple[str, int, str]]) -> None:
-        """Load the categories of ``runs`` and the records at ``provs`` in a few IN queries."""
-        missing = sorted(r for r in runs if r not in self._categories)
-        for i in range(0, len(missing), _IN_CHUNK):
-            chunk = missing[i:i + _IN_CHUNK]
-            raw = [self.resolve.run(r) for r in chunk]
-            found = categories_of(self.store, raw)
-            for run, raw_run in zip(chunk, raw, strict=True):
-                self._categories.put(run, found.get(raw_run))
-        need = sorted(p for p in provs if p not in self._records)
-        for name, group in itertools.groupby(need, key=lambda p: p[0]):
-            items = list(group)
-            raw_name = self.resolve.path(name)
-            for i in range(0, len(items), _IN_CHUNK):
-                chunk = items[i:i + _IN_CHUNK]
-                offsets = sorted({p[1] for p in chunk})
-                got: dict[int, list[tuple[str, _Found]]] = {}
-                rows = records_at_lines(self.store, raw_name, offsets)
-                for offset, sig, run, task_id, task_type, file_path, text, attempt in rows:
-                    key = task_key(task_id, task_type, file_path, text)
-                    got.setdefault(offset, []).append((sig, _Found(
-                        run, key, split_for(key) if key else None, attempt)))
-                for p in chunk:
-                    self._records.put(p, [f for sig, f in got.get(p[1], []) if self.resolve.matches(p[2], sig)])
-
-    def _file(self, name: str) -> tuple[int, bool] | None:
-        """(size, is a line file) of a source, None when it does not exist."""
-        if name not in self._files:
-            path = Path(name)
-            if not path.is_file():
-                self._files[name] = None
-            else:
-                lines = is_line_file(path)
-                self._files[name] = (path.stat().st_size, lines)
-        return self._files[name]
-
-    def _handle(self, name: str) -> IO[bytes]:
-        handle = self._handles.pop(name, None) or open(name, "rb")  # noqa: SIM115 (closed in close())
-        self._handles[name] = handle
-        if len(self._handles) > _OPEN_FILES:
-            self._handles.popitem(last=False)[1].close()
-        return handle
-
-    def source(self, prov: dict[str, Any]) -> str | None:
-        """Why the provenance does not point at its source line (None when it does)."""
-        key = (prov["source_file"], prov["line_offset"], prov["sig_hash"])
-        if key in self._sources:
-            return self._sources[key]
-        return self._sources.put(key, self._source(*key))
-
-    def _source(self, name: str, offset: int, sig: str) -> str | None:
-        """``name`` and ``sig`` as the row publishes them; messages name them so (no raw path)."""
-        info = self._file(self.resolve.path(name))
-        if info is None:
-            return f"source file {name} does not exist"
-        size, lines = info
-        if offset >= size:
-            return f"offset {offset} lies beyond the end of {name} ({size} bytes)"
-        if not lines:
-            return None  # a whole document: existing and long enough is all a line check can say
-        handle = self._handle(self.resolve.path(name))
-        if offset > 0:
-            handle.seek(offset - 1)
-            if handle.read(1) != b"\n":
-                return f"{name}@{offset} is not the start of a line"
-        handle.seek(offset)
-        try:
-            row = orjson.loads(handle.readline())
-        except orjson.JSONDecodeError:
-            return f"{name}@{offset} is not a JSON line"
-        own = row.get("sig_hash") if isinstance(row, dict) else None
-        actual = own if isinstance(own, str) and len(own) >= 8 else canonical_hash(row)
-        if not self.resolve.matches(sig, actual):
-            return f"{name}@{offset}: the line's sig_hash {actual[:16]}... does not match the provenance's {sig[:16]}..."
-        return None
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -241,11 +37,14 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(v, f"{path}[{i}]")
 
 
-class _RowValidator:
+class RowValidator:
+    """The checks of one export's rows, file by file (the module doc of :mod:`mcp_distill.datasets.validate`
+    lists them); BEIR's three files are checked against each other through the ids kept here."""
+
     def __init__(self, store: Store | ReadOnlyStore, report: ValidationReport,
                  known_clean: Container[bytes] | None = None):
         self.report = report
-        self.check = _Checker(store, report)
+        self.check = Lookups(store)
         self.rag_ids: set[str] = set()
         self.known_clean = known_clean
         self.doc_runs: dict[str, frozenset[str]] = {}  # BEIR corpus id -> its source runs
@@ -284,11 +83,11 @@ class _RowValidator:
                 self.fail(where, f"provenance[{i}] ({prov['source_file']}@{prov['line_offset']}) matches no "
                                  "evidence record in the store")
 
-    def _of_run(self, prov: dict[str, Any], runs: set[str]) -> list[_Found]:
+    def _of_run(self, prov: dict[str, Any], runs: set[str]) -> list[Found]:
         raw = {self.check.resolve.run(r) for r in runs}
         return [f for f in self.check.records(prov) if f.run_key in raw]
 
-    def _of_task(self, key: str, found: list[_Found]) -> bool:
+    def _of_task(self, key: str, found: list[Found]) -> bool:
         return any(self.check.resolve.matches(key, f.task_key) for f in found)
 
     def _shown(self, keys: set[str]) -> list[str]:
@@ -447,7 +246,7 @@ class _RowValidator:
                 self.fail(where, f"provenance[{i}]'s record belongs to none of the source runs")
 
 
-def _parse(report: ValidationReport, rel: str, model: type[BaseModel], n: int,
+def parse_row(report: ValidationReport, rel: str, model: type[BaseModel], n: int,
            raw: bytes) -> tuple[str, dict[str, Any]] | None:
     """(where, row) of a line that parses and passes its schema; else the error is reported."""
     where = f"{rel} line {n}"

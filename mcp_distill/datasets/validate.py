@@ -21,10 +21,11 @@ It trusts nothing the exporter decided; every fact is read again from the store 
 * **secrets**: no string of a row (text, ids, metadata, provenance) contains anything
   :func:`mcp_distill.redact.scrub.find_secrets` finds.
 * **published ids**: ids and paths are compared with the raw store through the exporter's alias map
-  or, for ``mcp-distill validate``, the store itself (:class:`mcp_distill.datasets.checks._Resolver`).
+  or, for ``mcp-distill validate``, the store itself (:class:`mcp_distill.datasets.lookups.Resolver`).
 * **receipt** (``validate_export`` only): files listed in ``receipt.json`` still have its sha256.
 
-The row-level checks live in :mod:`mcp_distill.datasets.checks`; this module streams files through
+The row-level checks live in :mod:`mcp_distill.datasets.checks` (store lookups in
+:mod:`mcp_distill.datasets.lookups`); this module streams files through
 them and holds the public API. During an export the same checks run in a child process
 (:class:`BackgroundValidator`, read-only store connection) fed with every line as it is written; texts
 the redaction pass already scanned clean are not scanned twice.
@@ -49,7 +50,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mcp_distill.datasets.checks import CACHE_LIMIT, TEXT_FIELDS, _parse, _RowValidator  # noqa: F401 (moved there; re-exported)
+from mcp_distill.datasets.checks import RowValidator, parse_row
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
 from mcp_distill.models import BeirDoc, BeirQuery, PreferenceSample, RagSample, Receipt, SftSample
 from mcp_distill.receipts import sha256_file
@@ -114,7 +115,7 @@ class StreamValidator:
     def __init__(self, store: Store | ReadOnlyStore, known_clean: set[bytes] | None = None, out_dir: str = ""):
         self.report = ValidationReport(out_dir)
         self.known_clean = known_clean
-        self.rows = _RowValidator(store, self.report, known_clean)
+        self.rows = RowValidator(store, self.report, known_clean)
         self._lines: dict[str, int] = {}
         self._hashes: dict[str, Any] = {}
 
@@ -146,7 +147,7 @@ class StreamValidator:
                 self._hashes[rel].update(raw)
                 self._lines[rel] += 1
                 self.report.files[rel] += 1 if raw.strip() else 0
-                if (row := _parse(self.report, rel, model, self._lines[rel], raw)) is not None:
+                if (row := parse_row(self.report, rel, model, self._lines[rel], raw)) is not None:
                     parsed.append(row)
             self.rows.prefetch(kind, [row for _, row in parsed])
             for where, row in parsed:

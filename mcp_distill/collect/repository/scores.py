@@ -3,6 +3,7 @@ stores and reads it; a run whose evidence changes loses it in the same transacti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -92,9 +93,18 @@ def categories_of(store: StoreBackend, keys: Sequence[str]) -> dict[str, str]:
         f"SELECT run_key, category FROM scores WHERE run_key IN ({placeholders(len(keys))})", tuple(keys))}
 
 
-def scored_run_keys_matching(store: StoreBackend, glob: str) -> list[str]:
-    """Scored run keys matching a GLOB pattern (``*`` any run of characters)."""
-    return [r["run_key"] for r in store.query("SELECT run_key FROM scores WHERE run_key GLOB ?", (glob,))]
+def scored_run_keys_matching(store: StoreBackend, parts: Sequence[str]) -> list[str]:
+    """Scored run keys made of ``parts`` in this order with any text between them (such as the text of a
+    published id around its placeholders).
+
+    The keys starting with ``parts[0]`` come from one range scan of the primary key, the same SQL on
+    both backends (SQLite's BINARY and the column's PostgreSQL "C" collation both order by code point);
+    the rest of the pattern is matched here, so no dialect's pattern syntax (GLOB, LIKE) is needed."""
+    prefix = parts[0] if parts else ""
+    rows = store.query("SELECT run_key FROM scores WHERE run_key >= ? AND run_key < ? ORDER BY run_key",
+                       (prefix, prefix + "\U0010ffff"))
+    pattern = re.compile(".*".join(re.escape(part) for part in parts), re.DOTALL)
+    return [r["run_key"] for r in rows if pattern.fullmatch(r["run_key"])]
 
 
 def unscored_count(store: StoreBackend) -> int:
