@@ -11,7 +11,7 @@ from typing import Any
 
 from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
-from mcp_distill.datasets.build import export_dataset
+from mcp_distill.datasets import export_dataset
 from mcp_distill.errors import NotFoundError
 from mcp_distill.ledger.routing import refresh_ledger
 from mcp_distill.progress import Progress

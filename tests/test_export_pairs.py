@@ -9,7 +9,7 @@ import pytest
 from test_export import mixed, mixed_rows, read_rows  # noqa: F401  (the shared fixture and its rows)
 
 from mcp_distill.datasets.build import export_dataset, validate_export
-from mcp_distill.datasets.mine import pair_problem
+from mcp_distill.datasets.preference import pair_problem
 
 PAIRS = "preference/train.jsonl"
 

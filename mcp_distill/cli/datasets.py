@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from mcp_distill.cli.common import cli_state, emit, err, kv_table, out, progress_bar, table_of
-from mcp_distill.datasets.build import KINDS, export_dataset, validate_export
+from mcp_distill.datasets import KINDS, export_dataset, validate_export
 from mcp_distill.errors import ValidationFailedError
 
 #: The export kinds as a choice in --help (the core's KINDS, so a new kind shows up by itself).

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from mcp_distill.collect.runs import MAX_PAGE, RUN_SORTS, RunQuery, get_run, query_runs, run_filter_values
 from mcp_distill.dashboard.web import Dashboard, page, render
-from mcp_distill.datasets.browse import export_rows_for_run, export_summaries
+from mcp_distill.datasets import export_rows_for_run, export_summaries
 from mcp_distill.drift.snapshots import compare_snapshots, get_snapshot, list_snapshots
 from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.ledger.routing import ledger_entries, recommend

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from mcp_distill.datasets import mine
+from mcp_distill.datasets import dedup, mine
 from mcp_distill.datasets.publish import publish_ids, scrub_text
 from mcp_distill.errors import PathNotAllowedError
 from mcp_distill.faults import pid_alive
@@ -187,7 +187,7 @@ class Sink:
     ``scrub`` redacts the text a trainer reads, ``ids`` every other string (:mod:`mcp_distill.datasets.publish`).
     """
 
-    def __init__(self, kind: str, targets: dict[str, AtomicFile], scrub: Callable[[str], str], canon: mine.TextCanon,
+    def __init__(self, kind: str, targets: dict[str, AtomicFile], scrub: Callable[[str], str], canon: dedup.TextCanon,
                  stats: Counter[str], warnings: list[str], feed: Callable[[str, list[bytes]], None],
                  model: type[BaseModel], batch: int, ids: Publisher,
                  reshape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
@@ -203,7 +203,7 @@ class Sink:
         self.scrub = scrub
         self.stats = stats
         self.warnings = warnings
-        self.dedup = mine.RowDeduper(canon)
+        self.dedup = dedup.RowDeduper(canon)
         self.buffer: list[mine.Candidate] = []
 
     def add(self, cand: mine.Candidate) -> None:
@@ -220,7 +220,7 @@ class Sink:
         if not self.buffer:
             return
         batch, self.buffer = self.buffer, []
-        verdicts = self.dedup.check([mine.row_texts(self.kind, c.row) for c in batch])
+        verdicts = self.dedup.check([dedup.row_texts(self.kind, c.row) for c in batch])
         kept: list[mine.Candidate] = []
         for cand, dup in zip(batch, verdicts, strict=True):
             if dup is not None:

@@ -74,6 +74,10 @@ _MODELS: dict[str, type[BaseModel]] = {"sft": SftSample, "preference": Preferenc
 MAX_ERRORS = 50
 #: Batches of lines that may wait for the background validator (bounded memory, no stalls).
 _QUEUED_BATCHES = 32
+#: The child's program. It imports this module rather than running it as ``__main__`` (``-m``): pickled
+#: classes then resolve to ``mcp_distill.datasets.validate`` in both processes, and the package's
+#: ``__init__``, which imports this module, never makes runpy import it twice.
+CHILD_CODE = "from mcp_distill.datasets.validate import child_main; child_main()"
 #: Rows read, parsed and checked together (their store lookups are batched).
 _ROW_BATCH = 1000
 
@@ -158,8 +162,8 @@ class StreamValidator:
         return self.report, {rel: h.hexdigest() for rel, h in self._hashes.items()}
 
 
-def _child_main() -> None:
-    """``python -m mcp_distill.datasets.validate DB``: the process behind :class:`BackgroundValidator`.
+def child_main() -> None:
+    """``python -c "<CHILD_CODE>" DB``: the process behind :class:`BackgroundValidator`.
 
     Reads pickled messages from stdin, writes one pickled result to stdout. A plain subprocess (not
     multiprocessing) so a caller's ``__main__`` is never re-imported and no SQLite handle is inherited.
@@ -196,7 +200,7 @@ class BackgroundValidator:
     def __init__(self, db_path: str | Path):
         package_root = str(Path(__file__).resolve().parents[2])
         env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
-        self._proc = subprocess.Popen([sys.executable, "-m", "mcp_distill.datasets.validate", str(db_path)],
+        self._proc = subprocess.Popen([sys.executable, "-c", CHILD_CODE, str(db_path)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=_QUEUED_BATCHES)
         self._broken = False
@@ -319,9 +323,3 @@ def validate_export(store: Store, out_dir: str | Path) -> ValidationReport:
                     if sha256_file(files[rel]) != digest.sha256:
                         report.error(f"{rel}: its sha256 differs from receipt.json: the file changed after the export")
     return report
-
-
-if __name__ == "__main__":  # run through the imported module, so pickled classes resolve in the parent
-    from mcp_distill.datasets.validate import _child_main as main
-
-    main()

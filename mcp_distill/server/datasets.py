@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from mcp_distill.datasets.build import export_dataset as core_export
+from mcp_distill.datasets import export_dataset as core_export
 from mcp_distill.server.context import StateHolder, run_with_progress, state, tool_errors
 
 __all__ = ["DEFAULT_EXPORT_DIR", "ExportResult", "register"]

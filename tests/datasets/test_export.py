@@ -16,9 +16,11 @@ from conftest import EXAMPLES, PROJECT
 from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.datasets import build as export_mod
+from mcp_distill.datasets import passes as export_passes
 from mcp_distill.datasets import validate as export_validate
 from mcp_distill.datasets.build import export_dataset, validate_export
-from mcp_distill.datasets.mine import VALIDATION_FRACTION, chunk_text, split_for
+from mcp_distill.datasets.mine import VALIDATION_FRACTION, split_for
+from mcp_distill.datasets.rag import chunk_text
 from mcp_distill.errors import InvalidInputError, ValidationFailedError
 from mcp_distill.receipts import get_receipt, sha256_file
 from mcp_distill.redact.scrub import find_secrets
@@ -214,7 +216,7 @@ def test_a_dead_validator_process_fails_the_export(mixed, tmp_path, monkeypatch)
 
 def test_paging_does_not_change_the_result(mixed, tmp_path, monkeypatch):
     export_dataset(mixed, "all", tmp_path / "big")
-    monkeypatch.setattr(export_mod, "RUN_PAGE", 2)
+    monkeypatch.setattr(export_passes, "RUN_PAGE", 2)
     monkeypatch.setattr(export_mod, "SINK_BATCH", 3)
     export_dataset(mixed, "all", tmp_path / "small")
     for rel in DATA_FILES:
