@@ -20,7 +20,7 @@ same columns, in PostgreSQL's types:
 
 The applied names are kept in ``_distill_migrations`` (SQLite: sqlite-utils' ``_sqlite_migrations``).
 A new SQLite migration needs its PostgreSQL module under the same name: ``apply`` refuses otherwise,
-and tests/test_store_postgres.py checks the two lists match.
+and tests/store/test_store_postgres.py checks the two lists match.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from mcp_distill.models import SCHEMAS
 from mcp_distill.schema_files import SCHEMA_DIR, stale
 
-FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "schemas"
 
 
 def test_schema_files_are_not_stale():

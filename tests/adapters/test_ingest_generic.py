@@ -1,5 +1,5 @@
 """Any agent log in: files of formats no adapter knows are read with inferred field roles (the generic
-adapter), and ``mapping suggest`` writes a mapping that collect uses unchanged. Shapes: tests/ingest_shapes.py."""
+adapter), and ``mapping suggest`` writes a mapping that collect uses unchanged. Shapes: tests/adapters/ingest_shapes.py."""
 
 from __future__ import annotations
 
