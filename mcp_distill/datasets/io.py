@@ -198,7 +198,7 @@ class Sink:
         self.ids = ids
         self.feed = feed
         self.model = model
-        self.batch = batch  # rows buffered before dedup hashes them as one batch (export.SINK_BATCH)
+        self.batch = batch  # rows buffered before dedup hashes them as one batch (build.SINK_BATCH)
         self.targets = targets
         self.scrub = scrub
         self.stats = stats

@@ -1,4 +1,4 @@
-"""Dataset Builder, part 3: the validator run at the end of every export and by ``mcp-distill validate``.
+"""The export validator, run at the end of every export and by ``mcp-distill validate``.
 
 It trusts nothing the exporter decided; every fact is read again from the store and the sources:
 
