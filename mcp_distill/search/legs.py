@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,8 +192,9 @@ class KeywordLeg:
             found.setdefault(int(doc), set()).add(term)
         return found
 
-    def _document_frequencies(self) -> tuple[dict[str, int], int, int]:
-        """(df of the common terms, document count, floor under which terms were left out)."""
+    def _document_frequencies(self, terms: Collection[str] = ()) -> tuple[dict[str, int], int, int]:
+        """(df of the common terms, document count, floor under which terms were left out).
+        ``terms``: the stems wanted (a backend that looks terms up reads only these)."""
         state = store_state(self.store)
         n = total_docs(self.store)
         drift = abs(n - state.df_total)
@@ -229,7 +230,7 @@ class KeywordLeg:
             terms = stems.get(i)
             if terms and tuple(terms) not in by_terms:
                 by_terms[tuple(terms)] = token
-        df, n, floor = self._document_frequencies()
+        df, n, floor = self._document_frequencies({t for terms in by_terms for t in terms})
         absent = 0 if floor <= 1 else floor // 2  # a full snapshot knows every term of the index
         # A phrase matches no more documents than its rarest term.
         scored = sorted(((min(df.get(t, absent) for t in terms), token, " ".join(terms))

@@ -34,13 +34,28 @@ class _Existing:
     vector_id: int | None
 
 
-def _row_hash(doc: Doc, collection: str) -> str:
+def doc_row_hash(doc: Doc, collection: str) -> str:
+    """The hash upsert compares to skip an unchanged document."""
     payload = json.dumps([collection, doc.model_dump(mode="json")], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def doc_values(doc: Doc, collection: str, chash: str, row_hash: str, vector_id: int | None
+               ) -> tuple[tuple[Any, ...], list[str], float | None]:
+    """A document's ``search_docs`` values (in DOC_COLUMNS order), its normalised tags and its time
+    in epoch seconds: what every write path stores for it (upsert and the PostgreSQL bulk load)."""
+    tags = [normalise_tag(t) for t in doc.tags if normalise_tag(t)]
+    parsed = parse_time(doc.ts) if doc.ts else None
+    ts_epoch = parsed[1] if parsed else None
+    values = (doc.title, doc.text, json.dumps(doc.tags, ensure_ascii=False),
+              doc_facets(collection, doc.task_type, doc.source, tags), doc.task_type, doc.source,
+              doc.ts, ts_epoch, json.dumps(doc.metadata, ensure_ascii=False, default=str), chash, row_hash,
+              vector_id, _now())
+    return values, tags, ts_epoch
 
 
 class IndexWrites:
@@ -91,7 +106,7 @@ class IndexWrites:
         existing = self._existing([d.id for d in unique])
         todo: list[tuple[Doc, str, str, _Existing | None]] = []
         for doc in unique:
-            row_hash = _row_hash(doc, self.collection)
+            row_hash = doc_row_hash(doc, self.collection)
             old = existing.get(doc.id)
             if old is not None and old.row_hash == row_hash and (old.vector_id or self._doc_embedder is None):
                 report.unchanged += 1
@@ -144,16 +159,10 @@ class IndexWrites:
         ``vector``/``vector_id``: a new vector and its embed_cache row; ``keep``: the vector row
         of an unchanged text (only metadata changed), re-filed under the new metadata.
         """
-        tags = [normalise_tag(t) for t in doc.tags if normalise_tag(t)]
-        parsed = parse_time(doc.ts) if doc.ts else None
-        ts_epoch = parsed[1] if parsed else None
         if vector is None and keep is not None:  # re-file the same vector (task_type is a partition key)
             vector = self.vectors.vector_of(keep)
             vector_id = keep if vector is not None else None
-        values = (doc.title, doc.text, json.dumps(doc.tags, ensure_ascii=False),
-                  doc_facets(self.collection, doc.task_type, doc.source, tags), doc.task_type, doc.source,
-                  doc.ts, ts_epoch, json.dumps(doc.metadata, ensure_ascii=False, default=str), chash, row_hash,
-                  vector_id, _now())
+        values, tags, ts_epoch = doc_values(doc, self.collection, chash, row_hash, vector_id)
         if old is None:
             rowid = docs_db.insert_doc(self.store, self.collection, doc.id, values)
         else:

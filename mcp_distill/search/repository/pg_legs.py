@@ -21,36 +21,39 @@ the filters applied inside the query.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import numpy as np
 
 from mcp_distill.search.legs import (
-    DF_FLOOR_DIV,
     DF_FLOOR_MIN,
-    SNAPSHOT_DRIFT,
-    SNAPSHOT_SMALL,
     Filters,
     KeywordLeg,
-    store_state,
-    total_docs,
 )
+from mcp_distill.search.repository.pg_bulk import HNSW_INDEX
 from mcp_distill.search.vector import MAX_KNN_K, VectorLeg
 from mcp_distill.store import Store
-from mcp_distill.store.dialect import in_list, list_param
 
 #: BM25 is computed over the best ``depth x BM25_POOL`` (at least BM25_POOL_MIN) documents by PostgreSQL's
 #: own ts_rank (C code, from the GIN matches), not over every match: on SciFact the same nDCG@10 (see
 #: docs/benchmarks.md) at a fraction of the cost of unnesting every matching tsvector.
 BM25_POOL = 8
 BM25_POOL_MIN = 400
+#: Query tokens whose lexemes are remembered (a query's tokens are stemmed for the plan and again for
+#: the run; a server round trip each time otherwise).
+STEM_CACHE = 20_000
+#: Texts up to this long are query tokens (cached); longer ones are documents (never cached).
+STEM_CACHE_CHARS = 64
 
 
-def _filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list[Any]]:
-    """WHERE clauses of every filter on ``search_docs`` (tags through ``search_tags``)."""
+def _filter_sql(filters: Filters, alias: str = "d", id_column: str = "id") -> tuple[str, list[Any]]:
+    """WHERE clauses of every filter on ``alias`` (search_docs, or search_vec with ``id_column`` doc).
+
+    Each tag is an EXISTS on search_tags' primary key (tag, doc): a probe per candidate row, so a
+    common tag costs nothing extra when another condition (the GIN match, the KNN) already narrows
+    the rows, and the planner may also drive from a rare tag's index range."""
     clauses, params = [f"{alias}.collection = ?"], [filters.collection]
     for column in ("task_type", "source"):
         value = getattr(filters, column)
@@ -61,10 +64,9 @@ def _filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list[Any]]:
     if time_clause:
         clauses.append(time_clause)
         params += time_params
-    if filters.tags:
-        clauses.append(f"{alias}.id IN (SELECT doc FROM search_tags WHERE tag = ANY(?) GROUP BY doc "
-                       "HAVING count(*) = ?)")
-        params += [list(filters.tags), len(filters.tags)]
+    for tag in filters.tags:
+        clauses.append(f"EXISTS (SELECT 1 FROM search_tags t WHERE t.tag = ? AND t.doc = {alias}.{id_column})")
+        params.append(tag)
     return " AND ".join(clauses), params
 
 
@@ -78,6 +80,34 @@ def _websearch(terms: list[str]) -> str:
     return " or ".join('"' + t.replace('"', " ") + '"' for t in terms)
 
 
+def statistics(store: Store, lexemes: Iterable[str]) -> tuple[dict[str, int], int, float]:
+    """(document frequency of each of ``lexemes`` that some document holds, documents, mean tokens
+    per document) from migration 009's trigger-maintained tables: one indexed lookup, no scan."""
+    rows = store.query("SELECT t.docs, t.tokens, s.term, s.ndoc FROM search_totals t "
+                       "LEFT JOIN search_terms s ON s.term = ANY(?::text[]) AND s.ndoc > 0", (sorted(set(lexemes)),))
+    if not rows:
+        return {}, 0, 1.0
+    n, tokens = int(rows[0]["docs"]), int(rows[0]["tokens"])
+    return {r["term"]: int(r["ndoc"]) for r in rows if r["term"] is not None}, n, max(tokens / max(n, 1), 1.0)
+
+
+#: BM25 (k1 1.2, b 0.75) of the pool: ``q`` the lexemes with their idf; ``cand`` the GIN matches passing
+#: the filters, best ts_rank first; each candidate's tsvector unnested once for its length (tokens)
+#: and the query lexemes' weighted term frequencies.
+_BM25_SQL = """
+WITH q AS (SELECT * FROM unnest(?::text[], ?::float8[]) AS q(term, idf)),
+m AS (SELECT to_tsquery('simple', ?) AS q),
+cand AS MATERIALIZED (SELECT d.id, d.fts FROM search_docs d, m WHERE d.fts @@ m.q AND {where}
+                      ORDER BY ts_rank(d.fts, m.q) DESC, d.id LIMIT ?),
+u AS MATERIALIZED (SELECT c.id, x.lexeme, x.weights, coalesce(array_length(x.positions, 1), 1) AS n
+                   FROM cand c, unnest(c.fts) AS x),
+dl AS (SELECT id, sum(n) AS dl FROM u GROUP BY id),
+tf AS (SELECT u.id, q.idf, sum(CASE w WHEN 'A' THEN ? WHEN 'B' THEN ? ELSE ? END) AS tf
+       FROM u JOIN q ON q.term = u.lexeme, unnest(u.weights) AS w GROUP BY u.id, u.lexeme, q.idf)
+SELECT tf.id, sum(tf.idf * tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * dl.dl / ?))) AS score
+FROM tf JOIN dl USING (id) GROUP BY tf.id ORDER BY score DESC, tf.id LIMIT ?"""
+
+
 class PgKeywordLeg(KeywordLeg):
     """tsvector full-text search with the SQLite leg's term planning (see the module docstring)."""
 
@@ -85,6 +115,7 @@ class PgKeywordLeg(KeywordLeg):
         super().__init__(store, **knobs)
         title, text, tags = (float(x) for x in knobs.get("weights", self._default_weights()))
         self._column_weights = (title, tags, text)  # BM25 tf weights of positions A, B, C
+        self._stems: dict[str, list[str]] = {}
 
     @staticmethod
     def _default_weights() -> tuple[float, float, float]:
@@ -93,45 +124,44 @@ class PgKeywordLeg(KeywordLeg):
         return TITLE_WEIGHT, TEXT_WEIGHT, TAGS_WEIGHT
 
     def present_terms(self, ids: list[int], terms: Iterable[str]) -> dict[int, set[str]]:
-        """Which of ``terms`` each document of ``ids`` holds in title, text or tags: its text
-        tokenized again (PostgreSQL has no per-document view of the tsvector postings)."""
-        wanted = set(terms)
+        """Which of ``terms`` each document of ``ids`` holds in title, text or tags, read from the
+        documents' own tsvectors (their lexemes are the stemmed index terms)."""
+        wanted = sorted(set(terms))
         if not ids or not wanted:
             return {}
-        rows = {r["id"]: r for r in self.store.query(
-            f"SELECT id, title, text, tags FROM search_docs WHERE {in_list(self.store.dialect, 'id')}",
-            (list_param(self.store.dialect, ids),))}
-        order = [d for d in ids if d in rows]
-        tokens = self.tokenize([f"{rows[d]['title']}\n{rows[d]['text']}\n{' '.join(json.loads(rows[d]['tags']))}"
-                                for d in order])
-        return {d: set(tokens.get(i, ())) & wanted for i, d in enumerate(order)}
+        rows = self.store.query("SELECT d.id, x.lexeme FROM search_docs d, unnest(tsvector_to_array(d.fts)) AS x(lexeme) "
+                                "WHERE d.id = ANY(?) AND x.lexeme = ANY(?::text[])", (list(ids), wanted))
+        found: dict[int, set[str]] = {}
+        for row in rows:
+            found.setdefault(int(row["id"]), set()).add(row["lexeme"])
+        return found
 
     def tokenize(self, texts: list[str]) -> dict[int, list[str]]:
         """PostgreSQL's English parser + stemmer applied to each text (index -> lexemes in order),
-        the very lexemes of ``search_docs.fts`` (English stop words have none)."""
-        if not texts:
-            return {}
-        rows = self.store.query(
-            "SELECT t.i - 1 AS doc, x.lexeme AS term FROM unnest(?::text[]) WITH ORDINALITY AS t(q, i) "
-            "CROSS JOIN LATERAL unnest(to_tsvector('english', t.q)) AS x(lexeme, positions, weights) "
-            "CROSS JOIN LATERAL unnest(x.positions) AS p(pos) ORDER BY t.i, p.pos", (list(texts),))
-        terms: dict[int, list[str]] = {}
-        for row in rows:
-            terms.setdefault(int(row["doc"]), []).append(row["term"])
-        return terms
+        the very lexemes of ``search_docs.fts`` (English stop words have none). Short texts (query
+        tokens) are remembered, so the plan and the run of one query ask the server once."""
+        out: dict[int, list[str]] = {}
+        ask = [i for i, t in enumerate(texts) if len(t) > STEM_CACHE_CHARS or t not in self._stems]
+        if ask:
+            rows = self.store.query(
+                "SELECT t.i - 1 AS doc, x.lexeme AS term FROM unnest(?::text[]) WITH ORDINALITY AS t(q, i) "
+                "CROSS JOIN LATERAL unnest(to_tsvector('english', t.q)) AS x(lexeme, positions, weights) "
+                "CROSS JOIN LATERAL unnest(x.positions) AS p(pos) ORDER BY t.i, p.pos", ([texts[i] for i in ask],))
+            for row in rows:
+                out.setdefault(ask[int(row["doc"])], []).append(row["term"])
+            if len(self._stems) > STEM_CACHE:
+                self._stems.clear()
+            self._stems.update((texts[i], out.get(i, [])) for i in ask if len(texts[i]) <= STEM_CACHE_CHARS)
+        for i, text in enumerate(texts):
+            if i not in out and self._stems.get(text):
+                out[i] = list(self._stems[text])
+        return out
 
-    def _document_frequencies(self) -> tuple[dict[str, int], int, int]:
-        state = store_state(self.store)
-        n = total_docs(self.store)
-        drift = abs(n - state.df_total)
-        if state.df_total < 0 or (drift and (n < SNAPSHOT_SMALL or drift > SNAPSHOT_DRIFT * state.df_total)):
-            floor = max(DF_FLOOR_MIN, n // DF_FLOOR_DIV)
-            rows = self.store.query("SELECT word AS term, ndoc AS doc FROM ts_stat('SELECT fts FROM search_docs') "
-                                    "WHERE ndoc >= ?", (floor,))
-            state.df = {r["term"]: int(r["doc"]) for r in rows}
-            state.df_total = n
-            state.df_floor = floor
-        return state.df, n, state.df_floor
+    def _document_frequencies(self, terms: Collection[str] = ()) -> tuple[dict[str, int], int, int]:
+        """Exact document frequencies of ``terms`` (floor 1: a term absent from the answer is in no
+        document)."""
+        df, n, _ = statistics(self.store, terms)
+        return df, n, DF_FLOOR_MIN
 
     def run(self, terms: list[str], filters: Filters, depth: int) -> list[tuple[int, float]]:
         """(doc id, BM25 score — higher is better) of the best ``depth`` matches.
@@ -139,41 +169,19 @@ class PgKeywordLeg(KeywordLeg):
         The GIN index finds the documents holding any term, ts_rank keeps the best pool of them, and
         BM25 (k1 1.2, b 0.75, as FTS5) is computed over their tsvectors: each position's column weight
         (A title, B tags, C text) counts towards the term frequency, as FTS5's bm25() column weights
-        do; idf from the df snapshot."""
+        do; idf, document count and mean length from the maintained statistics. One statement."""
         if not terms or depth <= 0:
             return []
         lexemes = sorted({lex for stems in self.tokenize(terms).values() for lex in stems})
         if not lexemes:
             return []
-        df, n, floor = self._document_frequencies()
-        absent = 0 if floor <= 1 else floor // 2
-        idfs = [max(1e-6, math.log((n - df.get(t, absent) + 0.5) / (df.get(t, absent) + 0.5))) for t in lexemes]
+        df, n, avgdl = statistics(self.store, lexemes)
+        idfs = [max(1e-6, math.log((n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))) for t in lexemes]
         where, params = _filter_sql(filters)
-        rows = self.store.query(
-            "WITH q AS (SELECT * FROM unnest(?::text[], ?::float8[]) AS q(term, idf)), "
-            "cand AS (SELECT d.id, d.fts FROM search_docs d, to_tsquery('simple', ?) AS m(q) "
-            f"WHERE d.fts @@ m.q AND {where} ORDER BY ts_rank(d.fts, m.q) DESC, d.id LIMIT ?), "
-            "scored AS (SELECT c.id, q.idf, t.tf, t.dl FROM cand c CROSS JOIN LATERAL ("
-            "  SELECT u.lexeme, sum(CASE w WHEN 'A' THEN ? WHEN 'B' THEN ? ELSE ? END) AS tf, "
-            "         (SELECT sum(coalesce(array_length(x.positions, 1), 1)) FROM unnest(c.fts) AS x) AS dl "
-            "  FROM unnest(c.fts) AS u, unnest(u.weights) AS w WHERE u.lexeme = ANY(?::text[]) GROUP BY u.lexeme"
-            ") AS t JOIN q ON q.term = t.lexeme) "
-            "SELECT id, sum(idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * dl / ?))) AS score FROM scored "
-            "GROUP BY id ORDER BY score DESC, id LIMIT ?",
-            (lexemes, idfs, " | ".join(_quoted(t) for t in lexemes), *params, max(depth * BM25_POOL, BM25_POOL_MIN),
-             *self._column_weights, lexemes,
-             self._average_length(), depth))
+        rows = self.store.query(_BM25_SQL.format(where=where), (
+            lexemes, idfs, " | ".join(_quoted(t) for t in lexemes), *params, max(depth * BM25_POOL, BM25_POOL_MIN),
+            *self._column_weights, avgdl, depth))
         return [(int(r["id"]), float(r["score"])) for r in rows]
-
-    def _average_length(self) -> float:
-        """Mean tokens per document (BM25's avgdl), taken with the df snapshot."""
-        state = store_state(self.store)
-        if getattr(state, "pg_avgdl", None) is None or state.df_total != getattr(state, "pg_avgdl_at", -2):
-            row = self.store.query_one("SELECT avg((SELECT sum(coalesce(array_length(x.positions, 1), 1)) "
-                                       "FROM unnest(fts) AS x)) AS a FROM search_docs")
-            state.pg_avgdl = float(row["a"] or 1.0) if row else 1.0  # type: ignore[attr-defined]
-            state.pg_avgdl_at = state.df_total  # type: ignore[attr-defined]
-        return max(state.pg_avgdl, 1.0)  # type: ignore[attr-defined]
 
     def matched_fields(self, terms: list[str], ids: list[int]) -> dict[int, list[str]]:
         """Which of title/text/tags hold a query term, per document id (one statement for all)."""
@@ -184,6 +192,13 @@ class PgKeywordLeg(KeywordLeg):
             "AS text, to_tsvector('english', d.tags) @@ q.q AS tags FROM search_docs d, "
             "websearch_to_tsquery('english', ?) AS q(q) WHERE d.id = ANY(?)", (_websearch(terms), list(ids)))
         return {int(r["id"]): [f for f in ("title", "text", "tags") if r[f]] for r in rows}
+
+
+#: Filter columns of search_vec, indexed together: a task type with a time range (or a source) is one
+#: index range, not a type's every row filtered one by one.
+FILTER_INDEX = "CREATE INDEX IF NOT EXISTS search_vec_type_time ON search_vec(collection, task_type, ts_epoch)"
+#: HNSW candidate list (pgvector's hnsw.ef_search) bounds: its default 40, its maximum 1000.
+EF_MIN, EF_MAX = 40, 1000
 
 
 class PgVectorLeg(VectorLeg):
@@ -200,9 +215,9 @@ class PgVectorLeg(VectorLeg):
             f"CREATE TABLE IF NOT EXISTS {self.TABLE} (doc BIGINT PRIMARY KEY REFERENCES search_docs(id) "
             "ON DELETE CASCADE, collection TEXT COLLATE \"C\" NOT NULL, task_type TEXT COLLATE \"C\", "
             f"source TEXT COLLATE \"C\", ts_epoch DOUBLE PRECISION, embedding vector({int(dim)}) NOT NULL)")
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {self.TABLE}_hnsw ON {self.TABLE} "
-                     "USING hnsw (embedding vector_cosine_ops)")
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {self.TABLE}_filters ON {self.TABLE}(collection, task_type)")
+        conn.execute(HNSW_INDEX[1])
+        conn.execute(FILTER_INDEX)
+        conn.execute(f"DROP INDEX IF EXISTS {self.TABLE}_filters")  # (collection, task_type): FILTER_INDEX covers it
 
     def drop(self) -> None:
         self.store.conn.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
@@ -221,41 +236,49 @@ class PgVectorLeg(VectorLeg):
             self.store.conn.execute(f"DELETE FROM {self.TABLE} WHERE doc = ANY(?)", (list(docs),))
 
     def _filtered_ids(self, filters: Filters, limit: int | None) -> list[int]:
-        where, params = _filter_sql(filters)
-        sql = f"SELECT d.id FROM search_docs d WHERE {where} AND d.vector_id IS NOT NULL ORDER BY d.id"
+        where, params = _filter_sql(filters, "v", "doc")
+        sql = f"SELECT v.doc FROM {self.TABLE} v WHERE {where} ORDER BY v.doc"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [int(r["id"]) for r in self.store.query(sql, params)]
-
-    def _filtered_count(self, filters: Filters, limit: int) -> int:
-        where, params = _filter_sql(filters)
-        row = self.store.query_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM search_docs d WHERE {where} "
-                                   "AND d.vector_id IS NOT NULL LIMIT ?) AS s", (*params, limit))
-        return max(int(row["n"]) if row else 0, 1)
+        return [int(r["doc"]) for r in self.store.query(sql, params)]
 
     def search(self, qvec: np.ndarray, filters: Filters, depth: int, need: int | None = None
                ) -> list[tuple[int, float]]:
-        """(doc id, cosine similarity) of the ``depth`` nearest documents passing ``filters``."""
+        """(doc id, cosine similarity) of the ``depth`` nearest documents passing ``filters``.
+
+        One snapshot: the passing documents are counted up to ``exact_max``; that few are scored
+        exactly inside the server (every distance, no index); more are asked of HNSW, filters
+        applied to its candidates (pgvector 0.6 filters after the graph walk: the candidate list is
+        widened by the share the count allows), and if fewer than ``need`` pass, the exact scan
+        answers. Candidates come back with their embed_cache vectors, rescored here as on SQLite."""
         if depth <= 0 or self.model_id is None or not self.exists():
             return []
         qvec = np.asarray(qvec, dtype=np.float32)
-        small = self._filtered_ids(filters, self.exact_max + 1)
-        if len(small) <= self.exact_max:  # exact below the threshold: cheaper and no recall loss
-            return self._rescore(qvec, small, depth)
-        n = max(total_docs(self.store), 1)
-        k = min(MAX_KNN_K, max(depth, int(min(depth * self.oversample, self.knn_budget / n))))
-        found = self._knn(qvec, filters, k)
-        if len(found) < min(need or depth, depth):  # the graph walk ran out before the filter did
-            return self._rescore(qvec, self._filtered_ids(filters, None), depth)
-        return self._rescore(qvec, found, depth)
-
-    def _knn(self, qvec: np.ndarray, filters: Filters, k: int) -> list[int]:
-        where, params = _filter_sql(filters, "v")
-        where = where.replace("v.id IN", "v.doc IN")  # the tag clause names the document column
+        where, params = _filter_sql(filters, "v", "doc")
         with self.store.reading() as conn:
-            # a candidate list as long as the k asked for (pgvector's default is 40)
-            conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(int(k), 1000))}")
-            rows = conn.execute(f"SELECT v.doc FROM {self.TABLE} v WHERE {where} ORDER BY v.embedding <=> ? LIMIT ?",
-                                (*params, qvec, k)).fetchall()
-        return [int(r[0]) for r in rows]
+            row = conn.execute(f"SELECT (SELECT docs FROM search_totals) AS n, (SELECT count(*) FROM (SELECT 1 "
+                               f"FROM {self.TABLE} v WHERE {where} LIMIT ?) AS s) AS m",
+                               (*params, self.exact_max + 1)).fetchone()
+            n, m = max(int(row[0] or 0), 1), int(row[1] or 0)
+            if m <= self.exact_max:
+                return self._top(qvec, self._nearest(conn, qvec, where, params, depth, exact=True), depth)
+            k = min(MAX_KNN_K, max(depth, int(min(depth * self.oversample, self.knn_budget / n))))
+            # m > exact_max passing documents: a share of at least m / n; widen the list for the filter
+            share = 1.0 if where == "v.collection = ?" else min(1.0, m / n)
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_MIN, min(int(k / share), EF_MAX))}")
+            rows = self._nearest(conn, qvec, where, params, k, exact=False)
+            if len(rows) < min(need or depth, depth):  # the graph walk ran out before the filter did
+                rows = self._nearest(conn, qvec, where, params, depth, exact=True)
+        return self._top(qvec, rows, depth)
+
+    def _nearest(self, conn: Any, qvec: np.ndarray, where: str, params: list[Any], k: int, exact: bool
+                 ) -> list[tuple[int, bytes]]:
+        """(doc, embed_cache vector bytes) of the ``k`` nearest passing documents: by the HNSW index,
+        or ``exact`` (the distance made an expression the index cannot serve: every passing row)."""
+        order = "(v.embedding <=> ?) + 0" if exact else "v.embedding <=> ?"
+        rows = conn.execute(
+            f"SELECT n.doc, c.vector FROM (SELECT v.doc FROM {self.TABLE} v WHERE {where} ORDER BY {order} LIMIT ?) n "
+            "JOIN search_docs d ON d.id = n.doc JOIN embed_cache c ON c.id = d.vector_id",
+            (*params, qvec, k)).fetchall()
+        return [(int(r[0]), bytes(r[1])) for r in rows]

@@ -1,0 +1,76 @@
+"""The SQL of the PostgreSQL bulk load (:mod:`mcp_distill.search.bulk`): ``COPY`` into the index's
+own tables, with the two search indexes dropped while the rows stream in and built once afterwards
+(a GIN or HNSW index built over all rows at once is several times cheaper than one maintained row
+by row, and the HNSW graph comes out the same kind of graph)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from mcp_distill.search.repository import DOC_COLUMNS
+from mcp_distill.store import Store
+
+#: The search indexes (migration 002's GIN, the vector leg's HNSW): same names and definitions.
+GIN_INDEX = ("search_docs_fts", "CREATE INDEX IF NOT EXISTS search_docs_fts ON search_docs USING gin (fts)")
+HNSW_INDEX = ("search_vec_hnsw",
+              "CREATE INDEX IF NOT EXISTS search_vec_hnsw ON search_vec USING hnsw (embedding vector_cosine_ops)")
+#: Memory for building them (per session of the load only): an HNSW graph that does not fit is built
+#: several times slower. 1M 384-d vectors need about 2 GB.
+BUILD_MEMORY = "2GB"
+
+DOC_COPY_COLUMNS = ("id", "collection", "doc_id", *DOC_COLUMNS)
+
+
+def index_is_empty(store: Store) -> bool:
+    """True when the store holds no search document at all (of any collection)."""
+    row = store.query_one("SELECT NOT EXISTS (SELECT 1 FROM search_docs) AS empty")
+    return bool(row and row["empty"])
+
+
+def reserve_ids(conn: Any, table: str, n: int) -> list[int]:
+    """``n`` fresh ids of ``table``'s identity column (taken from its sequence, so later writes never
+    collide with them)."""
+    rows = conn.execute("SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)",
+                        (table, n)).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def cached_vector_ids(conn: Any, model_id: str, hashes: Sequence[str]) -> dict[str, int]:
+    """embed_cache ids of the content hashes already cached for this model (one statement)."""
+    rows = conn.execute("SELECT content_hash, id FROM embed_cache WHERE model_id = ? AND content_hash = ANY(?)",
+                        (model_id, list(hashes))).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def copy_cache(conn: Any, rows: Iterable[tuple[int, str, str, bytes]]) -> int:
+    return int(conn.copy_rows("embed_cache", ("id", "content_hash", "model_id", "vector"), rows))
+
+
+def copy_docs(conn: Any, rows: Iterable[Sequence[Any]]) -> int:
+    return int(conn.copy_rows("search_docs", DOC_COPY_COLUMNS, rows))
+
+
+def copy_tags(conn: Any, rows: Iterable[tuple[str, int]]) -> int:
+    return int(conn.copy_rows("search_tags", ("tag", "doc"), rows))
+
+
+def copy_vectors(conn: Any, rows: Iterable[tuple[int, str, str | None, str | None, float | None, Any]]) -> int:
+    return int(conn.copy_rows("search_vec", ("doc", "collection", "task_type", "source", "ts_epoch", "embedding"),
+                              rows))
+
+
+def drop_search_indexes(conn: Any) -> None:
+    conn.execute(f"DROP INDEX IF EXISTS {GIN_INDEX[0]}")
+    conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX[0]}")
+
+
+def build_search_indexes(conn: Any, workers: int) -> None:
+    """Build the GIN and HNSW indexes over every row (``workers``: parallel maintenance workers, 0 for
+    none), then refresh the planner's statistics of the loaded tables."""
+    conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+    conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
+    conn.execute(GIN_INDEX[1])
+    conn.execute(HNSW_INDEX[1])
+    for table in ("embed_cache", "search_docs", "search_tags", "search_vec", "search_terms"):
+        conn.execute(f"ANALYZE {table}")

@@ -1,0 +1,143 @@
+"""The PostgreSQL search index at scale: maintained term statistics, the bulk load, the legs' paths.
+
+On a real PostgreSQL server (pgserver, or MCP_DISTILL_TEST_PG), with the real ONNX embedder and real
+SciFact text (../shared, read in place).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+import pytest
+from conftest import make_conninfo_url, shared_path
+
+from mcp_distill.errors import InvalidInputError
+from mcp_distill.search.backends import vector_leg
+from mcp_distill.search.bulk import bulk_load
+from mcp_distill.search.index import Doc, Index
+from mcp_distill.store import open_store
+
+TASK_TYPES = ("bugfix", "feature", "docs")
+
+
+def _docs(n: int = 60) -> list[Doc]:
+    """SciFact abstracts as documents with tags, task types, sources and times spread over them."""
+    docs = []
+    with shared_path("data", "ir", "scifact", "corpus.jsonl").open(encoding="utf-8") as fh:
+        for i, line in zip(range(n), fh, strict=False):
+            row = json.loads(line)
+            docs.append(Doc(id=f"d{i:03d}", title=row["title"], text=row["text"][:1200],
+                            tags=["common"] + (["rare"] if i % 10 == 0 else []) + ([f"g{i % 3}"]),
+                            task_type=TASK_TYPES[i % 3], source="manual" if i % 2 else "runs",
+                            ts=f"2026-{1 + i % 12:02d}-15T00:00:00Z"))
+    return docs
+
+
+def _stats(store) -> tuple[dict[str, int], tuple[int, int]]:
+    terms = {r["term"]: r["ndoc"] for r in store.query("SELECT term, ndoc FROM search_terms WHERE ndoc > 0")}
+    totals = store.query_one("SELECT docs, tokens FROM search_totals")
+    return terms, (totals["docs"], totals["tokens"])
+
+
+def _recounted(store) -> tuple[dict[str, int], tuple[int, int]]:
+    """The same statistics read from the documents themselves (the scan the tables replace)."""
+    terms = {r["word"]: r["ndoc"] for r in store.query("SELECT word, ndoc FROM ts_stat('SELECT fts FROM search_docs')")}
+    row = store.query_one("SELECT count(*) AS n, coalesce(sum(distill_fts_tokens(fts)), 0) AS t FROM search_docs")
+    return terms, (row["n"], row["t"])
+
+
+def test_term_statistics_follow_every_insert_update_and_delete(pg_url, embedder):
+    docs = _docs(30)
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        assert _stats(store) == ({}, (0, 0))
+        index.upsert(docs)
+        assert _stats(store) == _recounted(store) and _stats(store)[1][0] == 30
+        changed = docs[3].model_copy(update={"text": "Zebrafish regenerate cardiac tissue quickly."})
+        index.upsert([changed, docs[4].model_copy(update={"tags": ["other"]})])  # text / tags changed
+        assert _stats(store) == _recounted(store)
+        assert _stats(store)[0]["zebrafish"] == 1
+        index.delete([docs[3].id, docs[5].id])
+        assert _stats(store) == _recounted(store) and _stats(store)[1][0] == 28
+        assert "zebrafish" not in _stats(store)[0]  # its only document is gone (the row stays at 0)
+        Index(store, embedder, "other").upsert(docs[:2])  # a second collection counts too
+        assert _stats(store) == _recounted(store) and _stats(store)[1][0] == 30
+
+
+def test_migration_009_counts_the_documents_an_older_store_already_holds(pg_url):
+    from mcp_distill.migrations import pg as pg_migrations
+    from mcp_distill.store.postgres import PgConnection
+
+    with psycopg.connect(pg_url, autocommit=True) as raw, raw.transaction():
+        conn = PgConnection(raw)
+        pg_migrations.apply(conn, store="old", stop_before="m009_search_term_stats")
+        for i, text in enumerate(("Flaky migrations retried", "retrying the flaky test suite", "")):
+            conn.execute("INSERT INTO search_docs(collection, doc_id, content_hash, row_hash, updated_at, title, text) "
+                         "VALUES ('c', ?, 'h', 'r', 'now', 'Doc', ?)", (f"d{i}", text))
+    with open_store(pg_url) as store:
+        assert _stats(store) == _recounted(store)
+        assert _stats(store)[0]["flaki"] == 2 and _stats(store)[1][0] == 3
+
+
+def test_bulk_load_writes_what_upsert_writes_and_searches_alike(pg_url, pg_server_url, embedder):
+    docs = _docs()
+    other = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{other}"')
+    try:
+        results = {}
+        rows = {}
+        for name, url in (("upsert", pg_url), ("bulk", make_conninfo_url(pg_server_url, other))):
+            with open_store(url) as store:
+                index = Index(store, embedder, "playbooks")
+                report = index.upsert(docs) if name == "upsert" else bulk_load(index, docs)
+                assert report.written == report.embedded == len(docs)
+                rows[name] = (
+                    store.query("SELECT id, collection, doc_id, title, text, tags, facets, task_type, source, ts, "
+                                "ts_epoch, metadata, content_hash, row_hash, vector_id, fts FROM search_docs ORDER BY id"),
+                    store.query("SELECT tag, doc FROM search_tags ORDER BY tag, doc"),
+                    store.query("SELECT id, content_hash, model_id, vector FROM embed_cache ORDER BY id"),
+                    store.query("SELECT doc, collection, task_type, source, ts_epoch, embedding::text AS e "
+                                "FROM search_vec ORDER BY doc"),
+                    _stats(store), store.get_meta("search.embed_model"), store.get_meta("search.embed_dim"),
+                    sorted(r["indexname"] for r in store.query("SELECT indexname FROM pg_indexes WHERE tablename "
+                                                                "IN ('search_docs', 'search_vec')")))
+                results[name] = [
+                    [(h.id, h.keyword_rank, h.vector_rank, round(h.score, 9)) for h in
+                     index.search(q, k=8, mode="hybrid", **f).hits]
+                    for q in ("vitamin D deficiency", "stem cells differentiation", "the")
+                    for f in ({}, {"tags": ["rare"]}, {"task_type": "docs", "since": "2026-06-01T00:00:00Z"})]
+                assert _stats(store) == _recounted(store)
+        assert rows["bulk"] == rows["upsert"]
+        assert results["bulk"] == results["upsert"] and any(results["bulk"])
+        with open_store(make_conninfo_url(pg_server_url, other)) as store, \
+                pytest.raises(InvalidInputError, match="empty search index"):  # only into an empty index
+            bulk_load(Index(store, embedder, "playbooks"), docs[:1])
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+
+
+def test_bulk_load_is_refused_on_sqlite(tmp_path, embedder):
+    with open_store(tmp_path / "distill.db") as store, pytest.raises(InvalidInputError, match="PostgreSQL"):
+        bulk_load(Index(store, embedder, "playbooks"), _docs(2))
+
+
+def test_the_vector_leg_answers_every_filter_by_hnsw_or_exactly_with_the_same_hits(pg_url, embedder):
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        bulk_load(index, _docs())
+        exact = vector_leg(store, index.vectors.model_id, exact_max=10**9)  # every search scored exactly
+        hnsw = vector_leg(store, index.vectors.model_id, exact_max=0)  # every search asks the HNSW index first
+        qvec = embedder.embed(["protein folding in cells"])[0]
+        for filters in (index._filters(None, None, None, None, None), index._filters("docs", None, None, None, None),
+                        index._filters(None, ["rare"], None, None, None),
+                        index._filters("bugfix", ["common", "g0"], "manual", "2026-03-01", "2026-12-01")):
+            expected = exact.search(qvec, filters, 10)
+            assert expected, filters
+            assert [d for d, _ in hnsw.search(qvec, filters, 10)] == [d for d, _ in expected], filters
+            passing = set(exact._filtered_ids(filters, None))
+            assert {d for d, _ in expected} <= passing
+            assert len(expected) == min(10, len(passing))
