@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
-import itertools
 import json
 import tempfile
 from collections.abc import Callable
@@ -49,7 +48,6 @@ from mcp_distill.search.playbooks import (
     playbook_id,
     task_text,
 )
-from mcp_distill.search.query import keyword_weight, rrf_fuse
 from mcp_distill.search.strength import passes
 from mcp_distill.store import open_store
 
@@ -231,49 +229,6 @@ def summary(result: dict[str, Any], split: str) -> dict[str, Any]:
     return out
 
 
-# ----------------------------------------------------------------------------- tuning (train split)
-
-
-def refuse(o: Outcome, k: float = search_query.RRF_K, vector_weight: float = search_query.VECTOR_WEIGHT,
-           cut: int | str | None = "default") -> list[str]:
-    """The query's two leg rankings fused again with other constants (the legs do not change)."""
-    if cut == "default":
-        kw = keyword_weight(o.n_terms)
-    else:
-        kw = search_query.KEYWORD_WEIGHT * (1.0 if cut is None or o.n_terms <= cut else cut / o.n_terms)
-    return [pid for pid, _ in rrf_fuse({"keyword": o.legs["keyword"], "vector": o.legs["semantic"]},
-                                       {"keyword": kw, "vector": vector_weight}, k, DEPTH)][:K]
-
-
-def fusion_row(train: dict[str, list[Outcome]], ranked_of: Callable[[Outcome], list[str]]) -> str:
-    row = [f"{kb} {m['top1']:.3f}/{m['mrr@10']:.3f}" for kb, qs in train.items() if (m := metrics(qs, ranked_of))]
-    pooled = metrics([o for qs in train.values() for o in qs], ranked_of)
-    return "; ".join(row) + f"; pooled {pooled['top1']:.3f}/{pooled['mrr@10']:.3f}"
-
-
-def tune(results: list[dict[str, Any]]) -> None:
-    """Fusion grid (RRF k x vector weight) and strength thresholds on the train halves only."""
-    train = {r["kb"]: [o for o in r["queries"] if o.split == "train"] for r in results}
-    print("## fusion (train): top1 / MRR@10 per KB for RRF k x vector weight (keyword weight by query length)")
-    for k, vw in itertools.product((1, 2, 5, 10, 20, 60), (0.5, 0.75, 1.0, 1.5, 2.0)):
-        print(f"k={k} vector_weight={vw}: " + fusion_row(train, lambda o, k=k, vw=vw: refuse(o, k, vw)))
-    print("## long-query keyword weight (train): cut-off L of min(1, L/n), the SciFact-train k and weights; "
-          "pooled = all train queries of the KBs above together")
-    for cut in (8, 12, 16, 20, 24, 32, None):
-        print(f"L={cut or 'none'}: " + fusion_row(train, lambda o, cut=cut: refuse(o, cut=cut)))
-    print("## strength features (train): right playbook at hybrid rank 1 vs junk rank 1 (z, coverage)")
-    for r in results:
-        right = [o.labels["hybrid"][0] for o in r["queries"] if o.split == "train" and o.right and
-                 o.ranked["hybrid"][:1] == [o.right]]
-        junk = [o.labels["hybrid"][0] for o in r["junk"] if o.split == "train" and o.labels["hybrid"]]
-        orphan = [o.labels["hybrid"][0] for o in r["queries"] if o.split == "train" and o.right is None
-                  and o.labels["hybrid"]]
-        for name, rows in (("right", right), ("junk", junk), ("no-answer", orphan)):
-            zs = sorted(round(x[2], 2) for x in rows if x[2] is not None)
-            cs = sorted(round(x[3], 2) for x in rows if x[3] is not None)
-            print(f"{r['kb']} {name}: z {zs}\n    coverage {cs}")
-
-
 # ----------------------------------------------------------------------------- report
 
 
@@ -308,6 +263,7 @@ def pattern_table(results: list[dict[str, Any]]) -> str:
 
 
 def report(results: list[dict[str, Any]], argv: list[str]) -> str:
+    from playbooks_tune import losses  # it imports this module
     return f"""Measured by `bench/playbooks.py` through the project's own extractor and index ({machine()};
 quality figures, which load does not change). Query = the held-out run's task text only; right answer = the
 playbook of its pattern rebuilt without it. Held-out half of every query set (split by a hash of the run id;
@@ -319,6 +275,11 @@ Train half (for comparison):
 
 {table(results, "train")}
 
+Per query, where hybrid ranks the right playbook below one of its legs, and every real-trace query (both
+halves; `-` = not among the first 50 of a leg or the first 10 of hybrid):
+
+{chr(10).join(losses(results)) or "(none)"}
+
 Playbooks per accepted run (the pattern-generalisation item): the same runs grouped by their raw task id
 (the grouping before task signatures, a run without a task id alone) and by the extractor's pattern key
 (task type + task signature):
@@ -327,12 +288,13 @@ Playbooks per accepted run (the pattern-generalisation item): the same runs grou
 
 - Fusion: RRF k={search_query.RRF_K:g}, weights keyword {search_query.KEYWORD_WEIGHT:g} / vector
   {search_query.VECTOR_WEIGHT:g} (the same constants as the SciFact section), the keyword weight falling as
-  {search_query.LONG_QUERY_TERMS}/n for a query of n > {search_query.LONG_QUERY_TERMS} keyword terms (a long prompt: these
-  queries keep ~25-130 terms; SciFact claims a handful); equal fused scores go to the hit with the strongest single
-  weighted leg contribution (mcp_distill/search/query.py `rrf_fuse`; docs/retrieval.md says why). Long queries
-  are embedded as windows of {search_query.EMBED_WINDOW_WORDS} words, vectors averaged. Keyword terms: every query term by
-  document frequency from fts5vocab, boilerplate (in more than {search_query.MAX_DF_RATIO:g} of the documents) and
-  absent terms dropped, rarest first within {search_query.POSTINGS_BUDGET} postings, at most
+  ({search_query.LONG_QUERY_TERMS}/n)^{search_query.LONG_QUERY_POWER:g} for a query of n >
+  {search_query.LONG_QUERY_TERMS} keyword terms (a long prompt: these queries keep ~25-130 terms; SciFact
+  claims a handful); equal fused scores go to the hit with the strongest single weighted leg contribution
+  (mcp_distill/search/query.py `rrf_fuse`; docs/retrieval.md says why). Long queries are embedded as
+  windows of {search_query.EMBED_WINDOW_WORDS} words, vectors averaged. Keyword terms: every query term by
+  document frequency from fts5vocab, boilerplate (in more than {search_query.MAX_DF_RATIO:g} of the
+  documents) and absent terms dropped, rarest first within {search_query.POSTINGS_BUDGET} postings, at most
   {search_query.MAX_QUERY_TERMS} terms.
 - Strength: `e = z + {search_strength.C_WEIGHT:g} x coverage`, strength `clip((e - {search_strength.E_ZERO:g}) /
   ({search_strength.E_FULL:g} - {search_strength.E_ZERO:g}), 0, 1)`; strong from {search_strength.STRONG_AT:g}, weak from
@@ -353,8 +315,13 @@ def real_note(results: list[dict[str, Any]]) -> str:
     if real is None:
         return "not measured (the folder is absent)"
     answerable = sum(o.right is not None for o in real["queries"])
-    return (f"{len(real['queries'])} of the {real['accepted']} accepted runs carry a task text (most SWE-bench runs "
-            f"there are predictions and reports without the issue), {answerable} of them with a right answer")
+    return (f"{len(real['queries'])} of the {real['accepted']} accepted runs carry a task text, {answerable} of them with "
+            "a right answer. The others cannot: their traces hold no task. 56 are SWE-bench runs known only "
+            "from preds.json (instance id + patch) and the harness's report.json / summary (test results), "
+            "with no trajectory, so no issue text or problem_statement (the 5 with a trajectory give theirs, "
+            "the first user message); 5 are OpenAgentSafety runs whose traj_*.json starts with the agent's "
+            "first action (no user MessageEvent; output.jsonl's instruction covers 2 other tasks). Using the "
+            "patch instead would put the answer (the files changed) into the query")
 
 
 def load_junk() -> list[str]:
@@ -370,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump", type=Path, help="write every query's outcome as JSON here")
     parser.add_argument("--max-terms", type=int, help="tuning: keyword terms cap (default MAX_QUERY_TERMS)")
     args = parser.parse_args(argv)
+    from playbooks_tune import losses, tune  # it imports this module
     global MAX_TERMS
     MAX_TERMS = args.max_terms
     specs = args.kb or ["bundled", "generated:200", "generated:500", *(["real"] if REAL.exists() else [])]
@@ -387,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     print(pattern_table(results))
     if args.tune:
         tune(results)
+    print("\n".join(losses(results)))
     if not args.no_doc and not args.kb:
         write_section(SECTION, report(results, argv or []))
         print("updated docs/benchmarks.md section", repr(SECTION))

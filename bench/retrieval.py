@@ -71,7 +71,7 @@ def build(folder: Path, location: Path | str) -> tuple[Index, float]:
     index = Index(store, cached_embedder(), "bench")
     docs = [Doc(id=i, title=t, text=x) for i, (t, x) in corpus.items()]
     started = time.perf_counter()
-    index.upsert(docs, progress=lambda done, total: log(f"indexed {done}/{total}"))
+    index.upsert(docs, progress=lambda done, total, *_: log(f"indexed {done}/{total}"))
     return index, time.perf_counter() - started
 
 
@@ -149,18 +149,21 @@ def tune(index: Index, queries: dict[str, str], qrels: dict[str, dict[str, int]]
 
 def long_query_grid(kw: dict[str, list[int]], vec: dict[str, list[int]], n_terms: dict[str, int],
                     score: Callable[[dict[str, list[int]]], tuple[float, float]]) -> None:
-    """Train nDCG@10 for each cut-off of the long-query keyword weight (min(1, L / n) for a query
-    of n kept terms), the other fusion constants as shipped: the playbook bench chooses L on its
-    own train split, this grid says what each L costs SciFact's claims."""
-    print(f"## long-query keyword weight (train): cut-off L -> (nDCG@10, R@100); "
+    """Train nDCG@10 for each cut-off L and power p of the long-query keyword weight ((L / n) ** p
+    for a query of n > L kept terms), the other fusion constants as shipped: the playbook bench
+    chooses them on its own train split, this grid says what each costs SciFact's claims."""
+    print(f"## long-query keyword weight (train): cut-off L, power p -> (nDCG@10, R@100); "
           f"{sum(n > 8 for n in n_terms.values())} of {len(n_terms)} queries keep more than 8 terms")
-    for cut in (8, 12, 16, 20, 24, 32, None):
+    for cut, power in itertools.product((8, 12, 16, 20, 24, 32, None), (1.0, 2.0)):
+        if cut is None and power > 1:
+            continue
         runs = {q: [d for d, _ in rrf_fuse(
             {"keyword": kw[q], "vector": vec[q]},
-            {"keyword": search_query.KEYWORD_WEIGHT * (1.0 if cut is None or n_terms[q] <= cut else cut / n_terms[q]),
+            {"keyword": search_query.KEYWORD_WEIGHT * (1.0 if cut is None or n_terms[q] <= cut
+                                                       else (cut / n_terms[q]) ** power),
              "vector": search_query.VECTOR_WEIGHT}, search_query.RRF_K, search_query.FUSION_DEPTH)] for q in kw}
-        print(f"L={cut or 'none'}: {score(runs)} ({sum(cut is not None and n > cut for n in n_terms.values())} "
-              "queries down-weighted)")
+        print(f"L={cut or 'none'} p={power:g}: {score(runs)} "
+              f"({sum(cut is not None and n > cut for n in n_terms.values())} queries down-weighted)")
 
 
 # ----------------------------------------------------------------------------- report
@@ -188,8 +191,9 @@ Embedder: all-MiniLM-L6-v2 int8 ONNX (`OnnxMiniLM`); keyword: FTS5 `porter unico
 
 - Constants (chosen on `qrels/train.tsv` with `--tune`, never on test; table below): RRF_K={search_query.RRF_K:g},
   weights keyword {search_query.KEYWORD_WEIGHT:g} / vector {search_query.VECTOR_WEIGHT:g},
-  fusion depth {search_query.FUSION_DEPTH} (or k when larger), keyword weight x {search_query.LONG_QUERY_TERMS}/n for
-  a query of n > {search_query.LONG_QUERY_TERMS} keyword terms (long prompts; see the playbook section);
+  fusion depth {search_query.FUSION_DEPTH} (or k when larger), keyword weight x
+  ({search_query.LONG_QUERY_TERMS}/n)^{search_query.LONG_QUERY_POWER:g} for a query of n >
+  {search_query.LONG_QUERY_TERMS} keyword terms (long prompts; see the playbook section);
   bm25 weights title/text/tags {weights}; keyword terms in more than
   {search_query.MAX_DF_RATIO:g} of the documents dropped, at most {search_query.MAX_QUERY_TERMS} terms within
   {search_query.POSTINGS_BUDGET} postings; vector KNN on binary codes, up to {search_vector.VEC_OVERSAMPLE:g}x depth

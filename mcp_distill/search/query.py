@@ -33,19 +33,27 @@ RRF_K = 1.0
 #: Per-leg weights of the fusion: BM25 is the stronger leg on SciFact (0.69 vs 0.66 nDCG@10).
 KEYWORD_WEIGHT = 1.0
 VECTOR_WEIGHT = 0.75
-#: The keyword leg's weight falls as 1/n beyond this many query terms: min(1, LONG_QUERY_TERMS / n).
+#: The keyword leg's weight falls beyond this many query terms: (LONG_QUERY_TERMS / n) ** LONG_QUERY_POWER.
 #: A long task prompt ORs dozens of terms, most of them shared in part by many documents, and
 #: BM25's ranking of such a bag is noisier than the embedding of the same text: on the train
 #: halves of the playbook leave-one-out sets (bundled, generated 200 and 500 runs) the keyword
 #: leg's MRR@10 is below the vector leg's for queries of 25-32 and of more than 32 kept terms in
 #: every KB, and equal (both perfect) at 17-24; short queries (SciFact claims, a few words typed by
-#: an agent) keep the SciFact-train weights above. Cut-offs 12..24 tie on the playbook train
-#: halves (generated 500: top-1 0.986 / MRR 0.988 for each; 8: 0.961, none: 0.952); on SciFact
-#: train 16 and above cost nothing (nDCG@10 0.7382; 2 of 809 claims keep more than 16 terms) and
-#: 12 costs 0.0009. 16 is the smallest value that leaves the short-query evidence untouched, so
-#: the leg the long-prompt evidence calls the weaker one is trusted no further than the
-#: short-query evidence requires (bench/playbooks.py --tune, bench/retrieval.py --tune).
+#: an agent) keep the SciFact-train weights above. 16 is the smallest cut-off that leaves the
+#: short-query evidence untouched (SciFact train nDCG@10 0.7382 at 16 and above; 2 of 809 claims
+#: keep more than 16 terms, 81 more than 12; 12 costs 0.0009), so the weight can fall as steeply
+#: as the long-prompt evidence asks without touching short queries.
 LONG_QUERY_TERMS = 16
+#: How steeply: with 1/n (power 1) hybrid stayed below the vector leg on the bundled train half
+#: (MRR@10 0.906 vs 0.917: a 28-term PR-audit prompt, right playbook keyword rank 5 / vector rank 3,
+#: lost to documents at keyword ranks 1-3 the vector leg ranks 4-11, since a keyword weight of
+#: 0.57 still lets one high keyword rank outweigh the vector leg's). On the train halves, power
+#: 1 / 1.5 / 2 / 2.5 / 3 at L = 16 gave bundled MRR@10 0.906 / 0.911 / 0.917 / 0.917 / 0.917 and
+#: generated-500 top-1 0.986 / 0.986 / 0.986 / 0.961 / 0.961 (the vector leg 0.961): 2 is the only
+#: value at which hybrid is at least as good as each leg on every train half (bench/playbooks.py
+#: --tune). At n = 28 the keyword weight is 0.33, at 48 0.11, at 128 (the cap) 0.016: on a long
+#: prompt the keyword leg mostly reorders what the vector leg already ranks close together.
+LONG_QUERY_POWER = 2.0
 #: Ranks taken from each leg before fusing (or k when larger). 50 vs 100 changes train nDCG@10
 #: by 0.0007, and the vector leg's KNN cost is linear in it (6 vs 11 ms at 100k documents).
 FUSION_DEPTH = 50
@@ -160,7 +168,7 @@ def keyword_weight(n_terms: int) -> float:
     """The keyword leg's fusion weight for a query that kept ``n_terms`` terms (see LONG_QUERY_TERMS)."""
     if n_terms <= LONG_QUERY_TERMS:
         return KEYWORD_WEIGHT
-    return KEYWORD_WEIGHT * LONG_QUERY_TERMS / n_terms
+    return KEYWORD_WEIGHT * (LONG_QUERY_TERMS / n_terms) ** LONG_QUERY_POWER
 
 
 def rrf_fuse(
@@ -179,7 +187,7 @@ def rrf_fuse(
 
     Ties are broken by the strongest single piece of evidence, the largest ``w_L / (k + rank)``
     of one leg, then by first appearance, so the output is deterministic. With k = 1 and a
-    keyword weight of 16/n, exact ties are common (n = 32: keyword rank 1 + vector rank 2 =
+    keyword weight below 1, exact ties happen (weight 0.5: keyword rank 1 + vector rank 2 =
     vector rank 1 + keyword rank 3 = 0.5); breaking them by the raw best rank, as before, ignored
     the weights and handed them to whichever leg came first (the keyword one), which is the leg
     the weights had just said to trust less.

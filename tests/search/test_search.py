@@ -8,7 +8,7 @@ import pytest
 from mcp_distill.errors import EmbedderError, InvalidInputError
 from mcp_distill.search.embed import Embedder, OnnxMiniLM
 from mcp_distill.search.index import META_DIM, META_MODEL, Doc, Index, reindex
-from mcp_distill.search.query import build_match, query_tokens, rrf_fuse
+from mcp_distill.search.query import LONG_QUERY_TERMS, build_match, keyword_weight, query_tokens, rrf_fuse
 from mcp_distill.store import Store
 
 HOSTILE = ['foo AND (', '"unbalanced', 'col:val', 'NEAR(a b)', '*', '', '   ', '🔥 ünïcödé', '-x', 'OR OR',
@@ -96,6 +96,24 @@ def test_rrf_tie_goes_to_the_strongest_weighted_evidence() -> None:
     assert [key for key, _ in fused] == ["b", "a", "c"]
     # with equal weights the same ranks are no tie, and the sum decides as before
     assert rrf_fuse(legs, k=1)[0][0] == "a"
+
+
+def test_long_prompt_keyword_weight_cannot_outvote_both_legs() -> None:
+    # Short queries keep the full keyword weight; beyond LONG_QUERY_TERMS it falls as (L/n)^2.
+    assert keyword_weight(LONG_QUERY_TERMS) == 1.0 and keyword_weight(3) == 1.0
+    assert keyword_weight(2 * LONG_QUERY_TERMS) == pytest.approx(0.25)
+    assert keyword_weight(28) < keyword_weight(20) < 1.0
+    # The bundled train half's PR-audit prompt (28 kept terms): the right playbook "r" is keyword
+    # rank 5 and vector rank 3; the others are high in one leg only. With the weight as 16/n (0.57)
+    # "r" came 6th; at (16/28)^2 = 0.33 it is 3rd, its vector rank.
+    keyword = ["k1", "k2", "k3", "x", "r", "y", "v2", "z", "v1"]
+    vector = ["v1", "v2", "r", "k3", "w", "q", "k2", "s", "t", "u", "k1"]
+    fused = [key for key, _ in rrf_fuse({"keyword": keyword, "vector": vector},
+                                        {"keyword": keyword_weight(28), "vector": 0.75}, k=1)]
+    assert fused.index("r") + 1 == 3
+    linear = [key for key, _ in rrf_fuse({"keyword": keyword, "vector": vector},
+                                         {"keyword": 16 / 28, "vector": 0.75}, k=1)]
+    assert linear.index("r") + 1 == 6
 
 
 def test_query_sanitising_leaves_no_syntax() -> None:
