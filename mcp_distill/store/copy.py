@@ -19,7 +19,7 @@ from typing import Any
 from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.models import Receipt
 from mcp_distill.receipts import ReceiptBuilder
-from mcp_distill.store import Store, is_server_url, open_store
+from mcp_distill.store import Store, is_server_url, open_store, placeholders
 
 BATCH = 2000
 #: Applied-migration bookkeeping: each store keeps its own.
@@ -150,7 +150,7 @@ def copy_store(src: Store, dst: Store, command: str = "store copy") -> Receipt:
         for table in tables:
             columns = [c for c in _columns(src, table) if c in set(_columns(dst, table))]
             insert = (f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) '
-                      f'VALUES ({", ".join("?" * len(columns))})')
+                      f'VALUES ({placeholders(len(columns))})')
             n = 0
             for batch in _rows(src, table, columns):
                 if table == "meta":
