@@ -44,7 +44,7 @@ class RowValidator:
     def __init__(self, store: Store | ReadOnlyStore, report: ValidationReport,
                  known_clean: Container[bytes] | None = None):
         self.report = report
-        self.check = Lookups(store)
+        self.lookups = Lookups(store)
         self.rag_ids: set[str] = set()
         self.known_clean = known_clean
         self.doc_runs: dict[str, frozenset[str]] = {}  # BEIR corpus id -> its source runs
@@ -68,7 +68,7 @@ class RowValidator:
                 runs.update(row["source_run_ids"])
             for p in meta.get("provenance") or row.get("provenance") or []:
                 provs.add((p["source_file"], p["line_offset"], p["sig_hash"]))
-        self.check.prefetch(runs, provs)
+        self.lookups.prefetch(runs, provs)
 
     def fail(self, where: str, message: str) -> None:
         self.report.error(f"{where}: {message}")
@@ -76,23 +76,23 @@ class RowValidator:
     def provenance(self, where: str, provs: list[dict[str, Any]]) -> None:
         for i, prov in enumerate(provs):
             self.report.checks["provenance"] += 1
-            problem = self.check.source(prov)
+            problem = self.lookups.source(prov)
             if problem:
                 self.fail(where, f"provenance[{i}]: {problem}")
-            elif not self.check.records(prov):
+            elif not self.lookups.records(prov):
                 self.fail(where, f"provenance[{i}] ({prov['source_file']}@{prov['line_offset']}) matches no "
                                  "evidence record in the store")
 
     def _of_run(self, prov: dict[str, Any], runs: set[str]) -> list[Found]:
-        raw = {self.check.resolve.run(r) for r in runs}
-        return [f for f in self.check.records(prov) if f.run_key in raw]
+        raw = {self.lookups.resolve.run(r) for r in runs}
+        return [f for f in self.lookups.records(prov) if f.run_key in raw]
 
     def _of_task(self, key: str, found: list[Found]) -> bool:
-        return any(self.check.resolve.matches(key, f.task_key) for f in found)
+        return any(self.lookups.resolve.matches(key, f.task_key) for f in found)
 
     def _shown(self, keys: set[str]) -> list[str]:
         """Raw task keys found in the store, as an error message may show them."""
-        return self.check.resolve.ids.publish(sorted(keys))
+        return self.lookups.resolve.ids.publish(sorted(keys))
 
     def row(self, kind: str, split: str | None, where: str, row: dict[str, Any]) -> None:
         if split is not None and row["metadata"]["split"] != split:
@@ -117,14 +117,14 @@ class RowValidator:
 
     def sft(self, where: str, row: dict[str, Any], meta: dict[str, Any]) -> None:
         run = meta["run_id"]
-        category = self.check.category(run)
+        category = self.lookups.category(run)
         self.report.checks["sft_run_accepted"] += 1
         if category != "accepted":
             self.fail(where, f"run {run} is {category or 'not scored or not in the store'}, not accepted: "
                              "only accepted runs may be in SFT")
         self.provenance(where, meta["provenance"])
         for i, prov in enumerate(meta["provenance"]):
-            if self.check.records(prov) and not self._of_run(prov, {run}):
+            if self.lookups.records(prov) and not self._of_run(prov, {run}):
                 self.fail(where, f"provenance[{i}]'s record belongs to another run than {run}")
         own = self._of_run(meta["provenance"][0], {run})
         keys = {f.task_key for f in own if f.task_key}
@@ -150,8 +150,8 @@ class RowValidator:
             self.fail(where, f"provenance[1] (rejected) is not a record of run {rejected_run}")
         if chosen and rejected and (not self._of_task(key, chosen) or not self._of_task(key, rejected)):
             self.fail(where, f"chosen and rejected are not of one task {key!r}")
-        raw_key = next((f.task_key for f in chosen + rejected if f.task_key and self.check.resolve.matches(key, f.task_key)),
-                       self.check.resolve.aliases.get(key, key))
+        raw_key = next((f.task_key for f in chosen + rejected if f.task_key and self.lookups.resolve.matches(key, f.task_key)),
+                       self.lookups.resolve.aliases.get(key, key))
         if split_for(raw_key) != meta["split"]:
             self.fail(where, f"split {meta['split']!r} is not the split of task {key!r}")
         for i, prov in enumerate(provs[2:], 2):  # the prompt's record: the chosen run's, same task
@@ -160,7 +160,7 @@ class RowValidator:
                 self.fail(where, f"provenance[{i}] (the prompt) is not a record of run {chosen_run}")
             elif not self._of_task(key, found):
                 self.fail(where, f"provenance[{i}] (the prompt) is of another task than {key!r}")
-        c_cat, r_cat = self.check.category(chosen_run), self.check.category(rejected_run)
+        c_cat, r_cat = self.lookups.category(chosen_run), self.lookups.category(rejected_run)
         if chosen_run != rejected_run:
             if c_cat != "accepted" or r_cat != "rejected":
                 self.fail(where, f"across runs the chosen run must be accepted and the rejected run rejected; "
@@ -189,19 +189,19 @@ class RowValidator:
         self.query_runs[qid] = frozenset(runs)
         for run in sorted(runs):
             self.report.checks["beir_query_run_accepted"] += 1
-            category = self.check.category(run)
+            category = self.lookups.category(run)
             if category != "accepted":
                 self.fail(where, f"run {run} is {category or 'not scored or not in the store'}, not accepted: "
                                  "only accepted runs' tasks are queries")
         self.provenance(where, meta["provenance"])
         for i, prov in enumerate(meta["provenance"]):
             found = self._of_run(prov, runs)
-            if self.check.records(prov) and not found:
+            if self.lookups.records(prov) and not found:
                 self.fail(where, f"provenance[{i}]'s record belongs to none of the query's runs")
             elif found and not self._of_task(key, found):
                 self.fail(where, f"provenance[{i}] (the query's text) is of another task than {key!r}")
             elif found:
-                raw_key = next(f.task_key for f in found if f.task_key and self.check.resolve.matches(key, f.task_key))
+                raw_key = next(f.task_key for f in found if f.task_key and self.lookups.resolve.matches(key, f.task_key))
                 if qid != query_id(raw_key):
                     self.fail(where, f"query id {qid!r} is not the id of task {key!r}")
 
@@ -237,12 +237,12 @@ class RowValidator:
             self.fail(where, "no source run")
         for run in sorted(runs):
             self.report.checks["rag_run_accepted"] += 1
-            category = self.check.category(run)
+            category = self.lookups.category(run)
             if category != "accepted":
                 self.fail(where, f"source run {run} is {category or 'not scored or not in the store'}, not accepted")
         self.provenance(where, row["provenance"])
         for i, prov in enumerate(row["provenance"]):
-            if self.check.records(prov) and not self._of_run(prov, runs):
+            if self.lookups.records(prov) and not self._of_run(prov, runs):
                 self.fail(where, f"provenance[{i}]'s record belongs to none of the source runs")
 
 

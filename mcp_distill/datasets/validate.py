@@ -129,7 +129,7 @@ class StreamValidator:
 
     def add_aliases(self, aliases: dict[str, str]) -> None:
         """Published id or path -> raw value, from the exporter (kept in memory only)."""
-        self.rows.check.resolve.aliases.update(aliases)
+        self.rows.lookups.resolve.aliases.update(aliases)
 
     def feed(self, rel: str, lines: list[bytes]) -> None:
         if rel not in FILE_KINDS:
@@ -158,7 +158,7 @@ class StreamValidator:
                 self.rows.row(kind, split, where, row)
 
     def finish(self) -> tuple[ValidationReport, dict[str, str]]:
-        self.rows.check.close()
+        self.rows.lookups.close()
         return self.report, {rel: h.hexdigest() for rel, h in self._hashes.items()}
 
 
