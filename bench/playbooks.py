@@ -232,6 +232,20 @@ def summary(result: dict[str, Any], split: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- report
 
 
+def rule_check(results: list[dict[str, Any]]) -> str:
+    """Where hybrid's top-1 or MRR@10 is below a leg's (the issue's rule), per KB and half."""
+    broken = []
+    for r in results:
+        for split in ("test", "train"):
+            s = summary(r, split)
+            for leg in ("keyword", "semantic"):
+                for metric in ("top1", "mrr@10"):
+                    if s["hybrid"][metric] < s[leg][metric]:
+                        broken.append(f"{r['kb']} {split} {metric} {s['hybrid'][metric]:.3f} < {leg} {s[leg][metric]:.3f}")
+    return ("hybrid >= each leg (top-1 and MRR@10) on every KB and both halves" if not broken else
+            "hybrid >= each leg (top-1 and MRR@10) everywhere except: " + "; ".join(broken))
+
+
 def table(results: list[dict[str, Any]], split: str) -> str:
     lines = ["| KB | runs / accepted / playbooks | queries (folds) | mode | top-1 | MRR@10 |", "|---|---|---|---|---|---|"]
     for r in results:
@@ -274,6 +288,8 @@ constants were chosen on the other half with `--tune`):
 Train half (for comparison):
 
 {table(results, "train")}
+
+Rule check: {rule_check(results)}.
 
 Per query, where hybrid ranks the right playbook below one of its legs, and every real-trace query (both
 halves; `-` = not among the first 50 of a leg or the first 10 of hybrid):
@@ -356,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tune:
         tune(results)
     print("\n".join(losses(results)))
+    print(rule_check(results))
     if not args.no_doc and not args.kb:
         write_section(SECTION, report(results, argv or []))
         print("updated docs/benchmarks.md section", repr(SECTION))
