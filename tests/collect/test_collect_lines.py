@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -9,7 +10,7 @@ import pytest
 
 from mcp_distill.adapters.base import canonical_json
 from mcp_distill.collect.collector import collect_paths
-from mcp_distill.collect.sources import json_line_problem
+from mcp_distill.collect.sources import has_long_digit_run, json_line_problem
 from mcp_distill.config import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "lakehouse_kb"
@@ -94,6 +95,15 @@ def test_integers_beyond_64_bits_quarantine_their_line(store, tmp_path, number):
         number.encode() + b"}"
     reasons, result = collect_with(store, tmp_path, "a.evidence.jsonl", [good(1), big, good(2)])
     assert result.total("inserted") == 2 and len(reasons) == 1 and "does not fit signed 64 bits" in reasons[0]
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"1" * 18, b"1" * 19, b"x" + b"0123456789" * 2, b"123456789 0123456789", b"\xd9\xa1" * 19 + b"12345678901234567",
+    "\u0661".encode() * 20, b'{"id": "' + b"9" * 18 + b'", "n": 1}', b"-" + b"5" * 19 + b".0",
+])
+def test_the_long_digit_run_check_is_the_regular_expression(raw):
+    # the pre-check that sends a line to the exact (slow) parse: ASCII digits only, as rb"\d" matches
+    assert has_long_digit_run(raw) == bool(re.search(rb"\d{19}", raw))
 
 
 @pytest.mark.parametrize("raw", [
