@@ -75,13 +75,15 @@ def search(
     since: Annotated[str | None, typer.Option(help="Only playbooks whose runs were last seen at or after this ISO-8601 "
                                                    "time (2026-04-01, 2026-04-01T10:00:00Z).")] = None,
     until: Annotated[str | None, typer.Option(help="Only playbooks last seen before this ISO-8601 time.")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Score every playbook by its exact vector (slower on a "
+                                                        "large index; the default uses binary-code candidates).")] = False,
 ) -> None:
     """Hybrid search over playbooks; each hit shows its keyword and vector ranks and its match strength."""
     state = cli_state(ctx)
     query = " ".join(words)
     embedder = state.embedder() if mode != "keyword" else None
     found = search_playbooks(state.store, embedder, query, k=k, task_type=task_type, tags=tag, mode=mode,
-                             min_strength=min_strength, since=since, until=until)
+                             min_strength=min_strength, since=since, until=until, exact=exact)
     table = Table(title=f"playbooks for: {query}")
     for col in ("#", "playbook", "title", "score", "kw rank", "vec rank", "match", "accepted"):
         table.add_column(col)

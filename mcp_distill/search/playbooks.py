@@ -188,8 +188,12 @@ def index_playbooks(store: Store, embedder: Embedder | None, progress: Progress 
 
 def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int = 5, task_type: str | None = None,
                      tags: list[str] | None = None, mode: str = "hybrid", min_strength: str = "weak",
-                     since: datetime | str | None = None, until: datetime | str | None = None) -> PlaybookSearch:
+                     since: datetime | str | None = None, until: datetime | str | None = None,
+                     exact: bool = False) -> PlaybookSearch:
     """Hybrid (default), keyword or semantic search over playbooks, with filters and explanations.
+
+    ``exact=True`` makes the vector leg score every playbook by its float vector instead of the
+    binary-code candidates (slower on a large index; see Index.search).
 
     ``since`` (inclusive) and ``until`` (exclusive) are ISO-8601 times (a date alone is midnight UTC)
     compared with when a playbook's runs were last seen; they apply inside both legs' queries.
@@ -201,7 +205,7 @@ def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int
     if min_strength not in STRENGTHS:
         raise InvalidInputError(f"min_strength must be one of {', '.join(STRENGTHS)}, not {min_strength!r}")
     result = Index(store, embedder, COLLECTION).search(query, k=k, mode=mode, task_type=task_type, tags=tags,
-                                                       since=since, until=until)
+                                                       since=since, until=until, exact=exact)
     hits = []
     dropped = 0
     for hit in result.hits:

@@ -52,6 +52,8 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
         since: Annotated[str | None, Field(description="Only playbooks whose runs were last seen at or after this "
                                                        "ISO-8601 time (e.g. 2026-04-01).")] = None,
         until: Annotated[str | None, Field(description="Only playbooks last seen before this ISO-8601 time.")] = None,
+        exact: Annotated[bool, Field(description="Score every playbook by its exact vector instead of binary-code "
+                                                 "candidates (slower on a large index).")] = False,
     ) -> PlaybookSearch:
         """How did we solve this kind of task before? Playbooks distilled from accepted runs, each hit with
         its fused score, each leg's rank and score, and a match strength (strong / weak / none) that means
@@ -60,7 +62,7 @@ def register(mcp: MCPServer, holder: StateHolder) -> None:
         embedder = app.embedder() if mode != "keyword" else None
         return await run_with_progress(ctx, lambda progress=None: core_search(
             app.store, embedder, query, k=k, task_type=task_type, tags=tags, mode=mode, min_strength=min_strength,
-            since=since, until=until))
+            since=since, until=until, exact=exact))
 
     @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True))
     @tool_errors

@@ -1,0 +1,165 @@
+"""Exact vector search (``exact=True`` on every face), the query-vector LRU and the query embedded on a
+worker thread. Real SQLite file, real sqlite-vec, the real ONNX embedder, a real MCP client."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES, PROJECT
+from mcp import Client
+
+from mcp_distill.cli import main
+from mcp_distill.config import Settings
+from mcp_distill.errors import EmbedderError
+from mcp_distill.search.embed import OnnxMiniLM
+from mcp_distill.search.embed.query_cache import QUERY_VECTORS, QueryVectorCache
+from mcp_distill.search.index import Doc, Index
+from mcp_distill.search.legs import Filters
+from mcp_distill.search.vector import VectorLeg
+from mcp_distill.server import build_server
+from mcp_distill.store import Store
+
+SUBJECTS = ["database migration", "kubernetes rollout", "flaky unit test", "memory leak", "TLS certificate",
+            "dependency upgrade", "slow SQL query", "CI cache", "login page", "disk full"]
+VERBS = ["fails after", "hangs during", "is slow on", "breaks", "needs a fix for", "times out in"]
+PLACES = ["the nightly build", "production", "the staging cluster", "a laptop", "the release branch"]
+TYPES = ["bugfix", "deploy", "perf"]
+
+
+def corpus() -> list[Doc]:
+    docs = []
+    for i, (s, v, p) in enumerate(itertools.product(SUBJECTS, VERBS, PLACES)):
+        docs.append(Doc(id=f"d{i:03d}", title=f"{s} {v} {p}", text=f"The {s} {v} {p}; seen {i % 7} times.",
+                        task_type=TYPES[i % 3], tags=[f"t{i % 4}"]))
+    return docs
+
+
+class Counting:
+    """The real embedder, counting calls and remembering the threads it ran on."""
+
+    def __init__(self, inner: OnnxMiniLM, model_id: str | None = None):
+        self.inner = inner
+        self.model_id = model_id or inner.model_id
+        self.dim = inner.dim
+        self.calls = 0
+        self.threads: set[str] = set()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        self.threads.add(threading.current_thread().name)
+        return self.inner.embed(texts)
+
+
+@pytest.fixture(scope="module")
+def onnx() -> OnnxMiniLM:
+    return OnnxMiniLM()
+
+
+@pytest.fixture
+def index(store: Store, onnx: OnnxMiniLM) -> Index:
+    idx = Index(store, onnx, "playbooks")
+    idx.upsert(corpus())
+    return idx
+
+
+def brute_force(onnx: OnnxMiniLM, docs: list[Doc], query: str, depth: int) -> list[str]:
+    """Cosine over every document's own embedding, computed here without the index."""
+    matrix = onnx.embed([d.embed_text() for d in docs])
+    sims = matrix @ onnx.embed([query])[0]
+    order = sorted(range(len(docs)), key=lambda i: (-sims[i], i))
+    return [docs[i].id for i in order[:depth]]
+
+
+@pytest.mark.parametrize("query", ["the rollout broke production", "tests fail at random", "out of disk space"])
+def test_exact_search_is_brute_force_cosine_however_few_candidates_the_default_takes(
+        index: Index, onnx: OnnxMiniLM, query: str) -> None:
+    docs = corpus()
+    # A default leg allowed only `depth` binary-code candidates, to show exact= does not use them.
+    index.vectors = VectorLeg(index.store, onnx.model_id, oversample=1.0, knn_budget=0)
+    expected = brute_force(onnx, docs, query, 10)
+    found = index.search(query, k=10, mode="semantic", exact=True)
+    assert [h.id for h in found.hits] == expected
+    assert [h.vector_rank for h in found.hits] == list(range(1, 11))
+    bugfix = [d for d in docs if d.task_type == "bugfix"]
+    filtered = index.search(query, k=5, mode="semantic", exact=True, task_type="bugfix")
+    assert [h.id for h in filtered.hits] == brute_force(onnx, bugfix, query, 5)
+
+
+def test_exact_search_reads_in_batches_and_keeps_the_best(index: Index, onnx: OnnxMiniLM,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import mcp_distill.search.vector as vector
+
+    qvec = onnx.embed(["a certificate expired in production"])[0]
+    whole = index.vectors.exact_search(qvec, Filters("playbooks"), 20)
+    monkeypatch.setattr(vector, "EXACT_BATCH", 7)  # 300 documents in 43 batches
+    batched = index.vectors.exact_search(qvec, Filters("playbooks"), 20)
+    assert [d for d, _ in batched] == [d for d, _ in whole]  # BLAS may round the last bit differently
+    np.testing.assert_allclose([s for _, s in batched], [s for _, s in whole], atol=1e-6)
+    assert len(whole) == 20 and [s for _, s in whole] == sorted((s for _, s in whole), reverse=True)
+
+
+def test_query_vectors_are_cached_by_model_and_text(store: Store, onnx: OnnxMiniLM) -> None:
+    QUERY_VECTORS.clear()
+    counting = Counting(onnx)
+    idx = Index(store, counting, "playbooks")
+    idx.upsert(corpus()[:30])
+    calls = counting.calls
+    first = idx.search("memory leak in production", k=3, mode="hybrid")
+    assert counting.calls == calls + 1
+    assert counting.threads - {threading.current_thread().name}, "the query is embedded on a worker thread"
+    again = Index(store, counting, "playbooks").search("memory leak in production", k=3, mode="semantic")
+    assert counting.calls == calls + 1  # a new Index (as per MCP request) still hits the process's cache
+    assert again.hits and first.hits
+    idx.search("memory leak in production ", k=3)  # another text: embedded again
+    assert counting.calls == calls + 2
+    other = QUERY_VECTORS.get("onnx:some-other-model", "memory leak in production")
+    assert other is None
+    cached = QUERY_VECTORS.get(onnx.model_id, "memory leak in production")
+    assert cached is not None and not cached.flags.writeable
+    np.testing.assert_allclose(cached, onnx.embed(["memory leak in production"])[0], atol=1e-6)
+
+
+def test_the_cache_evicts_the_least_recently_used() -> None:
+    cache = QueryVectorCache(size=2)
+    for text in ("a", "b"):
+        cache.put("m", text, np.full(3, ord(text), np.float32))
+    assert cache.get("m", "a") is not None  # a is now the most recent
+    cache.put("m", "c", np.zeros(3, np.float32))
+    assert cache.get("m", "b") is None and cache.get("m", "a") is not None and len(cache) == 2
+
+
+def test_an_embedder_failing_on_the_worker_thread_degrades_hybrid_and_raises_in_semantic(
+        index: Index, onnx: OnnxMiniLM) -> None:
+    class Down(Counting):
+        def embed(self, texts: list[str]) -> np.ndarray:
+            raise EmbedderError("cannot reach the embedder; start it")
+
+    QUERY_VECTORS.clear()
+    index.embedder = Down(onnx)
+    found = index.search("disk full on the staging cluster", k=3)
+    assert not found.semantic_available and found.hits and "cannot reach" in found.warnings[0]
+    with pytest.raises(EmbedderError, match="cannot reach"):
+        index.search("disk full on the staging cluster", k=3, mode="semantic")
+
+
+async def test_mcp_and_cli_take_exact(tmp_path, capsys) -> None:
+    args = ["--db", str(tmp_path / "d.db"), "--root", str(PROJECT), "--root", str(tmp_path)]
+    assert main([*args, "run", str(EXAMPLES)]) == 0
+    capsys.readouterr()
+    task = "permit analysis for a Chicago building contract"
+    assert main([*args, "--json", "playbooks", "search", task, "--exact", "--min-strength", "none"]) == 0
+    cli_exact = [h["playbook"]["playbook_id"] for h in json.loads(capsys.readouterr().out)["hits"]]
+    server = build_server(Settings(db_path=tmp_path / "d.db", roots=[PROJECT]))
+    async with Client(server) as client:
+        exact = await client.call_tool("search_playbooks", {"query": task, "exact": True, "min_strength": "none"})
+        default = await client.call_tool("search_playbooks", {"query": task, "min_strength": "none"})
+        bad = await client.call_tool("search_playbooks", {"query": task, "exact": "very"})
+    assert not exact.is_error and bad.is_error
+    ids = [h["playbook"]["playbook_id"] for h in exact.structured_content["hits"]]
+    assert ids == cli_exact and ids
+    # the example KB is small, so the default leg already rescores every candidate exactly
+    assert ids == [h["playbook"]["playbook_id"] for h in default.structured_content["hits"]]
