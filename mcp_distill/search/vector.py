@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from mcp_distill.search.codes import code_matrix
 from mcp_distill.search.legs import Filters, total_docs
 from mcp_distill.search.query import fts_string
 from mcp_distill.search.repository import legs as legs_db
@@ -167,18 +168,19 @@ class VectorLeg:
         return max(legs_db.count_of(self.store, self._filtered_sql(filters, limit)), 1)
 
     def _knn(self, qvec: np.ndarray, filters: Filters, k: int) -> list[int]:
-        where: list[tuple[str, Any]] = [("collection = ?", filters.collection)]
+        """The ``k`` nearest binary codes passing the collection, task_type, source and time filters,
+        from the in-memory copy of ``search_vec`` (mcp_distill.search.codes)."""
+        where: dict[str, Any] = {"collection": filters.collection}
         if filters.task_type is not None:
-            where.append(("task_type = ?", filters.task_type))
+            where["task_type"] = filters.task_type
         if filters.source is not None:
-            where.append(("source = ?", filters.source))
-        if filters.since is not None:
-            where.append(("ts_epoch >= ?", filters.since))
-        elif filters.until is not None:
-            where.append(("ts_epoch > ?", MISSING_TS))
-        if filters.until is not None:
-            where.append(("ts_epoch < ?", filters.until))
-        return legs_db.knn(self.store, _pad8(qvec).tobytes(), k, where)
+            where["source"] = filters.source
+        if filters.since is not None or filters.until is not None:
+            # a time filter excludes the documents without a time (MISSING_TS), as SQL's NULL does
+            low = filters.since if filters.since is not None else float(np.nextafter(MISSING_TS, 0.0))
+            where["ts_epoch"] = (low, filters.until)
+        code = legs_db.query_code(self.store, _pad8(qvec).tobytes())
+        return code_matrix(self.store).knn(code, where, k)
 
     def _with_tags(self, docs: list[int], tags: tuple[str, ...]) -> list[int]:
         if not docs:

@@ -163,3 +163,33 @@ async def test_mcp_and_cli_take_exact(tmp_path, capsys) -> None:
     assert ids == cli_exact and ids
     # the example KB is small, so the default leg already rescores every candidate exactly
     assert ids == [h["playbook"]["playbook_id"] for h in default.structured_content["hits"]]
+
+
+def test_in_memory_codes_rank_as_sqlite_vec_knn(index: Index, onnx: OnnxMiniLM) -> None:
+    from mcp_distill.search.codes import code_matrix
+    from mcp_distill.search.repository import legs as legs_db
+    from mcp_distill.search.vector import _pad8
+
+    for text in ("the login page breaks", "nightly build timeouts"):
+        padded = _pad8(onnx.embed([text])[0]).tobytes()
+        ours = code_matrix(index.store).knn(legs_db.query_code(index.store, padded), {"collection": "playbooks",
+                                                                                      "task_type": "perf"}, 15)
+        theirs = legs_db.knn(index.store, padded, 15, [("collection = ?", "playbooks"), ("task_type = ?", "perf")])
+        assert len(ours) == 15
+        assert legs_db.hamming(index.store, padded, ours) == legs_db.hamming(index.store, padded, theirs)
+
+
+def test_a_write_from_another_connection_reaches_the_in_memory_codes(index: Index, onnx: OnnxMiniLM, tmp_path) -> None:
+    from mcp_distill.store import open_store
+
+    before = index.search("a giraffe escaped from the zoo", k=1, mode="semantic")
+    assert before.hits[0].id != "giraffe"
+    other = open_store(index.store.path)
+    try:
+        Index(other, onnx, "playbooks").upsert([Doc(id="giraffe", title="Giraffe escaped from the zoo",
+                                                    text="A tall animal left its enclosure.")])
+    finally:
+        other.close()
+    assert index.search("a giraffe escaped from the zoo", k=1, mode="semantic").hits[0].id == "giraffe"
+    Index(index.store, onnx, "playbooks").delete(["giraffe"])
+    assert index.search("a giraffe escaped from the zoo", k=1, mode="semantic").hits[0].id != "giraffe"

@@ -15,6 +15,9 @@ from mcp_distill.store import SqliteStore, placeholders
 from mcp_distill.store.dialect import in_list, list_param
 
 VEC_TABLE = "search_vec"
+#: meta key of a random token replaced by every write to search_vec (in the same transaction), so a
+#: process holding the codes in memory (mcp_distill.search.codes) sees any change, its own or another's.
+CODES_TOKEN = "search_vec_token"
 
 
 def _rows(store: SqliteStore, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -167,6 +170,26 @@ def create_vec_table(store: SqliteStore, bits: int) -> None:
 
 def drop_vec_table(store: SqliteStore) -> None:
     store.execute(f"DROP TABLE IF EXISTS {VEC_TABLE}")
+    _codes_changed(store)
+
+
+def _codes_changed(store: SqliteStore) -> None:
+    store.execute("INSERT INTO meta(key, value) VALUES (?, lower(hex(randomblob(8)))) "
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (CODES_TOKEN,))
+
+
+def codes_token(store: SqliteStore) -> str | None:
+    """The token of the codes' current state (None: written before tokens existed, or never)."""
+    row = store.query_one("SELECT value FROM meta WHERE key = ?", (CODES_TOKEN,))
+    return row["value"] if row else None
+
+
+def all_codes(store: SqliteStore) -> list[tuple[int, str, str, bytes, str, float]]:
+    """Every row of search_vec: (doc, collection, task_type, code, source, ts_epoch)."""
+    if not vec_table_exists(store):
+        return []
+    return [(int(r[0]), r[1], r[2], r[3], r[4], float(r[5])) for r in _rows(
+        store, f"SELECT doc, collection, task_type, code, source, ts_epoch FROM {VEC_TABLE}")]
 
 
 def put_code(store: SqliteStore, doc: int, collection: str, padded: bytes, task_type: str, source: str,
@@ -176,10 +199,17 @@ def put_code(store: SqliteStore, doc: int, collection: str, padded: bytes, task_
     store.execute(
         f"INSERT INTO {VEC_TABLE}(doc, collection, task_type, code, source, ts_epoch) "
         "VALUES (?, ?, ?, vec_quantize_binary(?), ?, ?)", (doc, collection, task_type, padded, source, ts_epoch))
+    _codes_changed(store)
 
 
 def remove_codes(store: SqliteStore, docs: Sequence[int]) -> None:
     store.executemany(f"DELETE FROM {VEC_TABLE} WHERE doc = ?", [(d,) for d in docs])
+    _codes_changed(store)
+
+
+def query_code(store: SqliteStore, padded_query: bytes) -> bytes:
+    """sqlite-vec's own binary code of a (padded) float32 query, bit for bit as the stored codes."""
+    return _rows(store, "SELECT vec_quantize_binary(?)", (padded_query,))[0][0]
 
 
 def exact_vectors(store: SqliteStore, docs: Sequence[int]) -> list[tuple[int, bytes]]:
@@ -195,8 +225,17 @@ def cached_vector(store: SqliteStore, vector_id: int) -> bytes | None:
     return row["vector"] if row else None
 
 
+def hamming(store: SqliteStore, padded_query: bytes, docs: Sequence[int]) -> list[int]:
+    """sqlite-vec's hamming distance of each of ``docs``' codes to the query's, in order."""
+    dist = dict(_rows(store, f"SELECT doc, vec_distance_hamming(code, vec_quantize_binary(?)) FROM {VEC_TABLE} "
+                             f"WHERE {in_list(store.dialect, 'doc')}", (padded_query, list_param(store.dialect, docs))))
+    return [int(dist[d]) for d in docs]
+
+
 def knn(store: SqliteStore, padded_query: bytes, k: int, where: Sequence[tuple[str, Any]]) -> list[int]:
-    """The ``k`` nearest codes to the query's (``where``: (column clause, value) filters inside the KNN)."""
+    """The ``k`` nearest codes to the query's by sqlite-vec's own KNN (``where``: (column clause, value)
+    filters inside the KNN). The leg reads the codes from memory (mcp_distill.search.codes); this is
+    the reference its tests compare with."""
     clauses = ["code MATCH vec_quantize_binary(?)", "k = ?", *(c for c, _ in where)]
     params = [padded_query, k, *(v for _, v in where)]
     sql = f"SELECT doc FROM {VEC_TABLE} WHERE {' AND '.join(clauses)} ORDER BY distance"
