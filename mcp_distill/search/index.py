@@ -105,7 +105,8 @@ MAX_K = 1000
 NO_EMBEDDER = "no embedder is configured; set MCP_DISTILL_EMBEDDER (default onnx)"
 SNIPPET_CHARS = 280
 #: Threads embedding queries while the searching thread runs the keyword leg (onnxruntime and the
-#: remote embedders' sockets release the GIL, so the two overlap on two cores).
+#: remote embedders' sockets release the GIL, so the two overlap on two cores); 0 embeds on the
+#: searching thread first (the benchmark's "before").
 EMBED_THREADS = 2
 _EXECUTOR: ThreadPoolExecutor | None = None
 _EXECUTOR_LOCK = threading.Lock()
@@ -322,6 +323,11 @@ class Index(IndexWrites):
             qvec = l2_normalise(windows.mean(axis=0, keepdims=True))[0] if len(windows) > 1 else windows[0]
             return QUERY_VECTORS.put(embedder.model_id, query, qvec)
 
+        if EMBED_THREADS <= 0:
+            try:
+                return _finished(work())
+            except EmbedderError as exc:
+                return _finished(error=exc)
         return _embed_executor().submit(work)
 
     def _semantic(self, pending: Future[np.ndarray], filters: Filters, depth: int, k: int, mode: str,

