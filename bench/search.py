@@ -2,6 +2,14 @@
 
     .venv/bin/python bench/search.py                       # 10k and 100k, 200 queries, k=10
     .venv/bin/python bench/search.py --sizes 10000 --queries 100
+    .venv/bin/python bench/search.py --sizes 100000 --queries 300 --peers lancedb --recall --embedding
+    .venv/bin/python bench/search.py --sizes 1000000 --bulk --queries 100 --no-doc
+
+``--peers lancedb`` runs LanceDB (bench/search_peers.py; ``pip install -e '.[bench]'``) on the same
+documents, vectors and queries, interleaved with mcp-distill over ``--rounds`` rounds; ``--recall``
+measures the vector leg's overlap@10 with exact search (bench/search_recall.py); ``--embedding``
+the query embedding alone and overlapped (bench/search_embed.py). The queries are split in halves:
+the first (train) half picks the candidate depth, timings and reported overlaps use the second.
 
 Synthetic documents, built from a real corpus (SciFact abstracts, ../shared/data/ir/scifact):
 each has a title taken from a corpus document, 150-250 words of corpus sentences (mostly from
@@ -29,6 +37,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import search_embed
+import search_peers
+import search_recall
 from _common import (
     CACHE_DIR,
     cached_embedder,
@@ -43,8 +54,10 @@ from _common import (
 from mcp_distill.search import query as search_query
 from mcp_distill.search import vector as search_vector
 from mcp_distill.search.embed import Embedder, OnnxMiniLM, l2_normalise
+from mcp_distill.search.embed.query_cache import QUERY_VECTORS
 from mcp_distill.search.index import Doc, Index, embed_text
 from mcp_distill.search.legs import Filters, KeywordLeg
+from mcp_distill.search.repository import docs_by_rowid
 from mcp_distill.store import open_store
 
 SECTION = "Search latency"
@@ -125,7 +138,7 @@ def build(n: int, corpus: dict[str, tuple[str, str]], pool_vectors: np.ndarray, 
     if done_marker.exists():
         return index, float(json.loads(done_marker.read_text())["seconds"])
     started = time.perf_counter()
-    index.upsert(docs, progress=lambda done, total: log(f"{n}: upserted {done}/{total}") if done % 10240 == 0
+    index.upsert(docs, progress=lambda done, total, *_: log(f"{n}: upserted {done}/{total}") if done % 10240 == 0
                  or done == total else None)
     took = time.perf_counter() - started
     store.conn.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
@@ -166,6 +179,7 @@ def measure(index: Index, queries: list[str], k: int) -> dict[tuple[str, str], t
         hits: dict[str, list[int]] = {m: [] for m in modes}
         for q in queries:
             for mode in modes:
+                QUERY_VECTORS.clear()  # the query embedding is part of every timed search here
                 started = time.perf_counter()
                 result = index.search(q, k=k, mode=mode, **kwargs)  # type: ignore[arg-type]
                 times[mode].append((time.perf_counter() - started) * 1000)
@@ -189,7 +203,7 @@ def naive_keyword(index: Index, queries: list[str]) -> tuple[float, float]:
     return percentile(times, 50), percentile(times, 95)
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
@@ -199,33 +213,98 @@ def main(argv: list[str] | None = None) -> int:
                         / "ir" / "scifact", help="corpus providing the text and the pool of real embeddings")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--no-doc", action="store_true")
-    args = parser.parse_args(argv)
+    parser.add_argument("--peers", default="", help="comma-separated peers to run side by side: lancedb")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the side-by-side runs")
+    parser.add_argument("--recall", action="store_true", help="vector leg overlap@10 with exact search")
+    parser.add_argument("--embedding", action="store_true", help="query embedding alone and overlapped")
+    parser.add_argument("--no-latency", action="store_true", help="skip the per-filter latency table")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     corpus = load_corpus(args.dataset)
     real = OnnxMiniLM()
     log(f"pool: embedding (or reading from bench/.cache) {len(corpus)} corpus documents")
     pool = cached_embedder(real).embed([embed_text(t, x) for t, x in corpus.values()])
     queries = list(load_queries(args.dataset).values())[: args.queries]
+    qvecs = real.embed(queries)  # the same query vectors for every engine (timed separately: --embedding)
+    test = queries[len(queries) // 2:]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    peers = [p for p in args.peers.split(",") if p.strip()]
     load_before = os.getloadavg()[0]
+    extra: list[str] = []
     results: dict[int, dict[tuple[str, str], tuple[float, float, float]]] = {}
     builds: dict[int, float | None] = {}
     naive: dict[int, tuple[float, float]] = {}
     for n in sizes:
         index, builds[n] = build(n, corpus, pool, real, args.seed, args.rebuild)
-        results[n] = measure(index, queries, args.k)
-        naive[n] = naive_keyword(index, queries)
+        if not args.no_latency:
+            results[n] = measure(index, queries, args.k)
+            naive[n] = naive_keyword(index, queries)
+        extra += extras(args, n, index, corpus, pool, queries, qvecs, peers)
         index.store.close()
-    cmd = f"bench/search.py --sizes {args.sizes} --queries {args.queries} --k {args.k}"
+    if args.embedding:
+        alone = search_embed.embedding_alone(test, max(1, args.rounds // 2), percentile)
+        extra += ["", *search_embed.embedding_lines(alone, None, None, len(test))]
+    cmd = " ".join(["bench/search.py", *(argv if argv is not None else sys.argv[1:])])
     load = (load_before, os.getloadavg()[0])
-    body = report(results, builds, naive, sizes, len(queries), args.k, cmd, load)
+    body = report(results, builds, naive, [n for n in sizes if n in results], len(queries), args.k, cmd, load)
+    body += "\n".join(["", *extra, "", f"1-minute load average at the end: {os.getloadavg()[0]:.1f}.", ""])
     print(body)
     print(f"reproduce: .venv/bin/python {cmd}")
     if not args.no_doc:
         write_section(SECTION, body)
         print("updated docs/benchmarks.md section", repr(SECTION))
-    print(json.dumps({str(n): {f"{label}|{mode}": {"p50_ms": round(v[0], 2), "p95_ms": round(v[1], 2)}
-                               for (label, mode), v in results[n].items() if mode != "share"} for n in sizes}))
     return 0
+
+
+def extras(args: argparse.Namespace, n: int, index: Index, corpus: dict[str, tuple[str, str]], pool: np.ndarray,
+           queries: list[str], qvecs: np.ndarray, peers: list[str]) -> list[str]:
+    """The side-by-side, recall and overlap sections for ``n`` documents."""
+    half = len(queries) // 2
+    lines: list[str] = []
+    table = None
+    if "lancedb" in peers:
+        why = search_peers.available()
+        if why:
+            lines += ["", f"LanceDB not run: {why}."]
+        else:
+            docs, vectors = synthetic(n, corpus, pool, args.seed)
+            folder = CACHE_DIR / f"lancedb_{n}_v{BUILD_VERSION}_s{args.seed}"
+            table, took = search_peers.open_table(folder, docs, vectors, args.rebuild, log)
+            lines += ["", *side_by_side_lines(index, table, queries[half:], qvecs[half:], args, n, took)]
+    if args.recall:
+        rows, picked = search_recall.recall_table(index, qvecs, log)
+        lance = None
+        if table is not None:
+            exact = search_recall.exact_top(index, qvecs[half:], 10)
+            names = docs_by_rowid(index.store, sorted({d for e in exact for d in e}))
+            lance = search_peers.lance_overlap(table, qvecs[half:], [[names[d]["doc_id"] for d in e] for e in exact])
+        lines += ["", *search_recall.recall_lines(rows, picked, len(queries), lance)]
+    if args.embedding:
+        ab = search_embed.overlap_ab(index, queries[half:], args.k, max(1, args.rounds // 2), percentile)
+        lines += ["", *search_embed.embedding_lines({}, ab, n, len(queries) - half)[4:]]
+    return lines
+
+
+def side_by_side_lines(index: Index, table: object, queries: list[str], qvecs: np.ndarray, args: argparse.Namespace,
+                       n: int, took: float | None) -> list[str]:
+    filters = [FILTERS[0], FILTERS[1], FILTERS[4]]
+    got = search_peers.side_by_side(index, table, queries, qvecs, args.k, args.rounds, filters, percentile, log)
+    lines = [f"**Side by side with LanceDB {search_peers.lance_version()} at {n:,} documents** (same documents, "
+             f"vectors and query vectors; LanceDB: {search_peers.LANCE_INDEX} cosine index + native FTS, its hybrid "
+             f"search with its default RRF reranker, built in {took or 0:.0f} s; {len(queries)} test-half queries, "
+             f"k={args.k}, {args.rounds} interleaved rounds, medians of each round's p50 / p95, ms):", "",
+             "| filter | ours, embedding excluded | ours, embedding included | LanceDB hybrid | ratio p50 | ratio p95 |",
+             "|---|---|---|---|---|---|"]
+    for label, _ in filters:
+        ours, incl, lance = (got[(label, e)] for e in search_peers.ENGINES)
+        lines.append(f"| {label} | {ours[0]:.1f} / {ours[1]:.1f} | {incl[0]:.1f} / {incl[1]:.1f} | "
+                     f"{lance[0]:.1f} / {lance[1]:.1f} | {ours[0] / lance[0]:.2f} | {ours[1] / lance[1]:.2f} |")
+    lines += ["", "Ratios: ours with the embedding excluded / LanceDB hybrid (the query vector given to both)."]
+    log("\n".join(lines))
+    return lines
 
 
 def report(results: dict[int, dict[tuple[str, str], tuple[float, float, float]]], builds: dict[int, float | None],
@@ -255,11 +334,12 @@ def report(results: dict[int, dict[tuple[str, str], tuple[float, float, float]]]
                   f"{naive[n][0]:.1f} / {naive[n][1]:.1f} ms.", ""]
     lines += [
         f"Settings: terms in > {search_query.MAX_DF_RATIO:g} of documents dropped, at most "
-        f"{search_query.MAX_QUERY_TERMS} terms within {search_query.POSTINGS_BUDGET} postings; binary-code KNN "
-        f"with depth ({search_query.FUSION_DEPTH}) to {search_vector.VEC_OVERSAMPLE:g}x depth candidates (within "
-        f"{search_vector.VEC_KNN_BUDGET:,} documents x k), exact rescoring. Filters: task_type is a vec0 partition "
-        "and source/time vec0 metadata (filtered inside the KNN); tag sets come from the FTS5 facet postings and "
-        f"are scored exactly up to {search_vector.EXACT_SCAN_MAX} documents, above that exactly or by an "
+        f"{search_query.MAX_QUERY_TERMS} terms within {search_query.POSTINGS_BUDGET} postings; vector leg: the "
+        f"{search_vector.VEC_POOL:g}x depth ({search_query.FUSION_DEPTH}) nearest binary codes by hamming distance "
+        f"(in memory), ranked by their int8 vectors, the best {search_vector.VEC_RESCORE:g}x depth rescored by the "
+        "float vectors. Filters: task_type, source and time are masks over the in-memory codes; tag sets come "
+        f"from the FTS5 facet postings and are scored exactly up to {search_vector.EXACT_SCAN_MAX} documents, "
+        "above that exactly or by an "
         "over-fetching KNN, whichever the cost model picks. Every filtered search returned its k hits. Targets: "
         "hybrid p95 <= 20 ms at 10k, <= 50 ms at 100k.",
         "",

@@ -15,13 +15,19 @@ from mcp_distill.store import Store
 #: A tag-filtered set this small (or smaller) is scored exactly from the float vectors (about 3 µs
 #: per document on 2 cores at 100k), which is both cheaper than an over-fetching KNN and exact.
 EXACT_SCAN_MAX = 2000
-#: Binary-code KNN candidates rescored exactly: between ``depth`` and VEC_OVERSAMPLE x depth,
-#: as many as fit VEC_KNN_BUDGET (documents x k; sqlite-vec's KNN cost is linear in k, about
-#: 1.2 ns per unit at 100k documents and 3 ns at 10k on 2 cores: k=50 costs 1.9 ms at 10k,
-#: 6.6 ms at 100k). Hamming order is a rough proxy of cosine order: on SciFact train,
-#: rescoring 1x/2x/4x depth candidates gives the leg's recall@100 0.89/0.91/0.93 (exact 0.93),
-#: nDCG@10 unchanged. So small collections get a near-exact leg almost for free, and 100k
-#: documents (where 4x would cost 25 ms) get 1x.
+#: Candidates of the default (no tag filter) path, in multiples of ``depth``: the VEC_POOL x depth
+#: nearest binary codes by hamming distance (in memory, mcp_distill.search.codes: ~1.5 ms at 100k
+#: documents whatever the pool), ranked again by their int8 vectors (~0.2 ms for 1600), and the best
+#: VEC_RESCORE x depth of those rescored by their float vectors. Hamming order alone is a rough
+#: proxy of cosine order: at 100k documents the leg's top 10 overlapped exact search's 0.92-0.95
+#: with 4x depth rescored, and a pool of 16x / 24x / 32x / 40x reaches 0.983 / 0.989 / 0.994 / 0.995
+#: on the train half of the queries (test half: 0.976 / 0.980 / 0.985 / 0.989); int8 ranking is
+#: close enough to exact that rescoring 1x or 4x depth gives the same overlap. 32x is the smallest
+#: pool reaching 0.99 on train (bench/search.py --recall; docs/benchmarks.md "Search latency").
+VEC_POOL = 32.0
+VEC_RESCORE = 1.0
+#: The PostgreSQL leg (pgvector HNSW, mcp_distill.search.repository.pg_legs) asks for between
+#: ``depth`` and VEC_OVERSAMPLE x depth candidates, as many as fit VEC_KNN_BUDGET (documents x k).
 VEC_OVERSAMPLE = 4.0
 VEC_KNN_BUDGET = 1_000_000
 #: sqlite-vec caps a KNN's k at 4096 (and fails quietly above it).
@@ -62,8 +68,11 @@ class VectorLeg:
     TABLE = legs_db.VEC_TABLE
 
     def __init__(self, store: Store, model_id: str | None, *, oversample: float = VEC_OVERSAMPLE,
-                 knn_budget: float = VEC_KNN_BUDGET, exact_max: int = EXACT_SCAN_MAX):
+                 knn_budget: float = VEC_KNN_BUDGET, exact_max: int = EXACT_SCAN_MAX, pool: float = VEC_POOL,
+                 rescore: float = VEC_RESCORE):
         self.store = store
+        self.pool = pool
+        self.rescore = rescore
         self.model_id = model_id  # the store's vector space; None: no vectors yet, the leg returns nothing
         self.oversample = oversample
         self.knn_budget = knn_budget
@@ -120,9 +129,10 @@ class VectorLeg:
             return []
         qvec = np.asarray(qvec, dtype=np.float32)
         n = max(total_docs(self.store), 1)
-        candidates = min(MAX_KNN_K, max(depth, int(min(depth * self.oversample, self.knn_budget / n))))
+        candidates = min(MAX_KNN_K, max(depth, int(depth * self.rescore)))
         if not filters.tags:
-            return self._rescore(qvec, self._knn(qvec, filters, candidates), depth)
+            pool = int(depth * self.pool)
+            return self._rescore(qvec, self._knn(qvec, filters, candidates, pool), depth)
         ids = self._filtered_ids(filters, self.exact_max + 1)
         if len(ids) <= self.exact_max:
             return self._rescore(qvec, ids, depth)
@@ -167,9 +177,10 @@ class VectorLeg:
         SQLite is ~10x cheaper than bringing 50k ids into Python)."""
         return max(legs_db.count_of(self.store, self._filtered_sql(filters, limit)), 1)
 
-    def _knn(self, qvec: np.ndarray, filters: Filters, k: int) -> list[int]:
+    def _knn(self, qvec: np.ndarray, filters: Filters, k: int, pool: int = 0) -> list[int]:
         """The ``k`` nearest binary codes passing the collection, task_type, source and time filters,
-        from the in-memory copy of ``search_vec`` (mcp_distill.search.codes)."""
+        from the in-memory copy of ``search_vec`` (mcp_distill.search.codes); with ``pool`` > k, the
+        ``pool`` nearest codes ranked again by their int8 vectors and the best ``k`` of those."""
         where: dict[str, Any] = {"collection": filters.collection}
         if filters.task_type is not None:
             where["task_type"] = filters.task_type
@@ -180,7 +191,7 @@ class VectorLeg:
             low = filters.since if filters.since is not None else float(np.nextafter(MISSING_TS, 0.0))
             where["ts_epoch"] = (low, filters.until)
         code = legs_db.query_code(self.store, _pad8(qvec).tobytes())
-        return code_matrix(self.store).knn(code, where, k)
+        return code_matrix(self.store).knn(code, where, k, qvec, pool)
 
     def _with_tags(self, docs: list[int], tags: tuple[str, ...]) -> list[int]:
         if not docs:
@@ -201,7 +212,7 @@ class VectorLeg:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         if matrix.shape[1] != qvec.shape[0]:
             return []
-        sims = matrix @ qvec
+        sims = np.einsum("ij,j->i", matrix, qvec)  # not `@`: see mcp_distill.search.codes (BLAS threads)
         take = min(depth, len(rows))
         top = np.argpartition(-sims, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
         top = top[np.lexsort((ids[top], -sims[top]))]

@@ -79,7 +79,7 @@ def test_exact_search_is_brute_force_cosine_however_few_candidates_the_default_t
         index: Index, onnx: OnnxMiniLM, query: str) -> None:
     docs = corpus()
     # A default leg allowed only `depth` binary-code candidates, to show exact= does not use them.
-    index.vectors = VectorLeg(index.store, onnx.model_id, oversample=1.0, knn_budget=0)
+    index.vectors = VectorLeg(index.store, onnx.model_id, pool=0.0, rescore=1.0)
     expected = brute_force(onnx, docs, query, 10)
     found = index.search(query, k=10, mode="semantic", exact=True)
     assert [h.id for h in found.hits] == expected

@@ -8,7 +8,7 @@ rows per query, and the tokenizer's temporary FTS5 table lives on that one conne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mcp_distill.store import SqliteStore, placeholders
@@ -217,6 +217,15 @@ def exact_vectors(store: SqliteStore, docs: Sequence[int]) -> list[tuple[int, by
     return [(int(r[0]), r[1]) for r in _rows(
         store, "SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.id = d.vector_id "
                f"WHERE {in_list(store.dialect, 'd.id')}", (list_param(store.dialect, docs),))]
+
+
+def iter_vectors(store: SqliteStore, batch: int) -> Iterator[list[tuple[int, bytes]]]:
+    """Every document's (row id, float32 vector bytes), ``batch`` rows at a time (holds the store's lock
+    throughout, so the batches are one consistent read)."""
+    with store.lock:
+        cursor = store.conn.execute("SELECT d.id, c.vector FROM search_docs d JOIN embed_cache c ON c.id = d.vector_id")
+        while rows := cursor.fetchmany(batch):
+            yield [(int(r[0]), r[1]) for r in rows]
 
 
 def cached_vector(store: SqliteStore, vector_id: int) -> bytes | None:
