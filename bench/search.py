@@ -132,11 +132,11 @@ def build(n: int, corpus: dict[str, tuple[str, str]], pool_vectors: np.ndarray, 
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         done_marker.unlink(missing_ok=True)
-    docs, vectors = synthetic(n, corpus, pool_vectors, seed)
     store = open_store(path)
+    if done_marker.exists():  # built earlier: queries need only the real model (same model id)
+        return Index(store, real, "playbooks"), float(json.loads(done_marker.read_text())["seconds"])
+    docs, vectors = synthetic(n, corpus, pool_vectors, seed)
     index = Index(store, SyntheticVectors(real, vectors), "playbooks")
-    if done_marker.exists():
-        return index, float(json.loads(done_marker.read_text())["seconds"])
     started = time.perf_counter()
     index.upsert(docs, progress=lambda done, total, *_: log(f"{n}: upserted {done}/{total}") if done % 10240 == 0
                  or done == total else None)
@@ -203,6 +203,13 @@ def naive_keyword(index: Index, queries: list[str]) -> tuple[float, float]:
     return percentile(times, 50), percentile(times, 95)
 
 
+def memory() -> str:
+    """Resident and peak resident memory of this process (Linux /proc), e.g. 'RSS 512 MB (peak 600 MB)'."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    mb = {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM") if key in status}
+    return f"RSS {mb.get('VmRSS', 0):.0f} MB (peak {mb.get('VmHWM', 0):.0f} MB)"
+
+
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -242,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_latency:
             results[n] = measure(index, queries, args.k)
             naive[n] = naive_keyword(index, queries)
-        extra += extras(args, n, index, corpus, pool, queries, qvecs, peers)
+        if n == max(sizes):  # peers, recall and embedding at the largest size only
+            extra += extras(args, n, index, corpus, pool, queries, qvecs, peers)
+        extra += ["", f"Memory of this process after the {n:,}-document runs: {memory()}."]
         index.store.close()
     if args.embedding:
         alone = search_embed.embedding_alone(test, max(1, args.rounds // 2), percentile)

@@ -22,6 +22,16 @@ SHARED = PROJECT.parent / "shared"
 EXAMPLES = PROJECT / "examples" / "lakehouse_kb"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_query_vectors():
+    """Each test starts with an empty process-wide query-vector LRU: a query another test embedded must
+    not be served to a test whose embedder is down (or another model under the same id)."""
+    from mcp_distill.search.embed.query_cache import QUERY_VECTORS
+
+    QUERY_VECTORS.clear()
+    yield
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     s = open_store(tmp_path / "distill.db")

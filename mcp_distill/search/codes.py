@@ -43,30 +43,34 @@ class CodeMatrix:
     q8_scale: np.ndarray  # float32: the factor back to the float vector's scale, per document
 
     @classmethod
-    def load(cls, store: Store, token: str | None) -> CodeMatrix:
-        rows = legs_db.all_codes(store)
-        rows.sort(key=lambda r: r[0])
+    def load(cls, store: Store, token: str | None, batch: int = 50_000) -> CodeMatrix:
+        """Read ``search_vec`` ``batch`` rows at a time (a million rows as Python tuples would take
+        ~0.5 GB at once), then the int8 vectors."""
         names: dict[str, dict[str, int]] = {"collection": {}, "task_type": {}, "source": {}}
-
-        def encoded(column: str, position: int) -> np.ndarray:
-            table = names[column]
-            return np.fromiter((table.setdefault(r[position], len(table)) for r in rows), dtype=np.int32,
-                               count=len(rows))
-
-        width = len(rows[0][3]) if rows else 8
-        blob = b"".join(r[3] for r in rows)
-        pad = (-width) % 8  # uint64 words: pad each code with zero bytes (equal on both sides, no distance)
-        codes = np.frombuffer(blob, dtype=np.uint8).reshape(len(rows), width)
-        if pad:
-            codes = np.pad(codes, ((0, 0), (0, pad)))
-        docs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        del blob
-        q8, scale = _int8_vectors(store, docs)
-        return cls(token=token, docs=docs,
-                   codes=np.ascontiguousarray(codes).view(np.uint64), collection=encoded("collection", 1),
-                   task_type=encoded("task_type", 2), source=encoded("source", 4),
-                   ts_epoch=np.fromiter((r[5] for r in rows), dtype=np.float64, count=len(rows)), names=names,
-                   q8=q8, q8_scale=scale)
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("docs", "codes", "collection", "task_type", "source", "ts")}
+        for rows in legs_db.iter_codes(store, batch):
+            n = len(rows)
+            parts["docs"].append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=n))
+            width = len(rows[0][3])
+            codes = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.uint8).reshape(n, width)
+            parts["codes"].append(np.pad(codes, ((0, 0), (0, (-width) % 8))))  # whole uint64 words; zeros add no distance
+            for column, position in (("collection", 1), ("task_type", 2), ("source", 4)):
+                table = names[column]
+                parts[column].append(np.fromiter((table.setdefault(r[position], len(table)) for r in rows),
+                                                 dtype=np.int32, count=n))
+            parts["ts"].append(np.fromiter((r[5] for r in rows), dtype=np.float64, count=n))
+        if not parts["docs"]:
+            empty = np.zeros(0, dtype=np.int32)
+            return cls(token=token, docs=np.zeros(0, dtype=np.int64), codes=np.zeros((0, 1), dtype=np.uint64),
+                       collection=empty, task_type=empty, source=empty, ts_epoch=np.zeros(0), names=names,
+                       q8=np.zeros((0, 8), dtype=np.int8), q8_scale=np.zeros(0, dtype=np.float32))
+        docs = np.concatenate(parts["docs"])
+        order = np.argsort(docs, kind="stable")  # vec0 scans partition by partition
+        joined = {k: np.concatenate(v)[order] for k, v in parts.items()}
+        q8, scale = _int8_vectors(store, joined["docs"])
+        return cls(token=token, docs=joined["docs"], codes=np.ascontiguousarray(joined["codes"]).view(np.uint64),
+                   collection=joined["collection"], task_type=joined["task_type"], source=joined["source"],
+                   ts_epoch=joined["ts"], names=names, q8=q8, q8_scale=scale)
 
     def query_code(self, code: bytes) -> np.ndarray:
         raw = np.frombuffer(code, dtype=np.uint8)

@@ -38,13 +38,16 @@ Design
   more than half the documents are dropped and the rarest kept within a postings budget (the
   leg costs about its matched postings). Filters are facet tokens ANDed inside the MATCH (time
   through a join), so they never starve it.
-- Vector leg (:class:`~mcp_distill.search.legs.VectorLeg`): one vector space per store (model id
-  and dim in ``meta``; another model is refused until ``mcp-distill reindex``). KNN on binary
-  codes in a sqlite-vec ``vec0`` table partitioned by collection and task_type, with source and
-  time as metadata filtered inside the KNN, then exact float rescoring of the candidates (the
-  vectors live once, in ``embed_cache``). Tag filters (multi-valued) read the tagged set from the
-  facet postings and score it exactly, or over-fetch from the KNN when that is cheaper, with an
-  exact fallback: no filter starves this leg either.
+- Vector leg (:class:`~mcp_distill.search.vector.VectorLeg`): one vector space per store (model id
+  and dim in ``meta``; another model is refused until ``mcp-distill reindex``). Binary codes in a
+  sqlite-vec ``vec0`` table (collection, task_type, source, time alongside), read into memory once
+  per change (:mod:`mcp_distill.search.codes`): a hamming pool masked by the filters, ranked again
+  by int8 copies of the vectors, the best rescored by the float vectors (which live once, in
+  ``embed_cache``). Tag filters (multi-valued) read the tagged set from the facet postings and
+  score it exactly, or over-fetch from the KNN when that is cheaper, with an exact fallback: no
+  filter starves this leg either. ``exact=True`` scores every filtered document by its float vector.
+- The query is embedded on a worker thread while the keyword leg runs, and its vector kept in an
+  in-process LRU keyed by (model, text) (:mod:`mcp_distill.search.embed.query_cache`).
 - Fusion: :func:`~mcp_distill.search.query.rrf_fuse` over ranks, constants tuned on SciFact train.
 - An embedder outage never blocks writing (documents stay keyword-searchable and are marked
   pending; the next upsert, :meth:`Index.embed_pending` or :func:`reindex` fills them), and in

@@ -270,6 +270,9 @@ def test_outage_in_hybrid_falls_back_to_keyword(index: Index, onnx: OnnxMiniLM) 
     assert all(h.vector_rank is None for h in result.hits)
     with pytest.raises(EmbedderError, match="cannot reach"):
         down.search("flaky tests", mode="semantic")
+    index.search("flaky tests", mode="semantic")  # the real model embeds it once ...
+    cached = down.search("flaky tests", mode="semantic")  # ... and the process's LRU answers during the outage
+    assert cached.semantic_available and cached.hits[0].id == "pb-flaky"
 
 
 def test_outage_while_writing_keeps_documents_pending(store: Store, onnx: OnnxMiniLM) -> None:

@@ -184,12 +184,15 @@ def codes_token(store: SqliteStore) -> str | None:
     return row["value"] if row else None
 
 
-def all_codes(store: SqliteStore) -> list[tuple[int, str, str, bytes, str, float]]:
-    """Every row of search_vec: (doc, collection, task_type, code, source, ts_epoch)."""
-    if not vec_table_exists(store):
-        return []
-    return [(int(r[0]), r[1], r[2], r[3], r[4], float(r[5])) for r in _rows(
-        store, f"SELECT doc, collection, task_type, code, source, ts_epoch FROM {VEC_TABLE}")]
+def iter_codes(store: SqliteStore, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Every row of search_vec, (doc, collection, task_type, code, source, ts_epoch), ``batch`` rows at a
+    time (under the store's lock throughout: one consistent read)."""
+    with store.lock:
+        if not vec_table_exists(store):
+            return
+        cursor = store.conn.execute(f"SELECT doc, collection, task_type, code, source, ts_epoch FROM {VEC_TABLE}")
+        while rows := cursor.fetchmany(batch):
+            yield rows
 
 
 def put_code(store: SqliteStore, doc: int, collection: str, padded: bytes, task_type: str, source: str,
