@@ -54,46 +54,41 @@ class Counting:
         return self.inner.embed(texts)
 
 
-@pytest.fixture(scope="module")
-def onnx() -> OnnxMiniLM:
-    return OnnxMiniLM()
-
-
 @pytest.fixture
-def index(store: Store, onnx: OnnxMiniLM) -> Index:
-    idx = Index(store, onnx, "playbooks")
+def index(store: Store, embedder: OnnxMiniLM) -> Index:
+    idx = Index(store, embedder, "playbooks")
     idx.upsert(corpus())
     return idx
 
 
-def brute_force(onnx: OnnxMiniLM, docs: list[Doc], query: str, depth: int) -> list[str]:
+def brute_force(embedder: OnnxMiniLM, docs: list[Doc], query: str, depth: int) -> list[str]:
     """Cosine over every document's own embedding, computed here without the index."""
-    matrix = onnx.embed([d.embed_text() for d in docs])
-    sims = matrix @ onnx.embed([query])[0]
+    matrix = embedder.embed([d.embed_text() for d in docs])
+    sims = matrix @ embedder.embed([query])[0]
     order = sorted(range(len(docs)), key=lambda i: (-sims[i], i))
     return [docs[i].id for i in order[:depth]]
 
 
 @pytest.mark.parametrize("query", ["the rollout broke production", "tests fail at random", "out of disk space"])
 def test_exact_search_is_brute_force_cosine_however_few_candidates_the_default_takes(
-        index: Index, onnx: OnnxMiniLM, query: str) -> None:
+        index: Index, embedder: OnnxMiniLM, query: str) -> None:
     docs = corpus()
     # A default leg allowed only `depth` binary-code candidates, to show exact= does not use them.
-    index.vectors = VectorLeg(index.store, onnx.model_id, pool=0.0, rescore=1.0)
-    expected = brute_force(onnx, docs, query, 10)
+    index.vectors = VectorLeg(index.store, embedder.model_id, pool=0.0, rescore=1.0)
+    expected = brute_force(embedder, docs, query, 10)
     found = index.search(query, k=10, mode="semantic", exact=True)
     assert [h.id for h in found.hits] == expected
     assert [h.vector_rank for h in found.hits] == list(range(1, 11))
     bugfix = [d for d in docs if d.task_type == "bugfix"]
     filtered = index.search(query, k=5, mode="semantic", exact=True, task_type="bugfix")
-    assert [h.id for h in filtered.hits] == brute_force(onnx, bugfix, query, 5)
+    assert [h.id for h in filtered.hits] == brute_force(embedder, bugfix, query, 5)
 
 
-def test_exact_search_reads_in_batches_and_keeps_the_best(index: Index, onnx: OnnxMiniLM,
+def test_exact_search_reads_in_batches_and_keeps_the_best(index: Index, embedder: OnnxMiniLM,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import mcp_distill.search.vector as vector
 
-    qvec = onnx.embed(["a certificate expired in production"])[0]
+    qvec = embedder.embed(["a certificate expired in production"])[0]
     whole = index.vectors.exact_search(qvec, Filters("playbooks"), 20)
     monkeypatch.setattr(vector, "EXACT_BATCH", 7)  # 300 documents in 43 batches
     batched = index.vectors.exact_search(qvec, Filters("playbooks"), 20)
@@ -102,9 +97,9 @@ def test_exact_search_reads_in_batches_and_keeps_the_best(index: Index, onnx: On
     assert len(whole) == 20 and [s for _, s in whole] == sorted((s for _, s in whole), reverse=True)
 
 
-def test_query_vectors_are_cached_by_model_and_text(store: Store, onnx: OnnxMiniLM) -> None:
+def test_query_vectors_are_cached_by_model_and_text(store: Store, embedder: OnnxMiniLM) -> None:
     QUERY_VECTORS.clear()
-    counting = Counting(onnx)
+    counting = Counting(embedder)
     idx = Index(store, counting, "playbooks")
     idx.upsert(corpus()[:30])
     calls = counting.calls
@@ -118,9 +113,9 @@ def test_query_vectors_are_cached_by_model_and_text(store: Store, onnx: OnnxMini
     assert counting.calls == calls + 2
     other = QUERY_VECTORS.get("onnx:some-other-model", "memory leak in production")
     assert other is None
-    cached = QUERY_VECTORS.get(onnx.model_id, "memory leak in production")
+    cached = QUERY_VECTORS.get(embedder.model_id, "memory leak in production")
     assert cached is not None and not cached.flags.writeable
-    np.testing.assert_allclose(cached, onnx.embed(["memory leak in production"])[0], atol=1e-6)
+    np.testing.assert_allclose(cached, embedder.embed(["memory leak in production"])[0], atol=1e-6)
 
 
 def test_the_cache_evicts_the_least_recently_used() -> None:
@@ -133,13 +128,13 @@ def test_the_cache_evicts_the_least_recently_used() -> None:
 
 
 def test_an_embedder_failing_on_the_worker_thread_degrades_hybrid_and_raises_in_semantic(
-        index: Index, onnx: OnnxMiniLM) -> None:
+        index: Index, embedder: OnnxMiniLM) -> None:
     class Down(Counting):
         def embed(self, texts: list[str]) -> np.ndarray:
             raise EmbedderError("cannot reach the embedder; start it")
 
     QUERY_VECTORS.clear()
-    index.embedder = Down(onnx)
+    index.embedder = Down(embedder)
     found = index.search("disk full on the staging cluster", k=3)
     assert not found.semantic_available and found.hits and "cannot reach" in found.warnings[0]
     with pytest.raises(EmbedderError, match="cannot reach"):
@@ -165,13 +160,13 @@ async def test_mcp_and_cli_take_exact(tmp_path, capsys) -> None:
     assert ids == [h["playbook"]["playbook_id"] for h in default.structured_content["hits"]]
 
 
-def test_in_memory_codes_rank_as_sqlite_vec_knn(index: Index, onnx: OnnxMiniLM) -> None:
+def test_in_memory_codes_rank_as_sqlite_vec_knn(index: Index, embedder: OnnxMiniLM) -> None:
     from mcp_distill.search.codes import code_matrix
     from mcp_distill.search.repository import legs as legs_db
     from mcp_distill.search.vector import _pad8
 
     for text in ("the login page breaks", "nightly build timeouts"):
-        padded = _pad8(onnx.embed([text])[0]).tobytes()
+        padded = _pad8(embedder.embed([text])[0]).tobytes()
         ours = code_matrix(index.store).knn(legs_db.query_code(index.store, padded), {"collection": "playbooks",
                                                                                       "task_type": "perf"}, 15)
         theirs = legs_db.knn(index.store, padded, 15, [("collection = ?", "playbooks"), ("task_type = ?", "perf")])
@@ -179,37 +174,37 @@ def test_in_memory_codes_rank_as_sqlite_vec_knn(index: Index, onnx: OnnxMiniLM) 
         assert legs_db.hamming(index.store, padded, ours) == legs_db.hamming(index.store, padded, theirs)
 
 
-def test_a_write_from_another_connection_reaches_the_in_memory_codes(index: Index, onnx: OnnxMiniLM, tmp_path) -> None:
+def test_a_write_from_another_connection_reaches_the_in_memory_codes(index: Index, embedder: OnnxMiniLM, tmp_path) -> None:
     from mcp_distill.store import open_store
 
     before = index.search("a giraffe escaped from the zoo", k=1, mode="semantic")
     assert before.hits[0].id != "giraffe"
     other = open_store(index.store.path)
     try:
-        Index(other, onnx, "playbooks").upsert([Doc(id="giraffe", title="Giraffe escaped from the zoo",
+        Index(other, embedder, "playbooks").upsert([Doc(id="giraffe", title="Giraffe escaped from the zoo",
                                                     text="A tall animal left its enclosure.")])
     finally:
         other.close()
     assert index.search("a giraffe escaped from the zoo", k=1, mode="semantic").hits[0].id == "giraffe"
-    Index(index.store, onnx, "playbooks").delete(["giraffe"])
+    Index(index.store, embedder, "playbooks").delete(["giraffe"])
     assert index.search("a giraffe escaped from the zoo", k=1, mode="semantic").hits[0].id != "giraffe"
 
 
-def test_session_settings_change_speed_not_vectors(onnx: OnnxMiniLM) -> None:
+def test_session_settings_change_speed_not_vectors(embedder: OnnxMiniLM) -> None:
     texts = ["short query", "a somewhat longer query about a database migration that keeps timing out"]
-    base = onnx.embed(texts)
+    base = embedder.embed(texts)
     for variant in (OnnxMiniLM(pad_to=256), OnnxMiniLM(threads=1), OnnxMiniLM(graph_level="basic")):
         np.testing.assert_allclose(variant.embed(texts), base, atol=2e-3)
     with pytest.raises(EmbedderError, match="graph optimisation level"):
         OnnxMiniLM(graph_level="fastest").embed(["x"])
 
 
-def test_embedding_on_the_searching_thread_gives_the_same_hits(index: Index, onnx: OnnxMiniLM,
+def test_embedding_on_the_searching_thread_gives_the_same_hits(index: Index, embedder: OnnxMiniLM,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import mcp_distill.search.index as search_index
 
     QUERY_VECTORS.clear()
-    counting = Counting(onnx)
+    counting = Counting(embedder)
     index.embedder = counting
     alongside = index.search("certificate problems on the release branch", k=5)
     QUERY_VECTORS.clear()
