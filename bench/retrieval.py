@@ -57,10 +57,11 @@ TUNING = (
     "| keyword postings budget | 4000: 0.7083, 8000: 0.7078, none: 0.7079 | 4000 (half the time at 100k) |\n"
     "| vector candidates (x depth) | 1x: 0.6604 (R@100 0.890), 2x: 0.6605 (0.913), 4x: 0.6605 (0.927), "
     "exact: 0.6605 (0.932) | up to 4x within budget |\n"
-    "| RRF k, vector weight, depth | k=60 w=1: 0.7232; k=5 w=1: 0.7343; k=1 w=0.75 depth 100: 0.7389, "
-    "depth 50: 0.7384 (best in grid 0.7394) | k=1, w=0.75, depth 50 |\n"
-    "| long-query keyword weight cut-off L (weight min(1, L/n)) | 8: 0.7328 (372 of 809 claims down-weighted), "
-    "12: 0.7373 (81), 16: 0.7382 (2), 24 / none: 0.7382 (0) | 16 (with the playbook train split) |\n"
+    "| RRF k, vector weight, depth | k=60 w=1: 0.7243; k=5 w=1: 0.7343; k=1 w=0.75 depth 100: 0.7388, "
+    "depth 50: 0.7382 (best in grid 0.7395) | k=1, w=0.75, depth 50 |\n"
+    "| long-query keyword weight (L/n)^p beyond L terms | p 1 / p 2: L 8: 0.7328 / 0.7306 (372 of 809 claims "
+    "down-weighted), 12: 0.7373 / 0.7376 (81), 16: 0.7382 / 0.7382 (2), 24 / none: 0.7382 (0) | "
+    "L 16, p 2 (p from the playbook train split) |\n"
 )
 
 
