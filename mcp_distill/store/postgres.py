@@ -111,12 +111,17 @@ class PgConnection:
         cursor.executemany(to_psycopg(sql).encode(), list(rows))
         return cursor
 
-    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                  binary_types: Sequence[str] | None = None) -> int:
         """``COPY table (columns) FROM STDIN`` of ``rows`` (the bulk load: one statement, no per-row
-        round trip or parse); the number of rows sent."""
+        round trip or parse); the number of rows sent. ``binary_types`` (a type name per column):
+        binary COPY, for values costly to write as text (a vector is 384 floats)."""
         names = ", ".join(f'"{c}"' for c in columns)
+        options = " (FORMAT BINARY)" if binary_types else ""
         n = 0
-        with self.raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN'.encode()) as copy:
+        with self.raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN{options}'.encode()) as copy:
+            if binary_types:
+                copy.set_types(list(binary_types))
             for row in rows:
                 copy.write_row(row)
                 n += 1

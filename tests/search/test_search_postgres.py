@@ -130,7 +130,7 @@ def test_the_vector_leg_answers_every_filter_by_hnsw_or_exactly_with_the_same_hi
         index = Index(store, embedder, "playbooks")
         bulk_load(index, _docs())
         exact = vector_leg(store, index.vectors.model_id, exact_max=10**9)  # every search scored exactly
-        hnsw = vector_leg(store, index.vectors.model_id, exact_max=0)  # every search asks the HNSW index first
+        hnsw = vector_leg(store, index.vectors.model_id, exact_max=0)  # HNSW wherever the filter's share allows
         qvec = embedder.embed(["protein folding in cells"])[0]
         for filters in (index._filters(None, None, None, None, None), index._filters("docs", None, None, None, None),
                         index._filters(None, ["rare"], None, None, None),

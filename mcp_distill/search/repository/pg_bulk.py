@@ -44,7 +44,8 @@ def cached_vector_ids(conn: Any, model_id: str, hashes: Sequence[str]) -> dict[s
 
 
 def copy_cache(conn: Any, rows: Iterable[tuple[int, str, str, bytes]]) -> int:
-    return int(conn.copy_rows("embed_cache", ("id", "content_hash", "model_id", "vector"), rows))
+    return int(conn.copy_rows("embed_cache", ("id", "content_hash", "model_id", "vector"), rows,
+                              binary_types=("int8", "text", "text", "bytea")))
 
 
 def copy_docs(conn: Any, rows: Iterable[Sequence[Any]]) -> int:
@@ -57,7 +58,7 @@ def copy_tags(conn: Any, rows: Iterable[tuple[str, int]]) -> int:
 
 def copy_vectors(conn: Any, rows: Iterable[tuple[int, str, str | None, str | None, float | None, Any]]) -> int:
     return int(conn.copy_rows("search_vec", ("doc", "collection", "task_type", "source", "ts_epoch", "embedding"),
-                              rows))
+                              rows, binary_types=("int8", "text", "text", "text", "float8", "vector")))
 
 
 def drop_search_indexes(conn: Any) -> None:
