@@ -25,7 +25,7 @@ BATCH = 2000
 #: Applied-migration bookkeeping: each store keeps its own.
 SKIPPED_TABLES = {"_sqlite_migrations", "_distill_migrations",
                   # PostgreSQL's keyword-index statistics: the destination's triggers count its own documents
-                  "search_terms", "search_totals"}
+                  "search_terms", "search_totals", "search_doc_tokens"}
 #: Tables whose rows say a store already holds something (a copy only goes into an empty store).
 CONTENT_TABLES = ("evidence", "runs", "scores", "search_docs", "playbooks", "drift_snapshots", "ledger_entry")
 #: Rows and values that belong to the source's vector index, not to the knowledge.

@@ -35,24 +35,26 @@ def _docs(n: int = 60) -> list[Doc]:
     return docs
 
 
-def _stats(store) -> tuple[dict[str, int], tuple[int, int]]:
+def _stats(store) -> tuple[dict[str, int], tuple[int, int], dict[int, int]]:
     terms = {r["term"]: r["ndoc"] for r in store.query("SELECT term, ndoc FROM search_terms WHERE ndoc > 0")}
     totals = store.query_one("SELECT docs, tokens FROM search_totals")
-    return terms, (totals["docs"], totals["tokens"])
+    lengths = {r["doc"]: r["tokens"] for r in store.query("SELECT doc, tokens FROM search_doc_tokens")}
+    return terms, (totals["docs"], totals["tokens"]), lengths
 
 
-def _recounted(store) -> tuple[dict[str, int], tuple[int, int]]:
-    """The same statistics read from the documents themselves (the scan the tables replace)."""
+def _recounted(store) -> tuple[dict[str, int], tuple[int, int], dict[int, int]]:
+    """The same statistics read from the documents themselves (the scans the tables replace)."""
     terms = {r["word"]: r["ndoc"] for r in store.query("SELECT word, ndoc FROM ts_stat('SELECT fts FROM search_docs')")}
     row = store.query_one("SELECT count(*) AS n, coalesce(sum(distill_fts_tokens(fts)), 0) AS t FROM search_docs")
-    return terms, (row["n"], row["t"])
+    lengths = {r["id"]: r["t"] for r in store.query("SELECT id, distill_fts_tokens(fts) AS t FROM search_docs")}
+    return terms, (row["n"], row["t"]), lengths
 
 
 def test_term_statistics_follow_every_insert_update_and_delete(pg_url, embedder):
     docs = _docs(30)
     with open_store(pg_url) as store:
         index = Index(store, embedder, "playbooks")
-        assert _stats(store) == ({}, (0, 0))
+        assert _stats(store) == ({}, (0, 0), {})
         index.upsert(docs)
         assert _stats(store) == _recounted(store) and _stats(store)[1][0] == 30
         changed = docs[3].model_copy(update={"text": "Zebrafish regenerate cardiac tissue quickly."})
@@ -72,7 +74,7 @@ def test_migration_009_counts_the_documents_an_older_store_already_holds(pg_url)
 
     with psycopg.connect(pg_url, autocommit=True) as raw, raw.transaction():
         conn = PgConnection(raw)
-        pg_migrations.apply(conn, store="old", stop_before="m009_search_term_stats")
+        pg_migrations.apply(conn, store="old", stop_before="m009_search_term_stats")  # and m010
         for i, text in enumerate(("Flaky migrations retried", "retrying the flaky test suite", "")):
             conn.execute("INSERT INTO search_docs(collection, doc_id, content_hash, row_hash, updated_at, title, text) "
                          "VALUES ('c', ?, 'h', 'r', 'now', 'Doc', ?)", (f"d{i}", text))
@@ -141,3 +143,17 @@ def test_the_vector_leg_answers_every_filter_by_hnsw_or_exactly_with_the_same_hi
             passing = set(exact._filtered_ids(filters, None))
             assert {d for d, _ in expected} <= passing
             assert len(expected) == min(10, len(passing))
+
+
+def test_matched_fields_name_the_column_each_term_was_found_in(pg_url, embedder):
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        index.upsert([Doc(id="a", title="Zebrafish heart repair", text="Cardiac tissue regrows after injury.",
+                          tags=["regeneration"]),
+                      Doc(id="b", title="Mouse liver", text="Hepatocytes of zebrafish divide.", tags=["liver"])])
+        fields = {h.id: h.matched_fields for h in index.search("zebrafish", k=5, mode="keyword").hits}
+        assert fields == {"a": ["title"], "b": ["text"]}
+        assert [h.matched_fields for h in index.search("regeneration liver", k=5, mode="keyword").hits
+                if h.id == "a"] == [["tags"]]
+        assert {h.id: h.matched_fields for h in index.search("cardiac repair", k=5, mode="keyword").hits} == {
+            "a": ["title", "text"]}

@@ -93,26 +93,24 @@ def statistics(store: Store, lexemes: Iterable[str]) -> tuple[dict[str, int], in
 
 
 #: BM25 (k1 1.2, b 0.75) of the pool: ``q`` the lexemes with their idf; ``cand`` the GIN matches passing
-#: the filters, best ts_rank first; each candidate's tsvector unnested once, aggregated to its length
-#: (tokens) and the weighted term frequency of each query lexeme it holds (A title, B tags, C text:
-#: the count of each weight from ``array_positions``, C functions, no row per position). Twice as
-#: fast as unnesting into rows and grouping them (measured at 100k documents), the same scores.
+#: the filters, best ts_rank first; of each candidate's tsvector only the query lexemes' entries are
+#: unnested (``ts_delete`` of everything else: C code, where unnesting all ~120 entries into rows was
+#: half the statement's time at 100k documents), each one's weighted term frequency counted from its
+#: weights (A title, B tags, C text) with ``array_positions``; the length (tokens) from
+#: search_doc_tokens (migration 010).
 _BM25_SQL = """
 WITH q AS (SELECT * FROM unnest(?::text[], ?::float8[]) AS q(term, idf)),
 m AS (SELECT to_tsquery('simple', ?) AS q),
 cand AS MATERIALIZED (SELECT d.id, d.fts FROM search_docs d, m WHERE d.fts @@ m.q AND {where}
                       ORDER BY ts_rank(d.fts, m.q) DESC, d.id LIMIT ?),
-s AS (SELECT c.id, s.dl, s.lex, s.tf FROM cand c CROSS JOIN LATERAL (
-        SELECT sum(coalesce(array_length(x.positions, 1), 1)) AS dl,
-               array_agg(x.lexeme) FILTER (WHERE x.lexeme = ANY(?::text[])) AS lex,
-               array_agg(? * cardinality(array_positions(x.weights, 'A')) + ? * cardinality(array_positions(x.weights, 'B'))
-                         + ? * (cardinality(x.weights) - cardinality(array_positions(x.weights, 'A'))
-                                - cardinality(array_positions(x.weights, 'B'))))
-                 FILTER (WHERE x.lexeme = ANY(?::text[])) AS tf
-        FROM unnest(c.fts) AS x) AS s)
-SELECT s.id, sum(q.idf * t.tf * 2.2 / (t.tf + 1.2 * (0.25 + 0.75 * s.dl / ?))) AS score
-FROM s CROSS JOIN LATERAL unnest(s.lex, s.tf) AS t(term, tf) JOIN q ON q.term = t.term
-GROUP BY s.id ORDER BY score DESC, s.id LIMIT ?"""
+e AS (SELECT c.id, coalesce(k.tokens, distill_fts_tokens(c.fts)) AS dl, x.lexeme,
+             ? * cardinality(array_positions(x.weights, 'A')) + ? * cardinality(array_positions(x.weights, 'B'))
+             + ? * (cardinality(x.weights) - cardinality(array_positions(x.weights, 'A'))
+                    - cardinality(array_positions(x.weights, 'B'))) AS tf
+      FROM cand c LEFT JOIN search_doc_tokens k ON k.doc = c.id,
+           unnest(ts_delete(c.fts, tsvector_to_array(ts_delete(c.fts, ?::text[])))) AS x)
+SELECT e.id, sum(q.idf * e.tf * 2.2 / (e.tf + 1.2 * (0.25 + 0.75 * e.dl / ?))) AS score
+FROM e JOIN q ON q.term = e.lexeme GROUP BY e.id ORDER BY score DESC, e.id LIMIT ?"""
 
 
 class PgKeywordLeg(KeywordLeg):
@@ -187,16 +185,17 @@ class PgKeywordLeg(KeywordLeg):
         where, params = _filter_sql(filters)
         rows = self.store.query(_BM25_SQL.format(where=where), (
             lexemes, idfs, " | ".join(_quoted(t) for t in lexemes), *params, max(depth * BM25_POOL, BM25_POOL_MIN),
-            lexemes, *self._column_weights, lexemes, avgdl, depth))
+            *self._column_weights, lexemes, avgdl, depth))
         return [(int(r["id"]), float(r["score"])) for r in rows]
 
     def matched_fields(self, terms: list[str], ids: list[int]) -> dict[int, list[str]]:
-        """Which of title/text/tags hold a query term, per document id (one statement for all)."""
+        """Which of title/text/tags hold a query term, per document id (one statement for all): the
+        stored tsvector's entries of each column's weight (A title, B tags, C text), no parsing again."""
         if not terms or not ids:
             return {}
         rows = self.store.query(
-            "SELECT d.id, to_tsvector('english', d.title) @@ q.q AS title, to_tsvector('english', d.text) @@ q.q "
-            "AS text, to_tsvector('english', d.tags) @@ q.q AS tags FROM search_docs d, "
+            "SELECT d.id, ts_filter(d.fts, '{a}') @@ q.q AS title, ts_filter(d.fts, '{c}') @@ q.q AS text, "
+            "ts_filter(d.fts, '{b}') @@ q.q AS tags FROM search_docs d, "
             "websearch_to_tsquery('english', ?) AS q(q) WHERE d.id = ANY(?)", (_websearch(terms), list(ids)))
         return {int(r["id"]): [f for f in ("title", "text", "tags") if r[f]] for r in rows}
 
