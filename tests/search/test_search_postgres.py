@@ -157,3 +157,20 @@ def test_matched_fields_name_the_column_each_term_was_found_in(pg_url, embedder)
                 if h.id == "a"] == [["tags"]]
         assert {h.id: h.matched_fields for h in index.search("cardiac repair", k=5, mode="keyword").hits} == {
             "a": ["title", "text"]}
+
+
+def test_a_tag_filter_keeps_exactly_the_tagged_matches_whatever_the_tag(pg_url, embedder):
+    # the keyword leg narrows by the tag's lexemes in the GIN index first: stop words, punctuation,
+    # several words and non-ASCII tags must still keep exactly the documents carrying the tag
+    tags = ["the", "CI/CD", "Data  Lake", "Daten-Qualität", "common"]
+    docs = [d.model_copy(update={"tags": [tags[i % len(tags)], "common"]}) for i, d in enumerate(_docs(40))]
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        index.upsert(docs)
+        query = "cells protein expression in patients"
+        everything = index.search(query, k=100, mode="keyword").hits
+        for tag in tags:
+            wanted = [h.id for h in everything if " ".join(tag.split()).casefold() in
+                      {" ".join(t.split()).casefold() for t in h.tags}]
+            assert wanted, tag
+            assert [h.id for h in index.search(query, k=100, mode="keyword", tags=[tag.upper()]).hits] == wanted, tag

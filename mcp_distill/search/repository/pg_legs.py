@@ -183,6 +183,14 @@ class PgKeywordLeg(KeywordLeg):
         df, n, avgdl = statistics(self.store, lexemes)
         idfs = [max(1e-6, math.log((n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))) for t in lexemes]
         where, params = _filter_sql(filters)
+        for tag in filters.tags:
+            # The tag's lexemes are in the tsvector of every document carrying it (the tags column is part
+            # of fts): a necessary condition the GIN index checks while matching, so a common tag no longer
+            # costs a search_tags probe per match before the EXISTS confirms it. ASCII only, where the
+            # parser's lower-casing and normalise_tag's casefold agree.
+            if tag.isascii() and (stems := self.tokenize([tag]).get(0)):
+                where += " AND d.fts @@ ?::tsquery"
+                params.append(" & ".join(_quoted(t) for t in dict.fromkeys(stems)))
         rows = self.store.query(_BM25_SQL.format(where=where), (
             lexemes, idfs, " | ".join(_quoted(t) for t in lexemes), *params, max(depth * BM25_POOL, BM25_POOL_MIN),
             *self._column_weights, lexemes, avgdl, depth))
