@@ -58,6 +58,11 @@ from mcp_distill.store import open_store
 SECTION = "PostgreSQL backend"
 SCIFACT = ROOT.parent / "shared" / "data" / "ir" / "scifact"
 EXAMPLES = ROOT / "examples" / "lakehouse_kb"
+#: For orientation only (another size, build path and load; not an A/B): what this section showed before the
+#: scale work (commit fd0751d).
+PREVIOUS = ("Before the scale work (commit fd0751d, 10,000 documents built through `Index.upsert` in 130 s, load "
+            "not comparable): hybrid 164.7 / 252.4 ms with the embedding included, keyword 128.7 / 216.4 ms. The keyword "
+            "leg's remaining cost is reading every GIN match's tsvector for ts_rank (~2,800 matches a query here).")
 #: shared_buffers of the benchmark's own pgserver (set once with ALTER SYSTEM; a server given by --db keeps its own)
 SHARED_BUFFERS = "1GB"
 
@@ -256,7 +261,10 @@ def _latency_lines(lat: dict) -> list[str]:
             goal = (n, worst)
     if goal:
         (n, (p95, label)) = goal
-        verdict = "met" if p95 <= 30 else "**not met**"
+        if n >= 1_000_000:
+            verdict = "met" if p95 <= 30 else "**not met**"
+        else:  # measured below 1M only: over 30 ms here cannot be met at 1M; under it shows nothing yet
+            verdict = "**not met** (already over it at this size)" if p95 > 30 else "not shown (the goal is at 1M)"
         lines += [f"Goal (hybrid p95 <= 30 ms at 1M documents, embedding excluded): at {n:,} documents the worst "
                   f"filter's hybrid p95 is {p95:.1f} ms ({label}): {verdict}."]
         if n < 1_000_000:
@@ -264,7 +272,7 @@ def _latency_lines(lat: dict) -> list[str]:
             lines.append(f"1M documents were **not measured** in this run: the bulk load built {rate:,.0f} documents/s "
                          f"here (indexes included), so 1M would take at least {1_000_000 / rate / 60:.0f} min on this machine "
                          "at this load (the HNSW build grows faster than linearly) before timing could start.")
-        lines.append("")
+        lines += ["", PREVIOUS, ""]
     return lines
 
 
