@@ -11,46 +11,42 @@ the query lexemes' term frequencies and each document's length in tokens.
   toasted, 13.3 / 20.2 ms inline. Rows written before this migration keep their layout until they are
   rewritten (an upsert of a changed document, or ``VACUUM FULL search_docs``): the migration itself
   does not rewrite a possibly large table.
-- ``search_doc_tokens`` holds each document's length (BM25's dl), kept by migration 009's trigger
-  (replaced here to maintain it too): counting positions means unnesting the whole tsvector, which
-  cost the pool more than finding its query lexemes.
+- ``search_doc_tokens`` holds each document's length (BM25's dl), kept by statement triggers beside
+  migration 009's: counting positions means unnesting the whole tsvector, which cost the pool more
+  than finding its query lexemes.
 """
 
 from typing import Any
 
-from mcp_distill.migrations.pg.m009_search_term_stats import _CHANGED, _ENTERING, _UPSERT
+_CHANGED = "FROM old_docs o JOIN new_docs n USING (id) WHERE o.fts IS DISTINCT FROM n.fts"
 
-_FUNCTION = """
-CREATE OR REPLACE FUNCTION distill_count_terms() RETURNS trigger LANGUAGE plpgsql AS $$
+SCHEMA = """
+ALTER TABLE search_docs SET (toast_tuple_target = 8160);
+ALTER TABLE search_docs ALTER COLUMN fts SET STORAGE MAIN;
+
+CREATE TABLE search_doc_tokens (doc BIGINT PRIMARY KEY, tokens BIGINT NOT NULL);
+INSERT INTO search_doc_tokens(doc, tokens) SELECT id, distill_fts_tokens(fts) FROM search_docs;
+
+CREATE FUNCTION distill_count_doc_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN""" + _UPSERT.format(deltas=_ENTERING.format(sign=1, table="new_docs")) + """
+  IF TG_OP = 'INSERT' THEN
     INSERT INTO search_doc_tokens(doc, tokens) SELECT id, distill_fts_tokens(fts) FROM new_docs
       ON CONFLICT (doc) DO UPDATE SET tokens = excluded.tokens;
-    UPDATE search_totals SET docs = docs + s.n, tokens = tokens + s.t
-      FROM (SELECT count(*) AS n, coalesce(sum(k.tokens), 0) AS t FROM new_docs n
-            JOIN search_doc_tokens k ON k.doc = n.id) AS s;
-  ELSIF TG_OP = 'DELETE' THEN""" + _UPSERT.format(deltas=_ENTERING.format(sign=-1, table="old_docs")) + """
-    UPDATE search_totals SET docs = docs - s.n, tokens = tokens - s.t
-      FROM (SELECT count(*) AS n, coalesce(sum(distill_fts_tokens(fts)), 0) AS t FROM old_docs) AS s;
+  ELSIF TG_OP = 'DELETE' THEN
     DELETE FROM search_doc_tokens WHERE doc IN (SELECT id FROM old_docs);
-  ELSE  -- UPDATE: only rows whose text changed move the statistics""" + _UPSERT.format(
-    deltas=f"SELECT l.term, 1 FROM {_CHANGED.format(side='n')} UNION ALL "
-           f"SELECT l.term, -1 FROM {_CHANGED.format(side='o')}") + """
-    UPDATE search_totals SET tokens = tokens + s.t
-      FROM (SELECT coalesce(sum(distill_fts_tokens(n.fts) - distill_fts_tokens(o.fts)), 0) AS t
-            FROM old_docs o JOIN new_docs n USING (id) WHERE o.fts IS DISTINCT FROM n.fts) AS s;
-    INSERT INTO search_doc_tokens(doc, tokens)
-      SELECT n.id, distill_fts_tokens(n.fts) FROM old_docs o JOIN new_docs n USING (id) WHERE o.fts IS DISTINCT FROM n.fts
+  ELSE  -- UPDATE: only rows whose text changed
+    INSERT INTO search_doc_tokens(doc, tokens) SELECT n.id, distill_fts_tokens(n.fts) """ + _CHANGED + """
       ON CONFLICT (doc) DO UPDATE SET tokens = excluded.tokens;
   END IF;
   RETURN NULL;
 END $$;
-"""
+
+""" + "".join(
+    f"CREATE TRIGGER search_docs_tokens_{op.lower()} AFTER {op} ON search_docs REFERENCING {tables} "
+    "FOR EACH STATEMENT EXECUTE FUNCTION distill_count_doc_tokens();\n"
+    for op, tables in (("INSERT", "NEW TABLE AS new_docs"), ("UPDATE", "OLD TABLE AS old_docs NEW TABLE AS new_docs"),
+                       ("DELETE", "OLD TABLE AS old_docs")))
 
 
 def migrate(conn: Any, *, store: str) -> None:
-    conn.execute("ALTER TABLE search_docs SET (toast_tuple_target = 8160);"
-                 "ALTER TABLE search_docs ALTER COLUMN fts SET STORAGE MAIN;"
-                 "CREATE TABLE search_doc_tokens (doc BIGINT PRIMARY KEY, tokens BIGINT NOT NULL);"
-                 "INSERT INTO search_doc_tokens(doc, tokens) SELECT id, distill_fts_tokens(fts) FROM search_docs;")
-    conn.execute(_FUNCTION)
+    conn.execute(SCHEMA)
