@@ -141,6 +141,6 @@ def _server_url(location: object) -> bool:
     # Imported when needed: importing mcp_distill.store loads SQLite, sqlite-utils and the migrations, and
     # this module is imported by the adapters, so every collect worker process paid ~0.4 s of CPU at its
     # start for a store it never opens.
-    from mcp_distill.store.pg_sql import is_server_url
+    from mcp_distill.store import is_server_url
 
     return is_server_url(location)

@@ -13,11 +13,10 @@ from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.datasets import export_dataset
 from mcp_distill.errors import NotFoundError
-from mcp_distill.ledger.routing import refresh_ledger
+from mcp_distill.ledger import refresh_ledger
 from mcp_distill.progress import Progress
 from mcp_distill.score import ScoringRules, score_runs
-from mcp_distill.search.embed import Embedder
-from mcp_distill.search.playbooks import extract_playbooks, index_playbooks
+from mcp_distill.search import Embedder, extract_playbooks, index_playbooks
 from mcp_distill.stats import store_stats
 from mcp_distill.store import Store
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_distill.collect.repository import collect_counts, quarantine_rows, score_counts
-from mcp_distill.receipts.repository import count_receipts, list_receipts
+from mcp_distill.receipts import count_receipts, list_receipts
 from mcp_distill.search.repository import playbook_count
 from mcp_distill.store import StoreBackend
 

@@ -74,7 +74,7 @@ from mcp_distill.adapters.mapping_spec import (
 )
 from mcp_distill.config import read_toml
 from mcp_distill.errors import ConfigError
-from mcp_distill.models.common import CATEGORIES
+from mcp_distill.models import CATEGORIES
 
 _TRUE = frozenset({"true", "yes", "y", "t", "1", "1.0"})
 _FALSE = frozenset({"false", "no", "n", "f", "0", "0.0"})

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mcp_distill.collect.sources import ROTATED
+from mcp_distill.collect import ROTATED
 from mcp_distill.errors import ConfigError
-from mcp_distill.models.common import CATEGORIES
+from mcp_distill.models import CATEGORIES
 
 #: Every target a mapping may fill, with the conversion applied to the source value.
 TARGETS: dict[str, str] = {

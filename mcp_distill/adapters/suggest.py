@@ -20,10 +20,10 @@ from mcp_distill.adapters.documents import DOCUMENT_MAX_BYTES, load_yaml
 from mcp_distill.adapters.infer import SAMPLE_ROWS, Inference, infer
 from mcp_distill.adapters.mapping import select_records
 from mcp_distill.adapters.mapping_spec import file_vars
-from mcp_distill.collect.sources import DOCUMENT_SUFFIXES, is_line_file, parse_json_line
+from mcp_distill.collect import DOCUMENT_SUFFIXES, is_line_file, parse_json_line
 from mcp_distill.config import Settings
 from mcp_distill.errors import InvalidInputError
-from mcp_distill.models.results import MappingSuggestion, SuggestedField
+from mcp_distill.models import MappingSuggestion, SuggestedField
 
 #: Lines scanned for :data:`SAMPLE_ROWS` objects (a file may start with a header or blank lines).
 SCAN_LINES = 5_000

@@ -15,7 +15,7 @@ from mcp_distill.cli import core, dashboard, datasets, decisions, interop, knowl
 from mcp_distill.cli.common import HELP_STYLE, CliState, err
 from mcp_distill.config import DB_ENV, ROOTS_ENV, RULES_ENV, Settings
 from mcp_distill.errors import DistillError
-from mcp_distill.redact.scrub import redact
+from mcp_distill.redact import redact
 
 app = typer.Typer(
     name="mcp-distill",
@@ -81,3 +81,6 @@ if __name__ == "__main__":
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+__all__ = ["app", "main", "run"]

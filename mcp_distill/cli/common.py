@@ -17,9 +17,9 @@ from rich.table import Table
 
 from mcp_distill.config import Settings
 from mcp_distill.progress import Progress as CoreProgress
-from mcp_distill.redact.edges import redact_string, redact_tree, redaction_key
+from mcp_distill.redact import redact_string, redact_tree, redaction_key
 from mcp_distill.score import ScoringRules, load_rules
-from mcp_distill.search.embed import Embedder, embedder_from_env
+from mcp_distill.search import Embedder, embedder_from_env
 from mcp_distill.store import Store, open_store
 
 

@@ -12,7 +12,7 @@ from mcp_distill.cli.common import cli_state, command_group, emit, err, kv_table
 from mcp_distill.collect.collector import collect_paths
 from mcp_distill.collect.runs import get_run, list_runs
 from mcp_distill.errors import InvalidInputError
-from mcp_distill.models.common import Category
+from mcp_distill.models import Category
 from mcp_distill.pipeline import run_pipeline
 from mcp_distill.receipts import get_receipt, list_receipts, receipt_json
 from mcp_distill.schema_files import SCHEMA_DIR, stale, write_all
@@ -212,7 +212,7 @@ def serve(
     path: Annotated[str, typer.Option(help="HTTP endpoint path.")] = "/mcp",
 ) -> None:
     """Serve the MCP tools: stdio (default, for Claude Code/Desktop and the Inspector) or --http."""
-    from mcp_distill.server.http import DASHBOARD_PATH, serve_http, serve_stdio
+    from mcp_distill.server import DASHBOARD_PATH, serve_http, serve_stdio
 
     state = cli_state(ctx)
     if http:

@@ -22,7 +22,7 @@ def dashboard(
     import uvicorn
 
     from mcp_distill.dashboard import dashboard_app
-    from mcp_distill.server.http import check_token
+    from mcp_distill.server import check_token
 
     state = cli_state(ctx)
     token = os.environ.get(TOKEN_ENV) or None  # set but empty: as unset, exactly like serve --http

@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from mcp_distill.cli.common import cli_state, command_group, emit, kv_table, out, table_of
-from mcp_distill.drift.snapshots import get_snapshot, latest_snapshot, list_snapshots, run_drift
-from mcp_distill.models.drift import DriftSnapshot
-from mcp_distill.scratchpad.normalize import get_scratchpad, normalize
+from mcp_distill.drift import get_snapshot, latest_snapshot, list_snapshots, run_drift
+from mcp_distill.models import DriftSnapshot
+from mcp_distill.scratchpad import get_scratchpad, normalize
 
 scratchpad_app = command_group("Normalise free-text agent scratchpads.")
 drift_app = command_group("PRD claims checked against the repository at a git revision.")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mcp_distill.cli.common import cli_state, emit, err, out, table_of
-from mcp_distill.store.adhoc import DEFAULT_LIMIT, datasette_command, run_sql, vec_path
+from mcp_distill.store import SQL_ROW_LIMIT, datasette_command, run_sql, vec_path
 
 
 def sql(
@@ -17,7 +17,7 @@ def sql(
     statement: Annotated[str | None, typer.Argument(help="One SQL statement, quoted: \"SELECT ...\".")] = None,
     write: Annotated[bool, typer.Option("--write", help="Allow a statement that changes the store (run in one "
                                                         "transaction, committed only when it succeeds).")] = False,
-    limit: Annotated[int, typer.Option(min=1, help="Most rows printed.")] = DEFAULT_LIMIT,
+    limit: Annotated[int, typer.Option(min=1, help="Most rows printed.")] = SQL_ROW_LIMIT,
     show_vec_path: Annotated[bool, typer.Option("--vec-path", help="Print the sqlite-vec extension file (for "
                                                                    "--load-extension of sqlite-utils or Datasette) "
                                                                    "and exit.")] = False,

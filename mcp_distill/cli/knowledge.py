@@ -9,10 +9,8 @@ from rich.table import Table
 
 from mcp_distill.cli.common import cli_state, command_group, emit, kv_table, out, progress_bar
 from mcp_distill.models import Playbook
-from mcp_distill.search.index import reindex as core_reindex
-from mcp_distill.search.playbooks import extract_playbooks, get_playbook, index_playbooks, search_playbooks
-from mcp_distill.search.strength import Strength
-from mcp_distill.search.types import Mode
+from mcp_distill.search import Mode, Strength, extract_playbooks, get_playbook, index_playbooks, search_playbooks
+from mcp_distill.search import reindex as core_reindex
 
 playbooks_app = command_group("Playbooks distilled from accepted runs.")
 

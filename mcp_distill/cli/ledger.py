@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from mcp_distill.cli.common import cli_state, command_group, emit, err, out, table_of
-from mcp_distill.ledger.routing import Recommendation, ledger_entries, recommend, refresh_ledger
+from mcp_distill.ledger import Recommendation, ledger_entries, recommend, refresh_ledger
 from mcp_distill.models import ModelLedgerEntry
 
 ledger_app = command_group(

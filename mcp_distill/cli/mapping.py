@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from mcp_distill.adapters.suggest import suggest_for_paths
+from mcp_distill.adapters import suggest_for_paths
 from mcp_distill.cli.common import cli_state, emit, err, out
 from mcp_distill.errors import InvalidInputError
-from mcp_distill.redact.edges import redact_string
+from mcp_distill.redact import redact_string
 
 mapping_app = typer.Typer(help="Mapping files: teach collect a log format without code.", no_args_is_help=True)
 

@@ -12,13 +12,12 @@ from starlette.routing import Route
 from mcp_distill.collect.runs import MAX_PAGE, RUN_SORTS, RunQuery, get_run, query_runs, run_filter_values
 from mcp_distill.dashboard.web import Dashboard, page, render
 from mcp_distill.datasets import export_rows_for_run, export_summaries
-from mcp_distill.drift.snapshots import compare_snapshots, get_snapshot, list_snapshots
+from mcp_distill.drift import compare_snapshots, get_snapshot, list_snapshots
 from mcp_distill.errors import InvalidInputError, NotFoundError
-from mcp_distill.ledger.routing import ledger_entries, recommend
-from mcp_distill.models.drift import CLAIM_STATUSES
+from mcp_distill.ledger import ledger_entries, recommend
+from mcp_distill.models import CLAIM_STATUSES
 from mcp_distill.receipts import recent_receipts
-from mcp_distill.search.playbooks import list_playbooks, playbook_task_types, playbooks_for_run, search_playbooks
-from mcp_distill.search.query import parse_time
+from mcp_distill.search import list_playbooks, parse_time, playbook_task_types, playbooks_for_run, search_playbooks
 from mcp_distill.stats import quarantine_rows, store_stats
 
 PAGE_SIZE = 50

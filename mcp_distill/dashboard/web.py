@@ -21,7 +21,7 @@ from mcp_distill.config import Settings
 from mcp_distill.dashboard import filters
 from mcp_distill.errors import DistillError, InvalidInputError, NotFoundError
 from mcp_distill.score import ScoringRules, load_rules
-from mcp_distill.search.embed import Embedder, embedder_from_env
+from mcp_distill.search import Embedder, embedder_from_env
 from mcp_distill.store import Store, open_store
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}

@@ -30,7 +30,7 @@ from mcp_distill.models import BeirQuery
 
 if TYPE_CHECKING:  # io and publish import the validator's checks, which import this module
     from mcp_distill.datasets.io import AtomicFile
-    from mcp_distill.redact.aliases import Publisher
+    from mcp_distill.redact import Publisher
 
 CORPUS = "rag/corpus.jsonl"
 QUERIES = "rag/queries.jsonl"

@@ -75,9 +75,7 @@ from mcp_distill.faults import file_fault, store_fault
 from mcp_distill.models import BeirDoc, PreferenceSample, RagSample, SftSample
 from mcp_distill.progress import Progress
 from mcp_distill.receipts import ReceiptBuilder
-from mcp_distill.redact.aliases import Publisher
-from mcp_distill.redact.edges import redaction_key
-from mcp_distill.redact.paths import source_labels
+from mcp_distill.redact import Publisher, redaction_key, source_labels
 from mcp_distill.store import Store
 
 KINDS = ("rag", "sft", "preference", "all")

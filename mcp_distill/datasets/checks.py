@@ -18,8 +18,7 @@ from pydantic import BaseModel, ValidationError
 from mcp_distill.datasets.beir import QRELS_HEADER, as_rag, query_id
 from mcp_distill.datasets.lookups import Found, Lookups
 from mcp_distill.datasets.mine import differ, split_for, text_digest
-from mcp_distill.redact.aliases import suspects
-from mcp_distill.redact.scrub import find_secrets
+from mcp_distill.redact import find_secrets, suspects
 from mcp_distill.store import ReadOnlyStore, Store
 
 if TYPE_CHECKING:  # only for hints: validate imports this module

@@ -28,7 +28,7 @@ from mcp_distill.datasets.publish import publish_ids, scrub_text
 from mcp_distill.errors import PathNotAllowedError
 from mcp_distill.faults import pid_alive
 from mcp_distill.receipts import sha256_file
-from mcp_distill.redact.aliases import Publisher
+from mcp_distill.redact import Publisher
 
 #: A temporary export file: ``.<name>.<pid>-<8 hex>.tmp`` (older versions wrote no pid).
 TEMP_FILE = re.compile(r"^\..+\.(?:(\d+)-)?[0-9a-f]{8}\.tmp$")

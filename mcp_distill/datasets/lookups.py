@@ -24,14 +24,11 @@ from typing import IO, Any
 
 import orjson
 
-from mcp_distill.adapters.base import canonical_hash
+from mcp_distill.adapters import canonical_hash
+from mcp_distill.collect import is_line_file
 from mcp_distill.collect.repository import categories_of, records_at_lines, scored_run_keys_matching, source_files
-from mcp_distill.collect.sources import is_line_file
 from mcp_distill.datasets.mine import split_for, task_key
-from mcp_distill.redact.aliases import Publisher, has_placeholder
-from mcp_distill.redact.edges import KEY_META
-from mcp_distill.redact.paths import source_labels
-from mcp_distill.redact.scrub import PLACEHOLDER_RE
+from mcp_distill.redact import KEY_META, PLACEHOLDER_RE, Publisher, has_placeholder, source_labels
 from mcp_distill.store import ReadOnlyStore, Store
 
 #: Entries per lookup cache before it forgets the oldest (keeps memory flat on big exports).

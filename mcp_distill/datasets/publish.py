@@ -22,9 +22,7 @@ from typing import Any
 import orjson
 
 from mcp_distill.models import Receipt
-from mcp_distill.redact.aliases import Publisher
-from mcp_distill.redact.edges import redact_tree, redaction_key
-from mcp_distill.redact.paths import relative_to, source_labels
+from mcp_distill.redact import Publisher, redact_tree, redaction_key, relative_to, source_labels
 from mcp_distill.store import Store
 
 #: A string's place in a row: (container, key or index), and whether it is a source path.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 
 from mcp_distill.datasets.mine import text_digest
-from mcp_distill.redact.scrub import find_secrets, redact
+from mcp_distill.redact import find_secrets, redact
 
 #: Redacted texts remembered (texts with a secret are rare; clean ones are remembered by digest only).
 REDACTED_MEMO = 10_000

@@ -15,7 +15,7 @@ from mcp_distill.drift.git import (
     MAX_LOCATIONS,
     GitRepo,
 )
-from mcp_distill.models.drift import Claim, ClaimResult, ClaimStatus, RefCheck, Reference
+from mcp_distill.models import Claim, ClaimResult, ClaimStatus, RefCheck, Reference
 
 _DEF_KEYWORDS = (
     "def|class|fn|func|function|const|let|var|struct|enum|trait|interface|type|impl|mod|module|model|macro"

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from mcp_distill.markdown import checkbox, heading, list_item, scan
-from mcp_distill.models.drift import Claim, ClaimKind, Reference, RefKind
+from mcp_distill.models import Claim, ClaimKind, Reference, RefKind
 
 #: A doc with more claims than this is cut off there (with a warning from the caller).
 MAX_CLAIMS_PER_DOC = 5000

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from mcp_distill.models.drift import DriftSnapshot
+from mcp_distill.models import DriftSnapshot
 from mcp_distill.store import StoreBackend
 
 

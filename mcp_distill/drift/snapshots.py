@@ -68,7 +68,7 @@ from mcp_distill.drift.git import GitRepo, open_repo
 from mcp_distill.drift.parse import parse_markdown
 from mcp_distill.drift.repository import list_snapshots
 from mcp_distill.errors import DistillError, InvalidInputError, NotFoundError
-from mcp_distill.models.drift import (
+from mcp_distill.models import (
     ClaimChange,
     ClaimResult,
     DocDigest,

@@ -15,6 +15,8 @@ from sqlite_utils.migrations import Migrations
 
 from mcp_distill.errors import StoreVersionError
 
+__all__ = ["KNOWN", "MIGRATIONS", "MIGRATION_SET", "TABLE", "applied_names", "apply", "build_migrations", "check_known"]
+
 MIGRATION_SET = "mcp_distill"
 #: Where sqlite-utils records the applied migrations.
 TABLE = Migrations.migrations_table

@@ -8,8 +8,7 @@ import orjson
 
 from mcp_distill.errors import NotFoundError
 from mcp_distill.models import Receipt
-from mcp_distill.store import StoreBackend, placeholders
-from mcp_distill.store.dialect import json_text
+from mcp_distill.store import StoreBackend, json_text, placeholders
 
 
 def receipt_json(receipt: Receipt) -> bytes:

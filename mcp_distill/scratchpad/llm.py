@@ -24,7 +24,7 @@ import httpx
 from pydantic import ValidationError
 
 from mcp_distill.errors import ConfigError
-from mcp_distill.models.scratchpad import ScratchpadSummary
+from mcp_distill.models import ScratchpadSummary
 
 LLM_URL_ENV = "MCP_DISTILL_LLM_URL"
 LLM_MODEL_ENV = "MCP_DISTILL_LLM_MODEL"

@@ -18,7 +18,7 @@ from pathlib import Path
 from mcp_distill.config import Settings
 from mcp_distill.errors import InvalidInputError, NotFoundError
 from mcp_distill.markdown import checkbox, list_item, scan, split_lines
-from mcp_distill.models.scratchpad import ChecklistCounts, ScratchpadSummary
+from mcp_distill.models import ChecklistCounts, ScratchpadSummary
 from mcp_distill.receipts import ReceiptBuilder
 from mcp_distill.scratchpad.llm import LLMConfig, refine, resolve_llm
 from mcp_distill.scratchpad.parse import summarize

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mcp_distill.markdown import checkbox, list_item, scan, split_lines
 from mcp_distill.markdown import heading as md_heading
-from mcp_distill.models.scratchpad import ScratchpadSummary
+from mcp_distill.models import ScratchpadSummary
 from mcp_distill.scratchpad import phrases
 from mcp_distill.scratchpad.rules import (
     ANSWER,

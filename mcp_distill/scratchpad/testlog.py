@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from mcp_distill.models.scratchpad import ValidationStatus
+from mcp_distill.models import ValidationStatus
 from mcp_distill.scratchpad import phrases
 from mcp_distill.scratchpad.rules import (
     CARGO_ONE,

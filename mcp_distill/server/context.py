@@ -29,7 +29,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcp_distill.config import Settings
 from mcp_distill.errors import DistillError, InvalidInputError, NotFoundError
 from mcp_distill.score import ScoringRules
-from mcp_distill.search.embed import Embedder, embedder_from_env
+from mcp_distill.search import Embedder, embedder_from_env
 from mcp_distill.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,7 +13,7 @@ from mcp_distill.collect.collector import collect_paths
 from mcp_distill.collect.live import record_evidence as core_record_evidence
 from mcp_distill.collect.live import record_override as core_record_override
 from mcp_distill.collect.runs import get_run
-from mcp_distill.models.results import CollectSummary, RecordResult, ScoreSummary
+from mcp_distill.models import CollectSummary, RecordResult, ScoreSummary
 from mcp_distill.receipts import get_receipt, receipt_json
 from mcp_distill.schema_files import schema_for
 from mcp_distill.score import score_runs

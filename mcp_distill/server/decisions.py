@@ -9,12 +9,11 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from mcp_distill.drift.snapshots import get_snapshot, latest_snapshot, run_drift
+from mcp_distill.drift import get_snapshot, latest_snapshot, run_drift
 from mcp_distill.errors import NotFoundError
-from mcp_distill.ledger.routing import Recommendation, ledger_entries, recommend
-from mcp_distill.models import ModelLedgerEntry, ScratchpadSummary
-from mcp_distill.models.drift import DriftReport
-from mcp_distill.scratchpad.normalize import get_scratchpad, normalize
+from mcp_distill.ledger import Recommendation, ledger_entries, recommend
+from mcp_distill.models import DriftReport, ModelLedgerEntry, ScratchpadSummary
+from mcp_distill.scratchpad import get_scratchpad, normalize
 from mcp_distill.server.context import StateHolder, resource_errors, run_with_progress, state, tool_errors
 
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)

@@ -8,16 +8,16 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from mcp_distill.search.playbooks import (
+from mcp_distill.search import (
     PlaybookSearch,
     get_playbook,
     index_playbooks,
     render_for_prompt,
 )
-from mcp_distill.search.playbooks import (
+from mcp_distill.search import (
     extract_playbooks as core_extract,
 )
-from mcp_distill.search.playbooks import (
+from mcp_distill.search import (
     search_playbooks as core_search,
 )
 from mcp_distill.server.context import StateHolder, resource_errors, run_with_progress, state, tool_errors

@@ -8,8 +8,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mcp_distill.adapters.suggest import suggest_for_paths
-from mcp_distill.models.results import MappingSuggestion
+from mcp_distill.adapters import suggest_for_paths
+from mcp_distill.models import MappingSuggestion
 from mcp_distill.server.context import StateHolder, state, tool_errors
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)

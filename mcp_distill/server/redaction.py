@@ -16,7 +16,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
-from mcp_distill.redact.edges import redact_string, redact_tree, redaction_key
+from mcp_distill.redact import redact_string, redact_tree, redaction_key
 
 #: Methods whose results carry store content (listings carry only names the server defines).
 DATA_METHODS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})

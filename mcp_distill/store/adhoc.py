@@ -25,7 +25,7 @@ from mcp_distill.store.pg_sql import is_server_url, shown_url
 from mcp_distill.store.sqlite import connect, connect_reader
 
 #: Rows returned when the caller sets no limit: a table of more is not read at a terminal.
-DEFAULT_LIMIT = 1000
+SQL_ROW_LIMIT = 1000
 
 
 @dataclass
@@ -69,7 +69,7 @@ def _existing(db_path: str | Path) -> Path:
 
 
 def run_sql(db_path: str | Path, sql: str, params: tuple[Any, ...] = (), *, write: bool = False,
-            limit: int = DEFAULT_LIMIT) -> SqlResult:
+            limit: int = SQL_ROW_LIMIT) -> SqlResult:
     """Run one SQL statement on the store at ``db_path``; read-only unless ``write``.
 
     Raises NotFoundError when there is no store file, InvalidInputError for an empty text, several
