@@ -29,8 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mcp_distill.adapters import native as _native  # noqa: F401  (registers the native adapter)
-from mcp_distill.adapters.base import Adapter, find_adapter
+from mcp_distill.adapters import Adapter, find_adapter  # the package registers every adapter, native included
 from mcp_distill.collect import reading, redacting, trail, workers
 from mcp_distill.collect import repository as repo
 from mcp_distill.collect.documents import collect_document, take_notes
@@ -260,7 +259,7 @@ def collect_paths(store: Store, settings: Settings, paths: list[str] | None = No
             raise InvalidInputError(f"{target} does not exist; pass a file or folder of JSONL/JSON sources")
     extra: list[Adapter] = []
     if mapping_files:
-        from mcp_distill.adapters.mapping import load_mappings
+        from mcp_distill.adapters import load_mappings
 
         extra = load_mappings([settings.check_path(m, must_exist=True) for m in mapping_files])
     files, skipped = discover(targets, settings)

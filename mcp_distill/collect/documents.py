@@ -12,8 +12,7 @@ from typing import Any
 import orjson
 import yaml
 
-from mcp_distill.adapters.base import Adapter
-from mcp_distill.adapters.documents import DOCUMENT_MAX_BYTES, load_yaml
+from mcp_distill.adapters import DOCUMENT_MAX_BYTES, Adapter, load_yaml
 from mcp_distill.collect import repository as repo
 from mcp_distill.collect.storing import BatchWriter
 from mcp_distill.collect.summary import FileSummary

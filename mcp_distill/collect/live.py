@@ -19,14 +19,13 @@ from typing import Any, get_args
 import orjson
 from pydantic import ValidationError
 
-from mcp_distill.adapters.base import find_adapter
+from mcp_distill.adapters import find_adapter
 from mcp_distill.collect.collector import Collector
 from mcp_distill.collect.repository import evidence_at, evidence_by_id, run_exists, run_row
 from mcp_distill.collect.runs import get_run, resolve_run_key
 from mcp_distill.collect.workers import prepare_line
 from mcp_distill.errors import InvalidInputError, NotFoundError
-from mcp_distill.models import EvidenceRecord, Provenance
-from mcp_distill.models.common import Category
+from mcp_distill.models import Category, EvidenceRecord, Provenance
 from mcp_distill.score import ScoringRules, score_runs
 from mcp_distill.store import Store
 

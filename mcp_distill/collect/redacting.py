@@ -29,8 +29,7 @@ from typing import Any
 import orjson
 
 from mcp_distill.collect.workers import EXCERPT_CHARS, Item, Prepared
-from mcp_distill.redact.edges import redact_atom, redact_tree, redaction_key
-from mcp_distill.redact.scrub import redact
+from mcp_distill.redact import redact, redact_atom, redact_tree, redaction_key
 from mcp_distill.store import Store
 
 #: Record fields that are identifiers (joined on, or shown as ids): stable placeholders always.

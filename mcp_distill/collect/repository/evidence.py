@@ -7,8 +7,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from mcp_distill.store import StoreBackend, placeholders
-from mcp_distill.store.dialect import json_number, json_text, json_value
+from mcp_distill.store import StoreBackend, json_number, json_text, json_value, placeholders
 
 
 def run_record_data(store: StoreBackend, run_key: str) -> list[str]:

@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mcp_distill.collect.repository.runs import conn_dialect
-from mcp_distill.store import Connection, SqliteStore, StoreBackend, placeholders
-from mcp_distill.store.dialect import greatest
+from mcp_distill.store import Connection, SqliteStore, StoreBackend, greatest, placeholders
 
 
 @contextmanager

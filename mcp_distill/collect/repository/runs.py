@@ -7,8 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mcp_distill.collect.repository.scores import delete_scores
-from mcp_distill.store import Connection, StoreBackend, placeholders
-from mcp_distill.store.dialect import greatest, least
+from mcp_distill.store import Connection, StoreBackend, greatest, least, placeholders
 
 
 def run_keys(store: StoreBackend) -> list[str]:
