@@ -206,11 +206,6 @@ OWN_FACE = {
     "mcp_distill.migrations.pg": "the PostgreSQL migration set, read by the PostgreSQL backend only; "
                                  "the package itself is the SQLite set",
 }
-#: Importers inside packages their owners are changing now, left importing from the modules behind a package
-#: until they land (fold them then). Only shrinks: an entry that no longer bypasses a package fails the test.
-NOT_YET_THROUGH_THE_PACKAGE = {
-    "mcp_distill.collect.workers", "mcp_distill.search.repository", "mcp_distill.search.repository.legs",
-}
 
 
 def package_face(module: str) -> str:
@@ -233,12 +228,9 @@ def package_bypasses(modules: dict[str, Path], edges: list[Imported]) -> list[Im
 def test_other_packages_import_through_the_package():
     modules, edges = import_graph()
     bypassing = package_bypasses(modules, edges)
-    found = [f"{e.importer}:{e.line} imports {e.module}" + (f".{e.name}" if e.name else "") for e in bypassing
-             if e.importer not in NOT_YET_THROUGH_THE_PACKAGE]
+    found = [f"{e.importer}:{e.line} imports {e.module}" + (f".{e.name}" if e.name else "") for e in bypassing]
     assert not found, ("import these from the package (export them in its __init__ and __all__):\n"
                        + "\n".join(found))
-    done = sorted(NOT_YET_THROUGH_THE_PACKAGE - {e.importer for e in bypassing})
-    assert not done, f"these import through their packages now: take them off NOT_YET_THROUGH_THE_PACKAGE: {done}"
 
 
 def test_each_circle_breaker_still_breaks_a_circle():

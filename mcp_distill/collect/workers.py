@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import ValidationError
 
-from mcp_distill.adapters.base import REGISTRY, Adapter, TimestampError, canonical_json
+from mcp_distill.adapters import REGISTRY, Adapter, TimestampError, canonical_json
 from mcp_distill.collect.sources import INT64, ROTATED, json_line_problem, parse_json_line
 from mcp_distill.models import EvidenceRecord
 

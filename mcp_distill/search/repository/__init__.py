@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mcp_distill.store import StoreBackend, placeholders
-from mcp_distill.store.dialect import in_list, json_array_has, json_value, list_param
+from mcp_distill.store import StoreBackend, in_list, json_array_has, json_value, list_param, placeholders
 
 #: Hashes per cache lookup statement (SQLite's default variable limit is far above this).
 CACHE_CHUNK = 500

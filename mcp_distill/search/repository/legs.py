@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mcp_distill.store import SqliteStore, placeholders
-from mcp_distill.store.dialect import in_list, list_param
+from mcp_distill.store import SqliteStore, in_list, list_param, placeholders
 
 VEC_TABLE = "search_vec"
 #: meta key of a random token replaced by every write to search_vec (in the same transaction), so a
