@@ -117,30 +117,30 @@ def tune(index: Index, queries: dict[str, str], qrels: dict[str, dict[str, int]]
         keyword_runs[(title_w, ratio, budget)] = runs
         print(f"title={title_w} max_df={ratio} budget={budget}: {score(runs)}")
     qvecs = {q: index.embedder.embed([queries[q]])[0] for q in qids}  # type: ignore[union-attr]
-    print("## vector leg (train): binary-KNN oversampling before exact rescoring (exact = full scan)")
+    print("## vector leg (train): hamming pool (x depth) ranked by int8 vectors before exact rescoring "
+          "(exact = full scan)")
     vector_runs: dict[str, dict[str, list[int]]] = {}
-    for over in (1.0, 2.0, 4.0, 10.0):
-        leg = VectorLeg(store, index.vectors.model_id, oversample=over, knn_budget=float('inf'))
-        vector_runs[str(over)] = {q: [d for d, _ in leg.search(qvecs[q], filters, 100)] for q in qids}
-        print(f"oversample={over}: {score(vector_runs[str(over)])}")
+    for pool in (4.0, 8.0, 16.0, 32.0):
+        leg = VectorLeg(store, index.vectors.model_id, pool=pool)
+        vector_runs[str(pool)] = {q: [d for d, _ in leg.search(qvecs[q], filters, 100)] for q in qids}
+        print(f"pool={pool}: {score(vector_runs[str(pool)])}")
     vector_runs["default"] = {q: [d for d, _ in index.vectors.search(qvecs[q], filters, 100)] for q in qids}
-    print(f"default (VEC_OVERSAMPLE={search_vector.VEC_OVERSAMPLE:g} within VEC_KNN_BUDGET="
-          f"{search_vector.VEC_KNN_BUDGET:,}): {score(vector_runs['default'])}")
+    print(f"default (VEC_POOL={search_vector.VEC_POOL:g}): {score(vector_runs['default'])}")
     every = list(ids)
     vector_runs["exact"] = {q: [d for d, _ in index.vectors._rescore(qvecs[q], every, 100)] for q in qids}
     print(f"exact: {score(vector_runs['exact'])}")
-    print("## fusion (train): RRF k x vector weight x depth x vector oversampling; keyword weight 1, keyword leg "
+    print("## fusion (train): RRF k x vector weight x depth x vector pool; keyword weight 1, keyword leg "
           "with the current constants")
     kw = keyword_runs.get((search_query.TITLE_WEIGHT, search_query.MAX_DF_RATIO, search_query.POSTINGS_BUDGET)) or {
         q: [d for d, _ in index.keyword.run(index.keyword.plan(queries[q]), filters, 100)] for q in qids}
     best: tuple[float, str] = (0.0, "")
-    for over in ("1.0", "2.0", "default"):
-        vec = vector_runs[over]
+    for pool in ("8.0", "16.0", "default"):
+        vec = vector_runs[pool]
         for rrf_k, vw, depth in itertools.product((1, 2, 3, 5, 10, 20, 60), (0.75, 1.0, 1.25, 1.5), (50, 100)):
             runs = {q: [d for d, _ in rrf_fuse({"keyword": kw[q], "vector": vec[q]}, {"vector": vw}, rrf_k, depth)]
                     for q in qids}
             nd, rc = score(runs)
-            label = f"rrf_k={rrf_k} vector_weight={vw} depth={depth} oversample={over}"
+            label = f"rrf_k={rrf_k} vector_weight={vw} depth={depth} pool={pool}"
             print(f"{label}: ({nd}, {rc})")
             if nd > best[0]:
                 best = (nd, label)
@@ -197,8 +197,8 @@ Embedder: all-MiniLM-L6-v2 int8 ONNX (`OnnxMiniLM`); keyword: FTS5 `porter unico
   {search_query.LONG_QUERY_TERMS} keyword terms (long prompts; see the playbook section);
   bm25 weights title/text/tags {weights}; keyword terms in more than
   {search_query.MAX_DF_RATIO:g} of the documents dropped, at most {search_query.MAX_QUERY_TERMS} terms within
-  {search_query.POSTINGS_BUDGET} postings; vector KNN on binary codes, up to {search_vector.VEC_OVERSAMPLE:g}x depth
-  candidates (within {search_vector.VEC_KNN_BUDGET:,} documents x k) rescored with exact float cosine.
+  {search_query.POSTINGS_BUDGET} postings; vector leg: the {search_vector.VEC_POOL:g}x depth nearest binary codes
+  (hamming, in memory) ranked by int8 vectors, then depth rescored with exact float cosine.
 - ms/query includes embedding the query (semantic, hybrid) and fetching the hits; k=100, `explain=False`
   (no matched_fields; see the latency section for k=10 with it). 1-minute load average {load}: the machine
   is shared, and other work running meanwhile inflates the times (never the quality figures).
