@@ -120,7 +120,8 @@ class RunAssigner:
                 if self.before_adopt:
                     self.before_adopt()
                 self.flush()
-                if repo.adopt_file_window_runs(self.tx, key, file_path, epoch, FILE_WINDOW_SECONDS):
+                if repo.adopt_file_window_runs(self.tx, key, file_path, epoch, FILE_WINDOW_SECONDS,
+                                               self._span(file_path)):
                     self._widen_spans([key])
             return key
         if file_path and epoch is not None:
@@ -180,10 +181,14 @@ class RunAssigner:
 
     def _stored_in_window(self, file_path: str, epoch: float) -> str | None:
         """The stored run of ``file_path`` whose window holds ``epoch``, nearest by its first epoch."""
+        return repo.stored_run_in_window(self.tx, file_path, epoch, FILE_WINDOW_SECONDS, self._span(file_path))
+
+    def _span(self, file_path: str) -> float:
+        """An upper bound of the longest span of ``file_path``'s stored runs (kept up to date by flush)."""
         span = self.state.spans.get(file_path)
         if span is None:
             span = self.state.spans[file_path] = repo.longest_span(self.tx, file_path)
-        return repo.stored_run_in_window(self.tx, file_path, epoch, FILE_WINDOW_SECONDS, span)
+        return span
 
     def _widen_spans(self, keys: Iterable[str]) -> None:
         """Raise the remembered longest span of every known file to cover the runs ``keys`` (just written)."""

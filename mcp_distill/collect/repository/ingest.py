@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mcp_distill.collect.repository.lists import in_lists
 from mcp_distill.collect.repository.runs import conn_dialect
-from mcp_distill.store import Connection, SqliteStore, StoreBackend, greatest, placeholders
+from mcp_distill.store import Connection, SqliteStore, StoreBackend, greatest
 
 
 @contextmanager
@@ -36,20 +37,16 @@ def source_row(store: StoreBackend, path: str) -> dict[str, Any] | None:
 def stored_ids(conn: Connection, ids: list[str]) -> set[str]:
     """The ``ids`` already in the evidence table."""
     found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        found.update(r[0] for r in conn.execute(
-            f"SELECT record_id FROM evidence WHERE record_id IN ({placeholders(len(chunk))})", chunk))
+    for marks, chunk in in_lists(ids):
+        found.update(r[0] for r in conn.execute(f"SELECT record_id FROM evidence WHERE record_id IN ({marks})", chunk))
     return found
 
 
 def stored_up_to(conn: Connection, ids: list[str], max_id: int) -> Iterator[tuple[str, str]]:
     """(record id, source file) of the ``ids`` stored in rows up to ``max_id``."""
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        yield from conn.execute(
-            f"SELECT record_id, source_file FROM evidence WHERE record_id IN ({placeholders(len(chunk))}) AND id <= ?",
-            (*chunk, max_id))
+    for marks, chunk in in_lists(ids):
+        yield from conn.execute(f"SELECT record_id, source_file FROM evidence WHERE record_id IN ({marks}) AND id <= ?",
+                                (*chunk, max_id))
 
 
 def insert_evidence(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mcp_distill.collect.repository.lists import in_lists
 from mcp_distill.collect.repository.scores import delete_scores
 from mcp_distill.store import Connection, StoreBackend, greatest, least, placeholders
 
@@ -138,11 +139,9 @@ def stored_run_in_window(conn: Connection, file_path: str, epoch: float, window:
 
 def spans_by_file(conn: Connection, keys: list[str]) -> Iterable[tuple[str, float | None]]:
     """(file, longest span) over the runs ``keys`` that name a file."""
-    for i in range(0, len(keys), 500):
-        chunk = keys[i:i + 500]
-        yield from conn.execute(
-            f"SELECT file_path, max(last_epoch - first_epoch) FROM runs WHERE run_key IN ({placeholders(len(chunk))}) "
-            "AND file_path IS NOT NULL GROUP BY file_path", chunk)
+    for marks, chunk in in_lists(keys):
+        yield from conn.execute(f"SELECT file_path, max(last_epoch - first_epoch) FROM runs WHERE run_key IN ({marks}) "
+                                "AND file_path IS NOT NULL GROUP BY file_path", chunk)
 
 
 def upsert_runs(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -170,14 +169,18 @@ def upsert_runs(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         """, rows)
 
 
-def adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float, window: float) -> bool:
+def adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float, window: float,
+                           span: float) -> bool:
     """Move the file-window runs of ``file_path`` whose window holds ``epoch`` into run ``key``; whether any moved.
 
+    ``span`` is at least the longest ``last_epoch - first_epoch`` of the file's runs: as in
+    :func:`stored_run_in_window`, it bounds the index range on first_epoch (a file's every run was
+    scanned before, once per record with a new run id); the window test itself is exact.
     Their scores and the adopting run's go: they no longer cover all the evidence."""
     rows = conn.execute(
         "SELECT run_key, record_count, first_epoch, last_epoch FROM runs WHERE join_method = 'file_window' "
-        "AND file_path = ? AND first_epoch - ? <= ? AND last_epoch + ? >= ?",
-        (file_path, window, epoch, window, epoch),
+        "AND file_path = ? AND first_epoch >= ? AND first_epoch <= ? AND first_epoch - ? <= ? AND last_epoch + ? >= ?",
+        (file_path, epoch - window - span - 1.0, epoch + window + 1.0, window, epoch, window, epoch),
     ).fetchall()
     for old_key, count, first_epoch, last_epoch in rows:
         conn.execute("UPDATE evidence SET run_key = ? WHERE run_key = ?", (key, old_key))

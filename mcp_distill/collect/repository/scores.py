@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from mcp_distill.collect.repository.lists import in_lists
 from mcp_distill.models import ScoredRun
 from mcp_distill.store import Connection, StoreBackend, placeholders
 
@@ -40,8 +41,8 @@ def get_score(store: StoreBackend, run_key: str) -> dict[str, Any] | None:
 def delete_scores(store: StoreBackend | Connection, run_keys: list[str]) -> None:
     """Forget the scores of these runs (their evidence changed: they are scored again). ``store`` may be
     the collector's writer connection, inside the transaction that changed the evidence."""
-    if run_keys:
-        store.execute(f"DELETE FROM scores WHERE run_key IN ({placeholders(len(run_keys))})", run_keys)
+    for marks, chunk in in_lists(run_keys):
+        store.execute(f"DELETE FROM scores WHERE run_key IN ({marks})", chunk)
 
 
 def score_counts(store: StoreBackend) -> dict[str, Any]:
