@@ -9,16 +9,22 @@ codes, one partial sort) cost ~1 ms at 100k documents whatever k is.
 The codes stay in the one SQLite file (the vec0 table ``search_vec`` is their only copy on disk);
 this is a read cache of them: ~60 bytes a document (48 MB of codes at 1M documents), plus each float
 vector of embed_cache as int8 (384 bytes a document) for a second ranking of the hamming candidates. Every write
-to ``search_vec`` replaces a random token in ``meta`` in the same transaction (see
-:func:`mcp_distill.search.repository.legs.put_code`), so a search in any process sees the token
-change and reloads (about 0.3 s at 100k documents).
+to ``search_vec`` replaces a random token in ``meta`` in the same transaction and logs the documents it
+touched (see :func:`mcp_distill.search.repository.legs.put_code`), so a search in any process sees the
+token change and reads again only those documents' rows (~20 µs each, plus their vectors): a full
+reload took 3-15 s at 100k documents under load. Rows of new documents go to spare capacity at the
+end (the arrays grow by half when full, so a stream of writes does not copy them each time), a changed
+document's row is overwritten in place, a removed one is only marked dead (its distance set past
+every real one, so it is never returned). A write that does not list its rows (a bulk load, a
+drop), a log pruned past this copy's position, or more changed or dead rows than REFRESH_SHARE of the
+documents, reload everything.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,13 +32,20 @@ import numpy as np
 from mcp_distill.search.repository import legs as legs_db
 from mcp_distill.store import Store
 
+#: A refresh touching more rows than this share of the documents (changed now plus dead before) reloads
+#: everything instead (which also drops the dead rows).
+REFRESH_SHARE = 0.25
+#: Spare capacity added when the arrays are full: this share of the rows (amortises the copy over many writes).
+GROWTH = 0.5
+_COLUMNS = ("docs", "codes", "collection", "task_type", "source", "ts_epoch", "q8", "q8_scale")
+
 
 @dataclass(frozen=True)
 class CodeMatrix:
     """Every code of ``search_vec`` with its partition and metadata columns, as numpy arrays."""
 
     token: str | None
-    docs: np.ndarray  # int64, ascending
+    docs: np.ndarray  # int64 (ascending after a full load; refreshed new rows are appended)
     codes: np.ndarray  # uint64, (documents, bits / 64)
     collection: np.ndarray  # int32 index into names["collection"]
     task_type: np.ndarray
@@ -41,36 +54,95 @@ class CodeMatrix:
     names: dict[str, dict[str, int]]
     q8: np.ndarray  # int8 (documents, dim): each float vector scaled to its largest component = 127
     q8_scale: np.ndarray  # float32: the factor back to the float vector's scale, per document
+    seq: int = 0  # the position in search_vec's change log this copy reflects
+    dead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rows of removed documents
+    spare: dict[str, np.ndarray] | None = None  # full-capacity arrays whose first rows the columns above are
 
     @classmethod
     def load(cls, store: Store, token: str | None, batch: int = 50_000) -> CodeMatrix:
         """Read ``search_vec`` ``batch`` rows at a time (a million rows as Python tuples would take
         ~0.5 GB at once), then the int8 vectors."""
+        seq = legs_db.codes_log_end(store)  # before the rows: a write in between is then read again later
         names: dict[str, dict[str, int]] = {"collection": {}, "task_type": {}, "source": {}}
         parts: dict[str, list[np.ndarray]] = {k: [] for k in ("docs", "codes", "collection", "task_type", "source", "ts")}
         for rows in legs_db.iter_codes(store, batch):
-            n = len(rows)
-            parts["docs"].append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=n))
-            width = len(rows[0][3])
-            codes = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.uint8).reshape(n, width)
-            parts["codes"].append(np.pad(codes, ((0, 0), (0, (-width) % 8))))  # whole uint64 words; zeros add no distance
-            for column, position in (("collection", 1), ("task_type", 2), ("source", 4)):
-                table = names[column]
-                parts[column].append(np.fromiter((table.setdefault(r[position], len(table)) for r in rows),
-                                                 dtype=np.int32, count=n))
-            parts["ts"].append(np.fromiter((r[5] for r in rows), dtype=np.float64, count=n))
+            columns = _columns(rows, names)
+            for key, column in zip(parts, columns, strict=True):
+                parts[key].append(column)
         if not parts["docs"]:
             empty = np.zeros(0, dtype=np.int32)
             return cls(token=token, docs=np.zeros(0, dtype=np.int64), codes=np.zeros((0, 1), dtype=np.uint64),
                        collection=empty, task_type=empty, source=empty, ts_epoch=np.zeros(0), names=names,
-                       q8=np.zeros((0, 8), dtype=np.int8), q8_scale=np.zeros(0, dtype=np.float32))
+                       q8=np.zeros((0, 8), dtype=np.int8), q8_scale=np.zeros(0, dtype=np.float32), seq=seq)
         docs = np.concatenate(parts["docs"])
         order = np.argsort(docs, kind="stable")  # vec0 scans partition by partition
         joined = {k: np.concatenate(v)[order] for k, v in parts.items()}
         q8, scale = _int8_vectors(store, joined["docs"])
-        return cls(token=token, docs=joined["docs"], codes=np.ascontiguousarray(joined["codes"]).view(np.uint64),
+        return cls(token=token, docs=joined["docs"], codes=np.ascontiguousarray(joined["codes"]),
                    collection=joined["collection"], task_type=joined["task_type"], source=joined["source"],
-                   ts_epoch=joined["ts"], names=names, q8=q8, q8_scale=scale)
+                   ts_epoch=joined["ts"], names=names, q8=q8, q8_scale=scale, seq=seq)
+
+    def refreshed(self, store: Store, token: str | None) -> CodeMatrix:
+        """This copy brought up to date with the change log: the changed documents' rows read again
+        (appended when new, overwritten in place when known, marked dead when gone), or everything
+        reloaded when the log cannot tell or the change is large (see the module docstring)."""
+        seq, changed = legs_db.code_changes(store, self.seq)
+        if changed is None or not len(self.docs) or len(changed) + len(self.dead) > REFRESH_SHARE * len(self.docs):
+            return CodeMatrix.load(store, token)
+        rows = legs_db.code_rows(store, changed)
+        names = {column: dict(table) for column, table in self.names.items()}
+        found = np.asarray([r[0] for r in rows], dtype=np.int64)
+        gone = self._positions(np.setdiff1d(np.asarray(changed, dtype=np.int64), found))
+        dead = np.union1d(self.dead, gone[gone >= 0])
+        if not rows:
+            return replace(self, token=token, seq=seq, dead=dead, names=names)
+        docs, codes, collection, task_type, source, ts = _columns(rows, names)
+        if codes.shape[1] != self.codes.shape[1]:
+            return CodeMatrix.load(store, token)  # another code width: a new vector space
+        vectors = dict(legs_db.exact_vectors(store, docs.tolist()))
+        width = self.q8.shape[1]
+        if any(len(blob) != 4 * width for blob in vectors.values()):
+            return CodeMatrix.load(store, token)  # vectors of another dimension than those held
+        matrix = np.zeros((len(docs), width), dtype=np.float32)
+        for i, doc in enumerate(docs.tolist()):
+            if doc in vectors:
+                matrix[i] = np.frombuffer(vectors[doc], dtype=np.float32)
+        q8, scale = _quantise(matrix)
+        where = self._positions(docs)
+        new = where < 0
+        n = len(self.docs)
+        where[new] = n + np.arange(int(new.sum()))
+        spare = self._room(n + int(new.sum()))
+        values = dict(zip(_COLUMNS, (docs, codes, collection, task_type, source, ts, q8, scale), strict=True))
+        for column in _COLUMNS:
+            spare[column][where] = values[column]
+        size = n + int(new.sum())
+        return CodeMatrix(token=token, names=names, seq=seq, dead=np.setdiff1d(dead, where), spare=spare,
+                          **{column: spare[column][:size] for column in _COLUMNS})
+
+    def _positions(self, wanted: np.ndarray) -> np.ndarray:
+        """The row of each of ``wanted`` (document ids), -1 where it has none."""
+        if not len(wanted) or not len(self.docs):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        ascending = bool(np.all(self.docs[1:] >= self.docs[:-1]))
+        order = np.arange(len(self.docs)) if ascending else np.argsort(self.docs, kind="stable")
+        at = np.minimum(np.searchsorted(self.docs[order], wanted), len(order) - 1)
+        return np.where(self.docs[order[at]] == wanted, order[at], -1).astype(np.int64)
+
+    def _room(self, rows: int) -> dict[str, np.ndarray]:
+        """Arrays with room for ``rows`` rows, holding this copy's rows first: the spare ones when they are
+        large enough (another copy may still read their first rows: those are only overwritten in place by
+        a newer state of the same document), else new ones with GROWTH spare rows."""
+        if self.spare is not None and len(self.spare["docs"]) >= rows:
+            return self.spare
+        capacity = rows + int(rows * GROWTH) + 16
+        out = {}
+        for column in _COLUMNS:
+            current = getattr(self, column)
+            grown = np.zeros((capacity, *current.shape[1:]), dtype=current.dtype)
+            grown[: len(current)] = current
+            out[column] = grown
+        return out
 
     def query_code(self, code: bytes) -> np.ndarray:
         raw = np.frombuffer(code, dtype=np.uint8)
@@ -108,13 +180,20 @@ class CodeMatrix:
         hamming distance are ranked again by their int8 vectors' dot product with ``qvec`` (a far
         better proxy of cosine: ~0.5 µs a candidate) and the best ``k`` of those returned."""
         keep = self.mask(where)
+        if keep is not None and len(self.dead):
+            keep[self.dead] = False  # mask() built it for this call
         rows = np.flatnonzero(keep) if keep is not None else None
         codes = self.codes if rows is None else self.codes[rows]
         if k <= 0 or not len(codes):
             return []
         distance = _hamming(codes, self.query_code(code))
+        unreachable = codes.shape[1] * 64 + 1  # beyond any real distance
+        if rows is None and len(self.dead):
+            distance[self.dead] = unreachable
         first = max(k, pool) if qvec is not None else k
         positions, score = _nearest(distance, first, rows)
+        if rows is None and len(self.dead):
+            positions, score = positions[score < unreachable], score[score < unreachable]
         if first > k and len(positions) > k:
             q = np.asarray(qvec, dtype=np.float32)[: self.q8.shape[1]]
             # einsum, not `@`: BLAS's gemv starts threads above ~1000 rows, and on a busy 2-core
@@ -157,6 +236,27 @@ def _smallest(values: np.ndarray, k: int, positions: np.ndarray | None) -> tuple
     return (best if positions is None else positions[best]), values[best]
 
 
+def _columns(rows: list[tuple[Any, ...]], names: dict[str, dict[str, int]]) -> tuple[np.ndarray, ...]:
+    """(docs, codes as uint64 words, collection, task_type, source, ts_epoch) of search_vec rows, each new
+    collection / task type / source value numbered in ``names``."""
+    n = len(rows)
+    docs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    width = len(rows[0][3])
+    codes = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.uint8).reshape(n, width)
+    codes = np.ascontiguousarray(np.pad(codes, ((0, 0), (0, (-width) % 8)))).view(np.uint64)  # zeros add no distance
+    numbered = []
+    for column, position in (("collection", 1), ("task_type", 2), ("source", 4)):
+        table = names[column]
+        numbered.append(np.fromiter((table.setdefault(r[position], len(table)) for r in rows), dtype=np.int32, count=n))
+    return docs, codes, *numbered, np.fromiter((r[5] for r in rows), dtype=np.float64, count=n)
+
+
+def _quantise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float vectors as int8 rows (each scaled to its largest component = 127) and the per-row factors back."""
+    peak = np.maximum(np.abs(matrix).max(axis=1), 1e-12)
+    return np.round(matrix * (127.0 / peak)[:, None]).astype(np.int8), (peak / 127.0).astype(np.float32)
+
+
 def _int8_vectors(store: Store, docs: np.ndarray, batch: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
     """The float vectors of ``docs`` (ascending) as int8 rows and per-row scales, read in batches
     (a million 384-d float vectors would be 1.5 GB at once; as int8 they are 384 MB)."""
@@ -171,9 +271,7 @@ def _int8_vectors(store: Store, docs: np.ndarray, batch: int = 50_000) -> tuple[
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)[found]
         if q8 is None:
             q8 = np.zeros((len(docs), matrix.shape[1]), dtype=np.int8)
-        peak = np.maximum(np.abs(matrix).max(axis=1), 1e-12)
-        q8[where[found]] = np.round(matrix * (127.0 / peak)[:, None]).astype(np.int8)
-        scale[where[found]] = peak / 127.0
+        q8[where[found]], scale[where[found]] = _quantise(matrix)
     return (q8 if q8 is not None else np.zeros((len(docs), 8), dtype=np.int8)), scale
 
 
@@ -182,13 +280,15 @@ _LOCK = threading.Lock()
 
 
 def code_matrix(store: Store) -> CodeMatrix:
-    """The store's codes, reloaded when ``search_vec`` changed (in this process or another)."""
+    """The store's codes, brought up to date when ``search_vec`` changed (in this process or another)."""
     token = legs_db.codes_token(store)
     matrix = _MATRICES.get(store)
     if matrix is not None and matrix.token == token:
         return matrix
     with _LOCK:
         matrix = _MATRICES.get(store)
-        if matrix is None or matrix.token != token:
+        if matrix is None:
             matrix = _MATRICES[store] = CodeMatrix.load(store, token)
+        elif matrix.token != token:
+            matrix = _MATRICES[store] = matrix.refreshed(store, token)
         return matrix

@@ -17,6 +17,13 @@ VEC_TABLE = "search_vec"
 #: meta key of a random token replaced by every write to search_vec (in the same transaction), so a
 #: process holding the codes in memory (mcp_distill.search.codes) sees any change, its own or another's.
 CODES_TOKEN = "search_vec_token"
+#: The documents whose codes each write changed, in commit order (``seq``), so that a process holding the
+#: codes in memory reads again only those rows; ``doc`` NULL: any row may have changed (a bulk write, a
+#: drop), read everything again. Created with the first write that logs (a store from before it simply
+#: reloads in full once); kept when search_vec is dropped, so ``seq`` never goes back (AUTOINCREMENT).
+CODES_LOG = "search_vec_log"
+#: Log entries kept; a process further behind than this reloads the codes in full.
+LOG_KEEP = 50_000
 
 
 def _rows(store: SqliteStore, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -172,9 +179,53 @@ def drop_vec_table(store: SqliteStore) -> None:
     _codes_changed(store)
 
 
-def _codes_changed(store: SqliteStore) -> None:
+def _codes_changed(store: SqliteStore, docs: Sequence[int] | None = None) -> None:
+    """A write to search_vec (inside its transaction): a new token, and the rows it touched logged
+    (``docs``; None: any row may have changed, readers reload everything)."""
     store.execute("INSERT INTO meta(key, value) VALUES (?, lower(hex(randomblob(8)))) "
                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (CODES_TOKEN,))
+    store.execute(f"CREATE TABLE IF NOT EXISTS {CODES_LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc INTEGER)")
+    store.executemany(f"INSERT INTO {CODES_LOG}(doc) VALUES (?)", [(d,) for d in docs] if docs is not None else [(None,)])
+    store.execute(f"DELETE FROM {CODES_LOG} WHERE seq <= (SELECT max(seq) FROM {CODES_LOG}) - ?", (LOG_KEEP,))
+
+
+def _log_exists(store: SqliteStore) -> bool:
+    return store.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                              (CODES_LOG,)).fetchone() is not None
+
+
+def codes_log_end(store: SqliteStore) -> int:
+    """The last ``seq`` of the change log (0: empty or none yet). Read before the codes themselves: a
+    write committed in between is then both in the codes read and after this position."""
+    with store.lock:
+        if not _log_exists(store):
+            return 0
+        return int(store.conn.execute(f"SELECT coalesce(max(seq), 0) FROM {CODES_LOG}").fetchone()[0])
+
+
+def code_changes(store: SqliteStore, after: int) -> tuple[int, list[int] | None]:
+    """(last seq, the documents whose codes changed after seq ``after``), or (last seq, None) when they
+    cannot be told (entries pruned, a write that did not list its rows, no log): reload everything."""
+    with store.lock:
+        if not _log_exists(store):
+            return 0, None
+        lo, hi = store.conn.execute(f"SELECT min(seq), max(seq) FROM {CODES_LOG}").fetchone()
+        if hi is None or hi < after or lo > after + 1:
+            return int(hi or 0), None
+        docs = [r[0] for r in store.conn.execute(f"SELECT doc FROM {CODES_LOG} WHERE seq > ?", (after,))]
+    if any(d is None for d in docs):
+        return hi, None
+    return hi, list(dict.fromkeys(int(d) for d in docs))
+
+
+def code_rows(store: SqliteStore, docs: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The search_vec rows (as :func:`iter_codes`) of those of ``docs`` that have one: one point query each
+    (vec0 answers ``doc = ?`` from its rowid index, ~20 µs, while ``doc IN (...)`` scans the whole table)."""
+    sql = f"SELECT doc, collection, task_type, code, source, ts_epoch FROM {VEC_TABLE} WHERE doc = ?"
+    with store.lock:
+        if not vec_table_exists(store):
+            return []
+        return [row for d in docs if (row := store.conn.execute(sql, (d,)).fetchone()) is not None]
 
 
 def codes_token(store: SqliteStore) -> str | None:
@@ -201,12 +252,12 @@ def put_code(store: SqliteStore, doc: int, collection: str, padded: bytes, task_
     store.execute(
         f"INSERT INTO {VEC_TABLE}(doc, collection, task_type, code, source, ts_epoch) "
         "VALUES (?, ?, ?, vec_quantize_binary(?), ?, ?)", (doc, collection, task_type, padded, source, ts_epoch))
-    _codes_changed(store)
+    _codes_changed(store, [doc])
 
 
 def remove_codes(store: SqliteStore, docs: Sequence[int]) -> None:
     store.executemany(f"DELETE FROM {VEC_TABLE} WHERE doc = ?", [(d,) for d in docs])
-    _codes_changed(store)
+    _codes_changed(store, docs)
 
 
 def query_code(store: SqliteStore, padded_query: bytes) -> bytes:
