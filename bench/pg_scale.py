@@ -5,6 +5,8 @@ chunk its own seed so 1M documents never sit in memory at once) go through
 :func:`mcp_distill.search.bulk.bulk_load` (COPY, then the GIN and HNSW indexes built once) into a
 database named after the size and recipe (``bench_search_<n>_v<version>_s<seed>``), kept on the
 server and reused by later runs (``--rebuild`` to redo). Building is not timed under the bench lock.
+The load commits every batch, so a build stopped part-way is resumed by the next run: the documents
+stored are counted and generation starts at that document (chunks are seeded independently).
 
 Timing: a fresh spawned process opens the store, as a client would, and runs every query of every
 filter in every mode, twice per query, interleaved: once with the query embedding excluded (the query's
@@ -25,7 +27,7 @@ import psycopg
 import search as search_bench
 from _common import log, percentile
 
-from mcp_distill.search.bulk import bulk_load
+from mcp_distill.search.bulk import META_BULK, bulk_load
 from mcp_distill.search.embed import Embedder, OnnxMiniLM
 from mcp_distill.search.index import Doc, Index
 from mcp_distill.search.query import embed_windows
@@ -69,12 +71,23 @@ def _built(server_url: str, name: str) -> float | None:
         return float(row[0]) if row else None
 
 
-def _documents(n: int, corpus: dict, pool: np.ndarray, seed: int, vectors: ChunkVectors) -> Iterator[Doc]:
-    for start in range(0, n, CHUNK):
+def _documents(n: int, corpus: dict, pool: np.ndarray, seed: int, vectors: ChunkVectors, skip: int = 0
+               ) -> Iterator[Doc]:
+    """Documents ``skip`` .. ``n`` - 1 (the same ones whatever ``skip``: each chunk has its own seed)."""
+    for start in range(skip - skip % CHUNK, n, CHUNK):
         docs, chunk_vectors = search_bench.synthetic(min(CHUNK, n - start), corpus, pool, seed * 1000 + start // CHUNK)
         vectors.vectors = chunk_vectors  # the previous chunk is written by now (bulk_load batches divide CHUNK)
         for i, doc in enumerate(docs):
-            yield doc.model_copy(update={"id": f"pb-{start + i:07d}"})
+            if start + i >= skip:
+                yield doc.model_copy(update={"id": f"pb-{start + i:07d}"})
+
+
+def _stored(url: str) -> int:
+    """Documents an earlier, stopped build committed (0 for a database without the index tables)."""
+    with psycopg.connect(url) as conn:
+        if not conn.execute("SELECT to_regclass('search_docs') IS NOT NULL").fetchone()[0]:
+            return 0
+        return int(conn.execute("SELECT count(*) FROM search_docs WHERE collection = %s", (COLLECTION,)).fetchone()[0])
 
 
 def build(server_url: str, n: int, corpus: dict, pool: np.ndarray, seed: int, rebuild: bool, workers: int) -> float:
@@ -84,22 +97,28 @@ def build(server_url: str, n: int, corpus: dict, pool: np.ndarray, seed: int, re
     if took is not None:
         log(f"{n}: reusing database {name} (built in {took:.0f} s)")
         return took
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
     url = database_url(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+        if rebuild or not exists:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+    skip = 0 if rebuild or not exists else _stored(url)
+    if skip:
+        log(f"{n}: resuming a stopped build at document {skip}")
     started = time.perf_counter()
     vectors = ChunkVectors(OnnxMiniLM())
     with open_store(url) as store:
         index = Index(store, vectors, COLLECTION)
-        bulk_load(index, _documents(n, corpus, pool, seed, vectors), workers=workers,
-                  progress=lambda done, total, _stage: log(f"{n}: loaded {done}") if done % CHUNK == 0 else None)
+        if skip < n or store.get_meta(META_BULK) is not None:  # else only the marker below was missing
+            bulk_load(index, _documents(n, corpus, pool, seed, vectors, skip), workers=workers, resume=True,
+                      progress=lambda done, total, _stage: log(f"{n}: loaded {skip + done}") if done % CHUNK == 0 else None)
     took = time.perf_counter() - started
     with psycopg.connect(url, autocommit=True) as conn:  # the benchmark's own marker: the build completed
-        conn.execute("CREATE TABLE bench_build (seconds DOUBLE PRECISION)")
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_build (seconds DOUBLE PRECISION)")
         conn.execute("INSERT INTO bench_build VALUES (%s)", (took,))
         conn.execute("VACUUM ANALYZE")
-    log(f"{n}: built in {took:.0f} s")
+    log(f"{n}: built in {took:.0f} s" + (f" (resumed at document {skip})" if skip else ""))
     return took
 
 

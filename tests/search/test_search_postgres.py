@@ -174,3 +174,57 @@ def test_a_tag_filter_keeps_exactly_the_tagged_matches_whatever_the_tag(pg_url, 
                       {" ".join(t.split()).casefold() for t in h.tags}]
             assert wanted, tag
             assert [h.id for h in index.search(query, k=100, mode="keyword", tags=[tag.upper()]).hits] == wanted, tag
+
+
+def _by_doc_id(store) -> tuple:
+    """The index's content keyed by document id (a resumed load's row ids skip the failed batch's)."""
+    return (store.query("SELECT d.doc_id, d.title, d.text, d.tags, d.task_type, d.source, d.ts_epoch, d.row_hash, "
+                        "d.fts, v.embedding::text AS e, c.content_hash, k.tokens FROM search_docs d "
+                        "JOIN search_vec v ON v.doc = d.id JOIN embed_cache c ON c.id = d.vector_id "
+                        "JOIN search_doc_tokens k ON k.doc = d.id ORDER BY d.doc_id"),
+            store.query("SELECT d.doc_id, t.tag FROM search_tags t JOIN search_docs d ON d.id = t.doc "
+                        "ORDER BY d.doc_id, t.tag"),
+            _stats(store)[:2],
+            sorted(r["indexname"] for r in store.query("SELECT indexname FROM pg_indexes WHERE tablename "
+                                                        "IN ('search_docs', 'search_vec')")))
+
+
+def test_a_stopped_bulk_load_keeps_its_batches_and_resumes_to_what_upsert_writes(pg_url, pg_server_url, embedder):
+    docs = _docs()
+
+    def stopped_after(n: int):
+        yield from docs[:n]
+        raise KeyboardInterrupt  # the build process stopped part-way
+
+    other = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{other}"')
+    try:
+        with open_store(pg_url) as store:
+            index = Index(store, embedder, "playbooks")
+            with pytest.raises(KeyboardInterrupt):
+                bulk_load(index, stopped_after(45), batch_size=20)
+            # two batches committed, the third (5 documents read) lost; the search indexes not built yet
+            assert store.query_one("SELECT count(*) AS n FROM search_docs")["n"] == 40
+            assert store.get_meta("search.bulk_load") == "playbooks"
+            assert store.query_one("SELECT to_regclass('search_vec_hnsw') IS NULL AS gone")["gone"]
+            with pytest.raises(InvalidInputError, match="resume=True"):
+                bulk_load(index, docs, batch_size=20)
+            report = bulk_load(index, docs, batch_size=20, resume=True)
+            assert (report.received, report.unchanged, report.written) == (60, 40, 20)
+            assert store.get_meta("search.bulk_load") is None
+            resumed = _by_doc_id(store)
+            assert _stats(store) == _recounted(store)
+            hits = [[h.id for h in index.search(q, k=8, mode="hybrid").hits]
+                    for q in ("vitamin D deficiency", "stem cells differentiation")]
+            with pytest.raises(InvalidInputError, match="empty search index"):  # finished: no resume any more
+                bulk_load(index, docs[:1], resume=True)
+        with open_store(make_conninfo_url(pg_server_url, other)) as store:
+            index = Index(store, embedder, "playbooks")
+            index.upsert(docs)
+            assert _by_doc_id(store) == resumed
+            assert hits == [[h.id for h in index.search(q, k=8, mode="hybrid").hits]
+                            for q in ("vitamin D deficiency", "stem cells differentiation")] and all(hits)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')

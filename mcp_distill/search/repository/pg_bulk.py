@@ -15,9 +15,12 @@ from mcp_distill.store import Store
 GIN_INDEX = ("search_docs_fts", "CREATE INDEX IF NOT EXISTS search_docs_fts ON search_docs USING gin (fts)")
 HNSW_INDEX = ("search_vec_hnsw",
               "CREATE INDEX IF NOT EXISTS search_vec_hnsw ON search_vec USING hnsw (embedding vector_cosine_ops)")
-#: Memory for building them (per session of the load only): an HNSW graph that does not fit is built
-#: several times slower. 1M 384-d vectors need about 2 GB.
-BUILD_MEMORY = "2GB"
+#: Memory for building them (maintenance_work_mem of the load's session only), per vector row: an HNSW
+#: graph that does not fit is built several times slower (pgvector then inserts the rest one by one into
+#: the on-disk graph). pgvector 0.6 keeps a 384-d vector and its neighbour lists in about 2.2 KB, so 3 KB
+#: a row with a floor for small loads; the server only takes what the build uses.
+BUILD_MEMORY_PER_ROW_KB = 3
+BUILD_MEMORY_MIN_MB = 256
 
 DOC_COPY_COLUMNS = ("id", "collection", "doc_id", *DOC_COLUMNS)
 
@@ -69,9 +72,22 @@ def drop_search_indexes(conn: Any) -> None:
 def build_search_indexes(conn: Any, workers: int) -> None:
     """Build the GIN and HNSW indexes over every row (``workers``: parallel maintenance workers, 0 for
     none), then refresh the planner's statistics of the loaded tables."""
-    conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+    rows = int(conn.execute("SELECT count(*) FROM search_vec").fetchone()[0])
+    memory_mb = max(BUILD_MEMORY_MIN_MB, rows * BUILD_MEMORY_PER_ROW_KB // 1024)
+    conn.execute(f"SET LOCAL maintenance_work_mem = '{memory_mb}MB'")
     conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
     conn.execute(GIN_INDEX[1])
     conn.execute(HNSW_INDEX[1])
     for table in ("embed_cache", "search_docs", "search_tags", "search_vec", "search_terms"):
         conn.execute(f"ANALYZE {table}")
+
+
+def stored_doc_ids(conn: Any, collection: str, doc_ids: Sequence[str]) -> set[str]:
+    """Which of ``doc_ids`` the collection already holds (a resumed load skips them)."""
+    rows = conn.execute("SELECT doc_id FROM search_docs WHERE collection = ? AND doc_id = ANY(?)",
+                        (collection, list(doc_ids))).fetchall()
+    return {r[0] for r in rows}
+
+
+def delete_meta(conn: Any, key: str) -> None:
+    conn.execute("DELETE FROM meta WHERE key = ?", (key,))
