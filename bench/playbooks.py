@@ -40,13 +40,18 @@ from mcp_distill.search import strength as search_strength
 from mcp_distill.search.index import Index
 from mcp_distill.search.playbooks import (
     COLLECTION,
+    TEMPLATE_DOMINANT_SHARE,
+    TEMPLATE_MIN_PATTERNS,
+    TEMPLATE_MIN_WORDS,
     RunView,
     _scored_runs,
     build_playbook,
     pattern_key,
     playbook_doc,
     playbook_id,
+    split_prompt,
     task_text,
+    template_lines,
 )
 from mcp_distill.search.strength import passes
 from mcp_distill.store import open_store
@@ -60,6 +65,7 @@ FOLDS = 10
 DEPTH = 50
 K = 10
 MAX_TERMS: int | None = None
+NO_TEMPLATE = False  # --no-template: queries searched whole (the ablation of split_prompt)
 
 
 #: Run keys derived from a record id or a file name, which hash the source file's absolute path: the
@@ -150,6 +156,9 @@ def evaluate_kb(spec: str, workdir: Path, junk: list[str]) -> dict[str, Any]:
         touched = {key for _, key in held}
         out = {q for q, _ in held}
         changed: dict[str, Any] = {}
+        # the prompt template as extract_playbooks would find it without the held-out runs
+        fold_template = frozenset() if NO_TEMPLATE else template_lines(
+            {k: [r for r in rs if r.run_key not in out] for k, rs in groups.items()})
         for key in touched:
             pb = build_playbook(key, [r for r in groups[key] if r.run_key not in out], created)
             changed[key] = pb
@@ -157,9 +166,11 @@ def evaluate_kb(spec: str, workdir: Path, junk: list[str]) -> dict[str, Any]:
         index.upsert([playbook_doc(pb) for pb in changed.values() if pb is not None])
         for q, key in held:
             right = playbook_id(key) if changed[key] is not None else None
-            outcomes.append(run_query(index, q, split_of(q, texts[q]), right, texts[q]))
+            outcomes.append(run_query(index, q, split_of(q, texts[q]), right, texts[q], fold_template))
         index.upsert([playbook_doc(books[k]) for k in touched if k in books])  # restore
-    junk_out = [run_query(index, f"junk:{i}", split_of(f"junk:{i}"), None, text) for i, text in enumerate(junk)]
+    template = frozenset() if NO_TEMPLATE else template_lines(groups)
+    junk_out = [run_query(index, f"junk:{i}", split_of(f"junk:{i}"), None, text, template)
+                for i, text in enumerate(junk)]
     store.close()
     return {"kb": spec, "runs": sum(len(r) for r in groups.values()), "raw_id_playbooks": raw_id_playbooks(groups),
             "accepted": sum(r.category == "accepted" for rs in groups.values() for r in rs),
@@ -177,10 +188,14 @@ def raw_id_playbooks(groups: dict[str, list[RunView]]) -> int:
     return sum(raw.values())
 
 
-def run_query(index: Index, key: str, split: str, right: str | None, text: str) -> Outcome:
+def run_query(index: Index, key: str, split: str, right: str | None, text: str,
+              template: frozenset[str] = frozenset()) -> Outcome:
+    """The query as search_playbooks reads it (split_prompt: the template left out where it applies)."""
     outcome = Outcome(key=key, split=split, right=right)
+    parts = split_prompt(text, template)
     for mode in MODES:
-        result = index.search(text, k=DEPTH if mode != "hybrid" else K, mode=mode, explain=False)
+        result = index.search(parts.keyword_text, k=DEPTH if mode != "hybrid" else K, mode=mode, explain=False,
+                              vector_query=parts.vector_text)
         outcome.ranked[mode] = [h.id for h in result.hits][:K]
         outcome.labels[mode] = [(h.match, h.strength, h.vector_z, h.keyword_coverage, h.keyword_rank, h.vector_rank)
                                 for h in result.hits][:K]
@@ -312,6 +327,12 @@ Playbooks per accepted run (the pattern-generalisation item): the same runs grou
   document frequency from fts5vocab, boilerplate (in more than {search_query.MAX_DF_RATIO:g} of the
   documents) and absent terms dropped, rarest first within {search_query.POSTINGS_BUDGET} postings, at most
   {search_query.MAX_QUERY_TERMS} terms.
+- Prompt template: a line repeated in the task texts of {TEMPLATE_MIN_PATTERNS} or more patterns (of at least
+  {TEMPLATE_MIN_WORDS} words) is the loops' template, learned per fold without the held-out runs (extract_playbooks
+  keeps it in the store for search_playbooks). The keyword leg searches the query without it; the vector leg too
+  when it is more than {TEMPLATE_DOMINANT_SHARE:g} of the query's words (mcp_distill/search/patterns.py
+  `split_prompt`). That share was set between the template shares seen over all queries (generated and bundled
+  KBs <= 0.50, real SWE-bench prompts 0.66-0.83), not by a metric; `--no-template` is the ablation.
 - Strength: `e = z + {search_strength.C_WEIGHT:g} x coverage`, strength `clip((e - {search_strength.E_ZERO:g}) /
   ({search_strength.E_FULL:g} - {search_strength.E_ZERO:g}), 0, 1)`; strong from {search_strength.STRONG_AT:g}, weak from
   {search_strength.WEAK_AT:g} (mcp_distill/search/strength.py, docs/retrieval.md). The default `min_strength` of
@@ -352,10 +373,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--dump", type=Path, help="write every query's outcome as JSON here")
     parser.add_argument("--max-terms", type=int, help="tuning: keyword terms cap (default MAX_QUERY_TERMS)")
+    parser.add_argument("--no-template", action="store_true",
+                        help="search each query whole, without split_prompt's template removal (ablation)")
     args = parser.parse_args(argv)
     from playbooks_tune import losses, tune  # it imports this module
-    global MAX_TERMS
+    global MAX_TERMS, NO_TEMPLATE
     MAX_TERMS = args.max_terms
+    NO_TEMPLATE = args.no_template
     specs = args.kb or ["bundled", "generated:200", "generated:500", *(["real"] if REAL.exists() else [])]
     junk = load_junk()
     results = []

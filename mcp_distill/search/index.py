@@ -219,6 +219,7 @@ class Index(IndexWrites):
         until: datetime | str | None = None,
         explain: bool = True,
         exact: bool = False,
+        vector_query: str | None = None,
     ) -> SearchResult:
         """The ``k`` best documents for ``query``.
 
@@ -232,6 +233,8 @@ class Index(IndexWrites):
         ``explain=False`` skips ``matched_fields`` (about 0.15 ms per hit). ``exact=True`` scores
         every document passing the filters by its float vector (no binary-code candidates): slower
         on a large index, and the reference the default vector leg's recall is measured against.
+        ``vector_query``: what the vector leg embeds when it should read other words than the keyword
+        leg (playbook search drops a dominant prompt template there too; default: ``query``).
         """
         started = time.perf_counter()
         if mode not in MODES:
@@ -248,7 +251,8 @@ class Index(IndexWrites):
         keyword: list[tuple[int, float]] = []
         vector: list[tuple[int, float]] = []
         # The query is embedded on another thread while this one plans and runs the keyword leg.
-        pending_vector = self._query_vector(query) if mode in ("hybrid", "semantic") else None
+        vector_text = query if vector_query is None else str(vector_query)[:MAX_QUERY_CHARS]
+        pending_vector = self._query_vector(vector_text or query) if mode in ("hybrid", "semantic") else None
         plan = self.keyword.plan_terms(query)  # also in semantic mode: the strength's keyword coverage
         if mode in ("hybrid", "keyword"):
             result.keyword_terms = plan.terms

@@ -61,6 +61,66 @@ def task_text(run: RunView) -> str:
     return max(texts, key=len) if texts else ""
 
 
+#: A prompt line repeated verbatim in the task texts of this many different patterns is the harness's
+#: template (its instructions, its output format), not the task: three kinds of task that share a line
+#: share it because one loop wrapped them all. Lines of fewer than TEMPLATE_MIN_WORDS words are never
+#: template lines (a heading or a code fence says nothing either way).
+TEMPLATE_MIN_PATTERNS = 3
+TEMPLATE_MIN_WORDS = 3
+
+
+def _line_key(line: str) -> str:
+    return " ".join(line.lower().split())
+
+
+def template_lines(groups: dict[str, list[RunView]], min_patterns: int = TEMPLATE_MIN_PATTERNS) -> frozenset[str]:
+    """The normalised lines that recur in the task texts of at least ``min_patterns`` patterns."""
+    seen: dict[str, set[str]] = {}
+    for key, runs in groups.items():
+        for run in runs:
+            for line in {_line_key(line) for line in task_text(run).splitlines()}:
+                if len(line.split()) >= TEMPLATE_MIN_WORDS:
+                    seen.setdefault(line, set()).add(key)
+    return frozenset(line for line, keys in seen.items() if len(keys) >= min_patterns)
+
+
+def strip_template(text: str, template: frozenset[str]) -> str:
+    """``text`` without its template lines; the text itself when nothing else would remain."""
+    if not template:
+        return text
+    kept = [line for line in text.splitlines() if _line_key(line) not in template]
+    rest = "\n".join(kept)
+    return rest if rest.strip() else text
+
+
+#: The vector leg embeds a prompt without its template only when the template is more than this share
+#: of the prompt's words. Below it, the template is the loop's framing of the task (its role, its mode),
+#: which tells task types apart (the generated KBs, whose templates are 24-50% of a prompt, lose top-1 when
+#: it is dropped); above it, the template drowns the task in the averaged embedding (the real SWE-bench
+#: prompts, 66-83% instructions). The keyword leg always searches without the template: its words are in
+#: no playbook's own text, only in other prompts.
+TEMPLATE_DOMINANT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """A task prompt as each leg of a playbook search reads it."""
+
+    keyword_text: str
+    vector_text: str
+    words: int
+    template_words: int
+
+
+def split_prompt(text: str, template: frozenset[str]) -> PromptParts:
+    """What the keyword and the vector leg search for, given the harness's template lines (pure)."""
+    stripped = strip_template(text, template)
+    total, kept = len(text.split()), len(stripped.split())
+    dominant = total > 0 and total - kept > TEMPLATE_DOMINANT_SHARE * total
+    return PromptParts(keyword_text=stripped, vector_text=stripped if dominant else text, words=total,
+                       template_words=total - kept)
+
+
 def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
 

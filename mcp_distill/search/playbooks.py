@@ -41,13 +41,18 @@ from mcp_distill.search.index import Doc, Index
 from mcp_distill.search.patterns import (
     PATTERN_WORDS,
     SANDBOX_DIRS,
+    TEMPLATE_DOMINANT_SHARE,
+    TEMPLATE_MIN_PATTERNS,
+    TEMPLATE_MIN_WORDS,
     RunView,
     component,
     pattern_key,
     playbook_id,
+    split_prompt,
     subject,
     task_family,
     task_text,
+    template_lines,
     words,
 )
 from mcp_distill.search.playbook_build import EXAMPLE_CHARS, MAX_EXAMPLES, MAX_ITEMS, build_playbook, example_of
@@ -100,14 +105,28 @@ def extract_playbooks(store: Store, progress: Progress | None = None, command: s
             progress(i + 1, len(groups), key)
     keep = {key for key, _ in built}
     gone = [existing[k]["playbook_id"] for k in existing if k not in keep]
-    pb_db.save_playbooks(store, built, gone, now.isoformat())
+    template = sorted(template_lines(groups))
+    with store.atomic():
+        pb_db.save_playbooks(store, built, gone, now.isoformat())
+        store.set_meta(TEMPLATE_META_KEY, orjson.dumps(template).decode())
     receipt.count_in = n_runs
     receipt.count_out = len(built)
     receipt.count("groups", len(groups))
     receipt.count("removed", len(gone))
+    receipt.count("template_lines", len(template))
     result = receipt.finish(store, validation_pass=True)
     return {"runs": n_runs, "groups": len(groups), "playbooks": len(built), "removed": gone,
             "receipt_id": result.receipt_id, "playbook_ids": [pb.playbook_id for _, pb in built]}
+
+
+#: Where extract_playbooks keeps the harness's prompt template (patterns.template_lines) for searches.
+TEMPLATE_META_KEY = "playbook_prompt_template"
+
+
+def prompt_template(store: Store) -> frozenset[str]:
+    """The template lines the last extract found (none in a store extracted before they were kept)."""
+    raw = store.get_meta(TEMPLATE_META_KEY)
+    return frozenset(orjson.loads(raw)) if raw else frozenset()
 
 
 def get_playbook(store: Store, pid: str) -> Playbook:
@@ -165,6 +184,9 @@ class PlaybookSearch(BaseModel):
     nothing_relevant: bool = Field(False, description="True when no playbook matched at min_strength: "
                                    "no procedure is known for this kind of task yet.")
     dropped: int = Field(0, description="Hits left out for a match strength below min_strength.")
+    template_words: int = Field(0, description="Words of the query that are the loops' shared prompt template "
+                                "(lines found in the prompts of three or more kinds of task), which the keyword "
+                                "leg leaves out (and the vector leg too when they are most of the query).")
 
 
 def playbook_doc(pb: Playbook) -> Doc:
@@ -201,11 +223,16 @@ def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int
     Hits whose match strength is below ``min_strength`` (``none`` keeps everything, ``weak`` the
     default, ``strong``) are dropped; when none is left, ``nothing_relevant`` says so rather than
     returning filler. Raises InvalidInputError for an unknown ``min_strength``.
+
+    A long prompt is searched without the lines it shares with the prompts of other kinds of task (the
+    loop's instructions: ``prompt_template``, kept by the last extract; see patterns.split_prompt).
     """
     if min_strength not in STRENGTHS:
         raise InvalidInputError(f"min_strength must be one of {', '.join(STRENGTHS)}, not {min_strength!r}")
-    result = Index(store, embedder, COLLECTION).search(query, k=k, mode=mode, task_type=task_type, tags=tags,
-                                                       since=since, until=until, exact=exact)
+    parts = split_prompt(query or "", prompt_template(store))
+    result = Index(store, embedder, COLLECTION).search(parts.keyword_text, k=k, mode=mode, task_type=task_type,
+                                                       tags=tags, since=since, until=until, exact=exact,
+                                                       vector_query=parts.vector_text)
     hits = []
     dropped = 0
     for hit in result.hits:
@@ -230,7 +257,7 @@ def search_playbooks(store: Store, embedder: Embedder | None, query: str, k: int
                         + ": no procedure is known for this kind of task yet")
     return PlaybookSearch(query=query, mode=result.mode, hits=hits, semantic_available=result.semantic_available,
                           warnings=warnings, min_strength=min_strength, nothing_relevant=nothing,  # type: ignore[arg-type]
-                          dropped=dropped)
+                          dropped=dropped, template_words=parts.template_words)
 
 
 def render_for_prompt(task: str, found: PlaybookSearch) -> str:
@@ -268,6 +295,10 @@ __all__ = [
     "MAX_ITEMS",
     "PATTERN_WORDS",
     "SANDBOX_DIRS",
+    "TEMPLATE_DOMINANT_SHARE",
+    "TEMPLATE_META_KEY",
+    "TEMPLATE_MIN_PATTERNS",
+    "TEMPLATE_MIN_WORDS",
     "PlaybookHit",
     "PlaybookSearch",
     "RunView",
@@ -285,10 +316,13 @@ __all__ = [
     "playbook_task_types",
     "playbook_text",
     "playbooks_for_run",
+    "prompt_template",
     "render_for_prompt",
     "search_playbooks",
+    "split_prompt",
     "subject",
     "task_family",
     "task_text",
+    "template_lines",
     "words",
 ]

@@ -1,0 +1,99 @@
+"""The loops' shared prompt template: learned at extract from the prompts of several kinds of task, left
+out of a playbook search's keyword leg (and of its vector leg when it is most of the prompt)."""
+
+from __future__ import annotations
+
+import json
+
+from mcp_distill.collect.collector import collect_paths
+from mcp_distill.config import Settings
+from mcp_distill.score import load_rules, score_runs
+from mcp_distill.search.playbooks import (
+    TEMPLATE_META_KEY,
+    extract_playbooks,
+    index_playbooks,
+    prompt_template,
+    search_playbooks,
+    split_prompt,
+)
+
+#: A harness's instructions, wrapped around every task like mini-swe-agent's or OpenHands' (written here).
+HARNESS = """<instructions>
+You are a software engineer working in a sandboxed checkout of the repository.
+Think step by step and explain your reasoning in a THOUGHT section before each command.
+Issue exactly one shell command per response, inside a fenced bash block.
+Do not modify the existing test files; add a new test file when you need one.
+When the change is complete, print the final diff and stop with the submit command.
+Keep every edit minimal and consistent with the style of the surrounding code.
+The environment has no network access and no package installs are possible.
+</instructions>"""
+TASKS = {
+    "billing": ["The invoice total ignores the discount coupon when the currency is euro.",
+                "Refunds for a cancelled invoice are booked twice in the ledger export."],
+    "glacier": ["Thumbnails of archived photos in cold storage fail to render after restore.",
+                "Restoring an archived photo album from cold storage loses the album cover."],
+    "router": ["The nightly route planner assigns two lorries to the same depot bay.",
+               "Route planner ignores the depot bay closing hours for late lorries."],
+    "weather": ["The forecast widget shows yesterday's rainfall in millimetres as inches.",
+                "Forecast alerts for frost arrive after sunrise instead of the evening before."],
+}
+
+
+def _lines() -> str:
+    rows = []
+    for kind, tasks in TASKS.items():
+        for i, task in enumerate(tasks):
+            rows.append(json.dumps({
+                "schema": "mcp-distill/evidence", "stream": "evidence", "run_id": f"{kind}-run-{i}",
+                "task_id": f"{kind}-{100 + i}", "task_type": "codefix", "timestamp": "2026-11-28T10:00:00Z",
+                "input_text": f"<task>\n{task}\n</task>\n{HARNESS}", "signals": {"outcome": "resolved"}}))
+    return "\n".join(rows) + "\n"
+
+
+def test_split_prompt_drops_a_dominant_template_from_both_legs_and_a_minor_one_from_keywords():
+    template = frozenset(" ".join(line.lower().split()) for line in HARNESS.splitlines()[1:-1])
+    task = "Thumbnails of archived photos fail to render."
+    long_wrap = split_prompt(f"{task}\n{HARNESS}", template)
+    assert long_wrap.keyword_text.split("\n")[0] == task and "THOUGHT" not in long_wrap.keyword_text
+    assert long_wrap.vector_text == long_wrap.keyword_text  # the template is most of the prompt
+    assert long_wrap.template_words == sum(len(line.split()) for line in HARNESS.splitlines()[1:-1])
+    short_wrap = "\n".join([task * 12, HARNESS.splitlines()[1]])  # the task is most of the prompt
+    parts = split_prompt(short_wrap, template)
+    assert "software engineer" not in parts.keyword_text and parts.vector_text == short_wrap
+    only_template = "\n".join(HARNESS.splitlines()[1:-1])
+    assert split_prompt(only_template, template).keyword_text == only_template  # nothing else: kept whole
+    assert split_prompt(short_wrap, frozenset()).template_words == 0
+
+
+def test_extract_learns_the_template_and_search_leaves_it_out(store, tmp_path, embedder):
+    (tmp_path / "evidence.jsonl").write_text(_lines(), encoding="utf-8")
+    collect_paths(store, Settings(db_path=store.path, roots=[tmp_path]), [str(tmp_path)])
+    score_runs(store, load_rules())
+    assert extract_playbooks(store)["playbooks"] == len(TASKS)
+    learned = prompt_template(store)
+    harness = {" ".join(line.lower().split()) for line in HARNESS.splitlines()}
+    assert learned == {line for line in harness if len(line.split()) >= 3}  # the tags are too short to count
+    assert not any(task.lower() in learned for tasks in TASKS.values() for task in tasks)
+    index_playbooks(store, embedder)
+
+    query = f"<task>\nArchived photos restored from cold storage show no thumbnails.\n</task>\n{HARNESS}"
+    found = search_playbooks(store, embedder, query, min_strength="none")  # 4 playbooks: no background
+    assert found.template_words == sum(len(line.split()) for line in HARNESS.splitlines()[1:-1])
+    assert found.hits and "glacier" in found.hits[0].playbook.title
+    assert found.query == query  # the caller's text, as given
+
+    store.set_meta(TEMPLATE_META_KEY, "[]")  # a store extracted before templates were kept
+    assert search_playbooks(store, embedder, query).template_words == 0
+
+
+def test_a_line_shared_by_two_kinds_of_task_is_not_template(store, tmp_path):
+    shared = "Both depots report through the same regional dispatch office."
+    rows = [json.dumps({"schema": "mcp-distill/evidence", "stream": "evidence", "run_id": f"{kind}-r",
+                        "task_id": f"{kind}-1", "task_type": "codefix", "timestamp": "2026-11-28T10:00:00Z",
+                        "input_text": f"{TASKS[kind][0]}\n{shared if kind in ('router', 'weather') else ''}",
+                        "signals": {"outcome": "resolved"}}) for kind in TASKS]
+    (tmp_path / "evidence.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    collect_paths(store, Settings(db_path=store.path, roots=[tmp_path]), [str(tmp_path)])
+    score_runs(store, load_rules())
+    extract_playbooks(store)
+    assert prompt_template(store) == frozenset()
