@@ -17,7 +17,7 @@ anything else goes through ``upsert``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from mcp_distill.search.embed import content_hash
 from mcp_distill.search.maintenance import META_DIM, META_MODEL, check_dim, check_embedder
 from mcp_distill.search.repository import pg_bulk
 from mcp_distill.search.types import Doc, UpsertReport
-from mcp_distill.search.writes import doc_row_hash, doc_values
+from mcp_distill.search.writes import doc_batches, doc_row_hash, doc_values
 
 if TYPE_CHECKING:
     from mcp_distill.search.index import Index
@@ -37,17 +37,6 @@ if TYPE_CHECKING:
 BATCH = 5000
 #: Set (to the collection) while a bulk load has not built the search indexes yet.
 META_BULK = "search.bulk_load"
-
-
-def _batches(docs: Iterable[Doc | dict[str, Any]], size: int) -> Iterator[list[Doc]]:
-    batch: list[Doc] = []
-    for item in docs:
-        batch.append(item if isinstance(item, Doc) else Doc.model_validate(item))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def bulk_load(index: Index, docs: Iterable[Doc | dict[str, Any]], progress: Progress | None = None,
@@ -71,7 +60,7 @@ def bulk_load(index: Index, docs: Iterable[Doc | dict[str, Any]], progress: Prog
     seen: set[str] = set()
     vector_ids: dict[str, int] = {}
     started = unfinished == index.collection
-    for batch in _batches(docs, batch_size):
+    for batch in doc_batches(docs, batch_size):
         report.received += len(batch)
         with store.atomic() as conn:
             _check_distinct(batch, seen)

@@ -29,7 +29,7 @@ other connections, and in WAL one big transaction costs a single fsync anyway).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,7 +41,7 @@ from mcp_distill.search.legs import forget_counts
 from mcp_distill.search.repository import sqlite_bulk
 from mcp_distill.search.types import Doc, UpsertReport
 from mcp_distill.search.vector import MISSING_TS, _pad8
-from mcp_distill.search.writes import doc_row_hash, doc_values
+from mcp_distill.search.writes import doc_batches, doc_row_hash, doc_values
 
 if TYPE_CHECKING:
     from mcp_distill.search.index import Index
@@ -50,20 +50,6 @@ if TYPE_CHECKING:
 BATCH = 5000
 #: Page cache of the build's connection, KiB (1 GiB; the store's default is 64 MiB).
 BUILD_CACHE_KIB = 1 << 20
-
-
-def _batches(docs: Iterable[Doc | dict[str, Any]], size: int) -> Iterator[list[Doc]]:
-    batch: list[Doc] = []
-    for item in docs:
-        try:
-            batch.append(item if isinstance(item, Doc) else Doc.model_validate(item))
-        except ValueError as exc:
-            raise InvalidInputError(f"a document of the bulk build is invalid: {exc}") from exc
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def bulk_build(index: Index, docs: Iterable[Doc | dict[str, Any]], progress: Progress | None = None) -> UpsertReport:
@@ -85,7 +71,7 @@ def bulk_build(index: Index, docs: Iterable[Doc | dict[str, Any]], progress: Pro
             saved = sqlite_bulk.drop_for_build(store)
             seen: set[str] = set()
             next_id = sqlite_bulk.next_doc_id(store)
-            for batch in _batches(docs, BATCH):
+            for batch in doc_batches(docs, BATCH):
                 next_id = _write_batch(index, batch, next_id, seen)
                 report.received += len(batch)
                 report.written += len(batch)

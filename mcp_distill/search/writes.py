@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -58,6 +58,23 @@ def doc_values(doc: Doc, collection: str, chash: str, row_hash: str, vector_id: 
     return values, tags, ts_epoch
 
 
+def doc_batches(docs: Iterable[Doc | dict[str, Any]], size: int) -> Iterator[list[Doc]]:
+    """``docs`` validated as :class:`Doc`, in lists of ``size`` (the last one shorter): the one way every
+    write path (upsert, the SQLite bulk build, the PostgreSQL bulk load) reads its input. An invalid
+    document raises :class:`InvalidInputError` naming its position, before anything of its batch is written."""
+    batch: list[Doc] = []
+    for position, item in enumerate(docs):
+        try:
+            batch.append(item if isinstance(item, Doc) else Doc.model_validate(item))
+        except ValueError as exc:
+            raise InvalidInputError(f"document #{position} is invalid: {exc}; fix or drop it and write again") from exc
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class IndexWrites:
     """Upsert and delete of one collection; the index's ``store``, ``collection``, embedders and legs."""
 
@@ -79,19 +96,10 @@ class IndexWrites:
         """
         total = len(docs) if isinstance(docs, Sequence) else None
         report = UpsertReport(collection=self.collection)
-        batch: list[Doc] = []
-        for item in docs:
-            try:
-                batch.append(item if isinstance(item, Doc) else Doc.model_validate(item))
-            except ValueError as exc:
-                raise InvalidInputError(f"document #{report.received + len(batch)} is invalid: {exc}") from exc
-            if len(batch) >= WRITE_BATCH:
-                self._upsert_batch(batch, report)
-                batch = []
-                if progress:
-                    progress(report.received, total, "index")
-        if batch:
+        for batch in doc_batches(docs, WRITE_BATCH):
             self._upsert_batch(batch, report)
+            if progress and len(batch) == WRITE_BATCH:
+                progress(report.received, total, "index")
         if progress:
             progress(report.received, total, "index")
         return report

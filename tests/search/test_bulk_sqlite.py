@@ -117,3 +117,16 @@ def test_bulk_build_fills_only_an_empty_index_and_a_failure_leaves_it_empty(tmp_
         with pytest.raises(InvalidInputError, match="empty search index"):
             bulk_sqlite.bulk_build(Index(store, embedder, "other"), docs[:1])
         assert index.search("cells", k=3, mode="hybrid").hits
+
+
+def test_an_invalid_document_is_named_by_position_on_every_write_path(tmp_path, embedder):
+    docs: list = [d.model_dump() for d in _docs(6)]
+    docs[4] = {"id": "bad", "title": "an unknown field", "owner": "someone"}
+    with open_store(tmp_path / "bad.db") as store:
+        index = Index(store, embedder, "playbooks")
+        with pytest.raises(InvalidInputError, match="document #4 is invalid"):
+            bulk_sqlite.bulk_build(index, docs)
+        assert index.count() == 0  # the bulk build is all or nothing
+        with pytest.raises(InvalidInputError, match="document #4 is invalid"):
+            index.upsert(docs)
+        assert index.count() == 0  # upsert validates a whole batch before it writes any of it
