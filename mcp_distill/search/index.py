@@ -73,7 +73,7 @@ from mcp_distill.search import repository as docs_db
 from mcp_distill.search.backends import keyword_leg, vector_leg
 from mcp_distill.search.embed import CachingEmbedder, Embedder, l2_normalise
 from mcp_distill.search.embed.query_cache import QUERY_VECTORS
-from mcp_distill.search.legs import Filters
+from mcp_distill.search.legs import Filters, TermPlan
 from mcp_distill.search.maintenance import (
     META_DIM,
     META_MODEL,
@@ -267,11 +267,11 @@ class Index(IndexWrites):
         weights = {"keyword": keyword_weight(len(plan.terms)), "vector": VECTOR_WEIGHT}
         fused = rrf_fuse(legs, weights, k=RRF_K, depth=depth)[:k]
         result.hits = self._hits(fused, keyword, vector, result.keyword_terms if explain else [])
-        self._strengths(result.hits, fused, plan.weights, qvec)
+        self._strengths(result.hits, fused, plan, qvec)
         result.took_ms = round((time.perf_counter() - started) * 1000, 3)
         return result
 
-    def _strengths(self, hits: list[Hit], fused: list[tuple[int, float]], weights: dict[str, float],
+    def _strengths(self, hits: list[Hit], fused: list[tuple[int, float]], plan: TermPlan,
                    qvec: np.ndarray | None) -> None:
         """Fill each hit's match strength (mcp_distill.search.strength): keyword coverage from the
         hit's own terms, vector z-score against the collection background (exact cosine also for
@@ -280,7 +280,9 @@ class Index(IndexWrites):
             return
         by_id = {h.id: doc for h, (doc, _) in zip(hits, fused, strict=False)}
         rowids = [by_id[h.id] for h in hits]
-        present = self.keyword.present_terms(rowids, weights)
+        weights = plan.weights
+        # each informative term with the query token it came from (FTS5 matches tokens, not stems)
+        present = self.keyword.present_terms(rowids, {t: plan.tokens.get(t) for t in weights})
         sims: dict[int, float] = {}
         doc_vectors: dict[int, np.ndarray] = {}
         reference = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from mcp_distill.search.query import (
     TITLE_WEIGHT,
     build_match,
     facet_token,
+    fts_string,
     query_tokens,
 )
 from mcp_distill.search.repository import legs as legs_db
@@ -141,6 +142,9 @@ class TermPlan:
     terms: list[str]
     weights: dict[str, float]
     documents: int
+    #: A query token stemming to each single-term key of ``weights``, for matching it in FTS5 (which stems
+    #: what it is given, and a stem is not always its own stem: 'caus' -> 'cau').
+    tokens: dict[str, str] = field(default_factory=dict)
 
 _FIELDS = ("title", "text", "tags")
 
@@ -177,16 +181,27 @@ class KeywordLeg:
         return terms
 
     def present_terms(self, ids: list[int], terms: Iterable[str]) -> dict[int, set[str]]:
-        """Which of ``terms`` (stemmed index terms) each document of ``ids`` holds in its title,
-        text or tags, read from the index's own postings (an fts5vocab 'instance' view of
-        search_fts): the hits need no re-tokenizing. On SciFact at k=100 this takes ~5 ms a query
-        where tokenizing the hits' text again took ~160 ms; the terms found are the same."""
-        wanted = sorted(set(terms))
+        """Which of ``terms`` (stemmed index terms; or a mapping of each to a query token it comes from,
+        as :attr:`TermPlan.tokens`) each document of ``ids`` holds in its title, text or tags.
+
+        FTS5 is asked once per (document, term) with the document's rowid, a seek into the term's
+        postings (~10-20 µs): 100k documents cost as much as 1k. A term is matched through a token that
+        stems to it (the given one, or the term itself when it is its own stem); a term with neither is
+        read from the postings themselves (an fts5vocab 'instance' view, which walks them: that was 44 ms
+        of a hybrid search at 100k documents). A key of several terms (a token FTS5 splits) is no index
+        term and never present, as before."""
+        wanted = sorted({t for t in terms if " " not in t})
         if not ids or not wanted:
             return {}
-        state = store_state(self.store)
-        rows = legs_db.present_terms(self.store, ids, wanted, state.temp_ready)
-        state.temp_ready = True
+        given = {t: v for t, v in terms.items() if isinstance(v, str)} if isinstance(terms, Mapping) else {}
+        via = [given.get(t, t) for t in wanted]
+        stems = self.tokenize(via)
+        matchable = {t: via[i] for i, t in enumerate(wanted) if stems.get(i) == [t]}
+        rows = legs_db.docs_holding(self.store, [(d, t, fts_string(tok)) for d in ids for t, tok in matchable.items()])
+        if rest := [t for t in wanted if t not in matchable]:
+            state = store_state(self.store)
+            rows += legs_db.present_terms(self.store, ids, rest, state.temp_ready)
+            state.temp_ready = True
         found: dict[int, set[str]] = {}
         for doc, term in rows:
             found.setdefault(int(doc), set()).add(term)
@@ -237,6 +252,7 @@ class KeywordLeg:
                          for terms, token in by_terms.items()), key=lambda s: s[0])
         limit = self.max_df_ratio * max(n, 1)
         weights = {stem: idf(freq, n) for freq, _, stem in scored if freq <= limit}
+        tokens = {stem: token for _, token, stem in scored if stem in weights and " " not in stem}
         kept: list[str] = []
         spent = 0
         for freq, token, _ in scored:
@@ -250,7 +266,7 @@ class KeywordLeg:
                 break
         if not kept:  # only very common words: search the rarest of them anyway
             kept = [token for freq, token, _ in scored if freq > 0][: self.min_keep]
-        return TermPlan(kept, weights, n)
+        return TermPlan(kept, weights, n, tokens)
 
     def _single_collection(self, collection: str) -> bool:
         """True when every document belongs to ``collection``: its facet would filter nothing

@@ -8,6 +8,7 @@ rows per query, and the tokenizer's temporary FTS5 table lives on that one conne
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -69,6 +70,18 @@ def present_terms(store: SqliteStore, doc_ids: Sequence[int], terms: Sequence[st
             f"SELECT DISTINCT doc, term FROM temp.search_fts_inst WHERE {in_list(dialect, 'term')} "
             f"AND {in_list(dialect, 'doc')} AND col != 'facets'",
             (list_param(dialect, terms), list_param(dialect, doc_ids))).fetchall()
+
+
+def docs_holding(store: SqliteStore, pairs: Sequence[tuple[int, str, str]]) -> list[tuple[int, str]]:
+    """(doc, term) of each (doc, term, FTS5 string) pair whose string matches the document's title, text or
+    tags. One statement; FTS5 answers each pair as a point query (MATCH with ``rowid = ``: it seeks to
+    the document in the term's postings instead of walking them)."""
+    if not pairs:
+        return []
+    return [(int(doc), term) for doc, term in _rows(
+        store, "SELECT p.value ->> 0, p.value ->> 1 FROM json_each(?) AS p JOIN search_fts "
+               "ON search_fts.rowid = p.value ->> 0 AND search_fts MATCH ('{title text tags} : ' || (p.value ->> 2))",
+        (json.dumps([list(p) for p in pairs]),))]
 
 
 def common_terms(store: SqliteStore, floor: int) -> dict[str, int]:
