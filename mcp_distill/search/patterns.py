@@ -84,6 +84,40 @@ def template_lines(groups: dict[str, list[RunView]], min_patterns: int = TEMPLAT
     return frozenset(line for line, keys in seen.items() if len(keys) >= min_patterns)
 
 
+#: A word in the template-free task texts of more than this share of the patterns (when there are at
+#: least TEMPLATE_MIN_PATTERNS of them) names no pattern: a harness's tag (``<task>``, too short to be a
+#: template line) or the loop's whole domain. A playbook's keywords leave such words out.
+SHARED_WORD_SHARE = 0.5
+
+
+def shared_words(groups: dict[str, list[RunView]], template: frozenset[str]) -> frozenset[str]:
+    """The words that the task texts (template lines left out) of most patterns have in common."""
+    if len(groups) < TEMPLATE_MIN_PATTERNS:
+        return frozenset()
+    patterns_with: Counter[str] = Counter()
+    for runs in groups.values():
+        patterns_with.update({w for run in runs for w in words(strip_template(task_text(run), template))})
+    return frozenset(w for w, n in patterns_with.items() if n > SHARED_WORD_SHARE * len(groups))
+
+
+@dataclass(frozen=True)
+class Harness:
+    """What the loops wrap every task in: template lines (left out of searches and of a playbook's
+    keywords) and the words most patterns' tasks share (left out of the keywords)."""
+
+    lines: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+
+
+#: No harness known (a store extracted before they were kept, an ablation).
+NO_HARNESS = Harness()
+
+
+def harness_of(groups: dict[str, list[RunView]]) -> Harness:
+    lines = template_lines(groups)
+    return Harness(lines, shared_words(groups, lines))
+
+
 def strip_template(text: str, template: frozenset[str]) -> str:
     """``text`` without its template lines; the text itself when nothing else would remain."""
     if not template:

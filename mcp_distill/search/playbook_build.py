@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 from mcp_distill.models import Playbook
-from mcp_distill.search.patterns import RunView, playbook_id, words
+from mcp_distill.search.patterns import NO_HARNESS, Harness, RunView, playbook_id, strip_template, words
 
 #: Most items kept per list field: playbooks are read mid-task, so they stay short.
 MAX_ITEMS = 8
@@ -33,8 +33,13 @@ def example_of(run: RunView) -> str | None:
     return _short(texts[0], EXAMPLE_CHARS) if texts else None
 
 
-def build_playbook(key: str, runs: list[RunView], created_at: datetime) -> Playbook | None:
-    """One group's playbook, or None when no run of the group was accepted. Pure."""
+def build_playbook(key: str, runs: list[RunView], created_at: datetime,
+                   harness: Harness = NO_HARNESS) -> Playbook | None:
+    """One group's playbook, or None when no run of the group was accepted. Pure.
+
+    ``harness`` is what the loops wrap every task in (patterns.harness_of): the problem pattern's
+    keywords come from the task without it, or a harness's instructions ("command", "step") and tags
+    ("task") would name every playbook alike and the keyword leg could not tell them apart."""
     runs = sorted(runs, key=lambda r: r.run_key)
     accepted = [r for r in runs if r.category == "accepted"]
     if not accepted:
@@ -53,7 +58,8 @@ def build_playbook(key: str, runs: list[RunView], created_at: datetime) -> Playb
     recovery, threshold = _recovery(late_attempts, best_path, len(accepted), bool(rejected), failures)
 
     text_words = Counter(w for r in accepted for rec in r.records
-                         for w in words(" ".join(filter(None, (rec.input_text, rec.text)))[:4000]))
+                         for w in words(strip_template(" ".join(filter(None, (rec.input_text, rec.text))),
+                                                       harness.lines)[:4000]) if w not in harness.words)
     keywords = _top(text_words, 5)
     problem = f"{task_type} on {subj}" + (f": {', '.join(keywords)}" if keywords else "")
     last_seen = max((r.last_seen for r in runs if r.last_seen), default=None)

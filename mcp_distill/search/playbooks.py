@@ -39,13 +39,17 @@ from mcp_distill.search import repository as pb_db
 from mcp_distill.search.embed import Embedder
 from mcp_distill.search.index import Doc, Index
 from mcp_distill.search.patterns import (
+    NO_HARNESS,
     PATTERN_WORDS,
     SANDBOX_DIRS,
+    SHARED_WORD_SHARE,
     TEMPLATE_DOMINANT_SHARE,
     TEMPLATE_MIN_PATTERNS,
     TEMPLATE_MIN_WORDS,
+    Harness,
     RunView,
     component,
+    harness_of,
     pattern_key,
     playbook_id,
     split_prompt,
@@ -95,25 +99,25 @@ def extract_playbooks(store: Store, progress: Progress | None = None, command: s
         groups.setdefault(pattern_key(run), []).append(run)
     existing = pb_db.playbook_keys(store)
     now = now_utc()
+    harness = harness_of(groups)
     built: list[tuple[str, Playbook]] = []
     for i, key in enumerate(sorted(groups)):
         created = datetime.fromisoformat(existing[key]["created_at"]) if key in existing else now
-        pb = build_playbook(key, groups[key], created)
+        pb = build_playbook(key, groups[key], created, harness)
         if pb is not None:
             built.append((key, pb))
         if progress:
             progress(i + 1, len(groups), key)
     keep = {key for key, _ in built}
     gone = [existing[k]["playbook_id"] for k in existing if k not in keep]
-    template = sorted(template_lines(groups))
     with store.atomic():
         pb_db.save_playbooks(store, built, gone, now.isoformat())
-        store.set_meta(TEMPLATE_META_KEY, orjson.dumps(template).decode())
+        store.set_meta(TEMPLATE_META_KEY, orjson.dumps(sorted(harness.lines)).decode())
     receipt.count_in = n_runs
     receipt.count_out = len(built)
     receipt.count("groups", len(groups))
     receipt.count("removed", len(gone))
-    receipt.count("template_lines", len(template))
+    receipt.count("template_lines", len(harness.lines))
     result = receipt.finish(store, validation_pass=True)
     return {"runs": n_runs, "groups": len(groups), "playbooks": len(built), "removed": gone,
             "receipt_id": result.receipt_id, "playbook_ids": [pb.playbook_id for _, pb in built]}
@@ -293,12 +297,15 @@ __all__ = [
     "EXAMPLE_CHARS",
     "MAX_EXAMPLES",
     "MAX_ITEMS",
+    "NO_HARNESS",
     "PATTERN_WORDS",
     "SANDBOX_DIRS",
+    "SHARED_WORD_SHARE",
     "TEMPLATE_DOMINANT_SHARE",
     "TEMPLATE_META_KEY",
     "TEMPLATE_MIN_PATTERNS",
     "TEMPLATE_MIN_WORDS",
+    "Harness",
     "PlaybookHit",
     "PlaybookSearch",
     "RunView",
@@ -308,6 +315,7 @@ __all__ = [
     "example_of",
     "extract_playbooks",
     "get_playbook",
+    "harness_of",
     "index_playbooks",
     "list_playbooks",
     "pattern_key",

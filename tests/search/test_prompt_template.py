@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 
+from mcp import Client
+
 from mcp_distill.collect.collector import collect_paths
 from mcp_distill.config import Settings
 from mcp_distill.score import load_rules, score_runs
 from mcp_distill.search.playbooks import (
     TEMPLATE_META_KEY,
+    all_playbooks,
     extract_playbooks,
     index_playbooks,
     prompt_template,
     search_playbooks,
     split_prompt,
 )
+from mcp_distill.server import build_server
 
 #: A harness's instructions, wrapped around every task like mini-swe-agent's or OpenHands' (written here).
 HARNESS = """<instructions>
@@ -74,6 +78,12 @@ def test_extract_learns_the_template_and_search_leaves_it_out(store, tmp_path, e
     harness = {" ".join(line.lower().split()) for line in HARNESS.splitlines()}
     assert learned == {line for line in harness if len(line.split()) >= 3}  # the tags are too short to count
     assert not any(task.lower() in learned for tasks in TASKS.values() for task in tasks)
+    # each playbook's keywords come from its own tasks, none from the harness's instructions or tags
+    for pb in all_playbooks(store):
+        keywords = pb.problem_pattern.split(": ", 1)[1].split(", ")
+        kind = pb.title.split(": ")[1]
+        task_words = {w.strip(".'").lower() for task in TASKS[kind] for w in task.split()}
+        assert len(keywords) == 5 and set(keywords) <= task_words, pb.problem_pattern
     index_playbooks(store, embedder)
 
     query = f"<task>\nArchived photos restored from cold storage show no thumbnails.\n</task>\n{HARNESS}"
@@ -97,3 +107,20 @@ def test_a_line_shared_by_two_kinds_of_task_is_not_template(store, tmp_path):
     score_runs(store, load_rules())
     extract_playbooks(store)
     assert prompt_template(store) == frozenset()
+
+
+async def test_the_mcp_tool_reports_the_template_words_it_left_out(tmp_path):
+    """Over a real MCP client: the harness learned at extract is left out of a new task's prompt, the
+    structured result counts its words, and the new task still finds its own playbook first."""
+    (tmp_path / "evidence.jsonl").write_text(_lines(), encoding="utf-8")
+    server = build_server(Settings(db_path=tmp_path / "d.db", roots=[tmp_path]))
+    query = f"<task>\nThe route planner sends a lorry to a depot bay that is closed.\n</task>\n{HARNESS}"
+    async with Client(server) as client:
+        for tool in ("collect_evidence", "score_run", "extract_playbooks"):
+            args = {"paths": [str(tmp_path)]} if tool == "collect_evidence" else {}
+            assert not (await client.call_tool(tool, args)).is_error
+        found = await client.call_tool("search_playbooks", {"query": query, "min_strength": "none"})
+    assert not found.is_error
+    result = found.structured_content
+    assert result["template_words"] == sum(len(line.split()) for line in HARNESS.splitlines()[1:-1])
+    assert result["hits"] and "route" in result["hits"][0]["playbook"]["title"].lower()
