@@ -100,7 +100,11 @@ def test_playbook_search_shows_each_leg(server: str, watched: Watched, example: 
     assert ranks[0] == [str(top.keyword_rank or "–"), str(top.vector_rank or "–")]
     strengths = page.eval_on_selector_all("#hits td.strength span", "els => els.map(e => e.innerText)")
     assert strengths == [f"{h.match} {h.strength:.2f}" for h in expected.hits]
-    # the keyword mode leaves the vector columns empty
+    # the keyword mode leaves the vector columns empty (a query whose words the auditor's playbook has,
+    # so that the keyword leg alone finds it at the default minimum strength)
+    with open_store(example.db_path) as store:
+        assert search_playbooks(store, None, "audit the gitea auditor backoff", mode="keyword").hits
+    page.fill("input[name=q]", "audit the gitea auditor backoff")
     page.select_option("select[name=mode]", "keyword")
     page.click("form.filters button[type=submit]")
     page.wait_for_selector("#hits")
