@@ -46,7 +46,7 @@ class CodeMatrix:
 
     token: str | None
     docs: np.ndarray  # int64 (ascending after a full load; refreshed new rows are appended)
-    codes: np.ndarray  # uint64, (documents, bits / 64)
+    codes: np.ndarray  # uint64, (documents, bits / 64), column-major (Fortran order): see _hamming
     collection: np.ndarray  # int32 index into names["collection"]
     task_type: np.ndarray
     source: np.ndarray
@@ -78,7 +78,7 @@ class CodeMatrix:
         order = np.argsort(docs, kind="stable")  # vec0 scans partition by partition
         joined = {k: np.concatenate(v)[order] for k, v in parts.items()}
         q8, scale = _int8_vectors(store, joined["docs"])
-        return cls(token=token, docs=joined["docs"], codes=np.ascontiguousarray(joined["codes"]),
+        return cls(token=token, docs=joined["docs"], codes=np.asfortranarray(joined["codes"]),
                    collection=joined["collection"], task_type=joined["task_type"], source=joined["source"],
                    ts_epoch=joined["ts"], names=names, q8=q8, q8_scale=scale, seq=seq)
 
@@ -139,7 +139,7 @@ class CodeMatrix:
         out = {}
         for column in _COLUMNS:
             current = getattr(self, column)
-            grown = np.zeros((capacity, *current.shape[1:]), dtype=current.dtype)
+            grown = np.zeros((capacity, *current.shape[1:]), dtype=current.dtype, order="F" if column == "codes" else "C")
             grown[: len(current)] = current
             out[column] = grown
         return out
@@ -183,11 +183,10 @@ class CodeMatrix:
         if keep is not None and len(self.dead):
             keep[self.dead] = False  # mask() built it for this call
         rows = np.flatnonzero(keep) if keep is not None else None
-        codes = self.codes if rows is None else self.codes[rows]
-        if k <= 0 or not len(codes):
+        if k <= 0 or not (len(self.codes) if rows is None else len(rows)):
             return []
-        distance = _hamming(codes, self.query_code(code))
-        unreachable = codes.shape[1] * 64 + 1  # beyond any real distance
+        distance = _hamming(self.codes, self.query_code(code), rows)
+        unreachable = self.codes.shape[1] * 64 + 1  # beyond any real distance
         if rows is None and len(self.dead):
             distance[self.dead] = unreachable
         first = max(k, pool) if qvec is not None else k
@@ -204,13 +203,25 @@ class CodeMatrix:
         return [int(d) for d in self.docs[positions[order]]]
 
 
-def _hamming(codes: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Hamming distance of each row of ``codes`` (uint64 words) to ``query``. Word columns are added one
-    by one: ``.sum(axis=1)`` over 6 uint8 columns is 7x slower (1.7 vs 0.24 ms at 100k rows)."""
-    counts = np.bitwise_count(codes ^ query)
-    distance = counts[:, 0].astype(np.int32)
-    for j in range(1, counts.shape[1]):
-        distance += counts[:, j]
+def _hamming(codes: np.ndarray, query: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Hamming distance of each row of ``codes`` (uint64 words; only ``rows`` of them when given) to ``query``.
+
+    One word column at a time through two reused buffers: ``codes`` is column-major, so each column is
+    one contiguous run, and nothing of the size of ``codes`` is allocated. XOR-ing the whole (rows, words)
+    matrix at once made two temporaries of its size (96 MB at 1M documents) and took 42 ms at 1M rows
+    where this takes 6 ms (2 cores)."""
+    n = len(codes) if rows is None else len(rows)
+    distance = np.zeros(n, dtype=np.int32)
+    word = np.empty(n, dtype=np.uint64)
+    count = np.empty(n, dtype=np.uint8)
+    for j in range(codes.shape[1]):
+        if rows is None:
+            np.bitwise_xor(codes[:, j], query[j], out=word)
+        else:
+            np.take(codes[:, j], rows, out=word)
+            np.bitwise_xor(word, query[j], out=word)
+        np.bitwise_count(word, out=count)
+        distance += count
     return distance
 
 

@@ -59,6 +59,11 @@ def assert_same_as_a_full_reload(index: Index, embedder: OnnxMiniLM) -> CodeMatr
         for where in ({"collection": "playbooks"}, {"collection": "playbooks", "task_type": "perf"}):
             assert held.knn(code, where, 12, qvec, 40) == fresh.knn(code, where, 12, qvec, 40)
             assert held.knn(code, where, 500) == fresh.knn(code, where, 500)  # every live document, none dead
+        # and the distances are sqlite-vec's own, for the rows a refresh appended or overwrote too
+        padded = _pad8(qvec).tobytes()
+        ours = held.knn(code, {"collection": "playbooks"}, 20)
+        theirs = legs_db.knn(index.store, padded, 20, [("collection = ?", "playbooks")])
+        assert legs_db.hamming(index.store, padded, ours) == legs_db.hamming(index.store, padded, theirs)
     return held
 
 

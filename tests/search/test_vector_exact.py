@@ -167,11 +167,15 @@ def test_in_memory_codes_rank_as_sqlite_vec_knn(index: Index, embedder: OnnxMini
 
     for text in ("the login page breaks", "nightly build timeouts"):
         padded = _pad8(embedder.embed([text])[0]).tobytes()
-        ours = code_matrix(index.store).knn(legs_db.query_code(index.store, padded), {"collection": "playbooks",
-                                                                                      "task_type": "perf"}, 15)
-        theirs = legs_db.knn(index.store, padded, 15, [("collection = ?", "playbooks"), ("task_type = ?", "perf")])
-        assert len(ours) == 15
-        assert legs_db.hamming(index.store, padded, ours) == legs_db.hamming(index.store, padded, theirs)
+        code = legs_db.query_code(index.store, padded)
+        # filtered (the hamming scan over the kept rows only) and unfiltered (over every row)
+        for where, clauses in (({"collection": "playbooks", "task_type": "perf"},
+                                [("collection = ?", "playbooks"), ("task_type = ?", "perf")]),
+                               ({"collection": "playbooks"}, [("collection = ?", "playbooks")])):
+            ours = code_matrix(index.store).knn(code, where, 15)
+            theirs = legs_db.knn(index.store, padded, 15, clauses)
+            assert len(ours) == 15
+            assert legs_db.hamming(index.store, padded, ours) == legs_db.hamming(index.store, padded, theirs)
 
 
 def test_a_write_from_another_connection_reaches_the_in_memory_codes(index: Index, embedder: OnnxMiniLM, tmp_path) -> None:
