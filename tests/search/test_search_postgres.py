@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import numpy as np
 import psycopg
 import pytest
 from conftest import make_conninfo_url, shared_path
@@ -228,3 +229,26 @@ def test_a_stopped_bulk_load_keeps_its_batches_and_resumes_to_what_upsert_writes
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("query", ["the rollout broke production", "out of disk space"])
+def test_exact_search_on_postgresql_is_brute_force_cosine(pg_url, embedder, query):
+    from test_vector_exact import brute_force, corpus
+
+    docs = corpus()
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        index.upsert(docs)
+        # a default leg that would answer from HNSW with pgvector's shortest candidate list, to show
+        # exact= scores every passing row instead
+        index.vectors = vector_leg(store, index.vectors.model_id, exact_max=0, oversample=1.0)
+        found = index.search(query, k=10, mode="semantic", exact=True)
+        assert [h.id for h in found.hits] == brute_force(embedder, docs, query, 10)
+        assert [h.vector_rank for h in found.hits] == list(range(1, 11))
+        both = [d for d in docs if d.task_type == "bugfix" and "t1" in d.tags]
+        filtered = index.search(query, k=5, mode="semantic", exact=True, task_type="bugfix", tags=["t1"])
+        assert [h.id for h in filtered.hits] == brute_force(embedder, both, query, 5)
+        sims = [h.vector_similarity for h in found.hits]
+        matrix = embedder.embed([d.embed_text() for d in docs])
+        by_id = dict(zip((d.id for d in docs), matrix @ embedder.embed([query])[0], strict=True))
+        np.testing.assert_allclose(sims, [by_id[h.id] for h in found.hits], atol=1e-5)

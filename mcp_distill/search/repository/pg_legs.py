@@ -215,6 +215,8 @@ FILTER_INDEX = "CREATE INDEX IF NOT EXISTS search_vec_type_time ON search_vec(co
 EF_MIN, EF_MAX = 40, 1000
 #: The list is this much longer than k / share, so the expected passing candidates exceed k.
 EF_MARGIN = 1.2
+#: Rows beyond depth an exact search takes from the server's order before rescoring (see exact_search).
+EXACT_MARGIN = 10
 
 
 class PgVectorLeg(VectorLeg):
@@ -286,6 +288,20 @@ class PgVectorLeg(VectorLeg):
             rows = self._nearest(conn, qvec, where, params, k, exact=False)
             if len(rows) < min(need or depth, depth):  # the walk's candidates ran out before the filter did
                 rows = self._nearest(conn, qvec, where, params, depth, exact=True)
+        return self._top(qvec, rows, depth)
+
+    def exact_search(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
+        """(doc id, cosine similarity) of the ``depth`` nearest documents passing ``filters``, every one
+        of them scored: the server computes each passing row's distance (no index, no candidate list;
+        the ids never travel) and the best ``depth + EXACT_MARGIN`` are rescored here from embed_cache's
+        float32 vectors, so a near tie at the cut that pgvector's float arithmetic orders otherwise than
+        numpy still ends where the SQLite leg's exact search puts it."""
+        if depth <= 0 or self.model_id is None or not self.exists():
+            return []
+        qvec = np.asarray(qvec, dtype=np.float32)
+        where, params = _filter_sql(filters, "v", "doc")
+        with self.store.reading() as conn:
+            rows = self._nearest(conn, qvec, where, params, depth + EXACT_MARGIN, exact=True)
         return self._top(qvec, rows, depth)
 
     def _nearest(self, conn: Any, qvec: np.ndarray, where: str, params: list[Any], k: int, exact: bool
