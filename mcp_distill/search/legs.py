@@ -180,7 +180,7 @@ class KeywordLeg:
             terms.setdefault(int(doc), []).append(term)
         return terms
 
-    def present_terms(self, ids: list[int], terms: Iterable[str]) -> dict[int, set[str]]:
+    def present_terms(self, ids: list[int], terms: Iterable[str] | Mapping[str, str | None]) -> dict[int, set[str]]:
         """Which of ``terms`` (stemmed index terms; or a mapping of each to a query token it comes from,
         as :attr:`TermPlan.tokens`) each document of ``ids`` holds in its title, text or tags.
 

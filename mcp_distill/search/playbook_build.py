@@ -57,9 +57,12 @@ def build_playbook(key: str, runs: list[RunView], created_at: datetime,
     best_path, late_attempts = _routing(accepted)
     recovery, threshold = _recovery(late_attempts, best_path, len(accepted), bool(rejected), failures)
 
+    # each text without the template on its own: joined first, a prompt's last line and a note's first
+    # would be one line that no template line equals
     text_words = Counter(w for r in accepted for rec in r.records
-                         for w in words(strip_template(" ".join(filter(None, (rec.input_text, rec.text))),
-                                                       harness.lines)[:4000]) if w not in harness.words)
+                         for w in words(" ".join(strip_template(t, harness.lines)
+                                                 for t in (rec.input_text, rec.text) if t)[:4000])
+                         if w not in harness.words)
     keywords = _top(text_words, 5)
     problem = f"{task_type} on {subj}" + (f": {', '.join(keywords)}" if keywords else "")
     last_seen = max((r.last_seen for r in runs if r.last_seen), default=None)
