@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.embedding:
         alone = search_embed.embedding_alone(test, max(1, args.rounds // 2), percentile)
         extra += ["", *search_embed.embedding_lines(alone, None, None, len(test))]
-    cmd = " ".join(["bench/search.py", *(argv if argv is not None else sys.argv[1:])])
+    cmd = shlex.join(["bench/search.py", *(argv if argv is not None else sys.argv[1:])])  # a --section has spaces
     load = (load_before, os.getloadavg()[0])
     body = report(results, builds, naive, [n for n in sizes if n in results], len(queries), args.k, cmd, load)
     body += "\n".join(["", *extra, "", f"1-minute load average at the end: {os.getloadavg()[0]:.1f}.", ""])
