@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from mcp_distill.adapters.base import canonical_json
-from mcp_distill.collect.collector import collect_paths
+from mcp_distill.collect.collector import BIG_PAGE_CACHE_KIB, collect_paths
 from mcp_distill.collect.sources import has_long_digit_run, json_line_problem
 from mcp_distill.config import Settings
 
@@ -113,3 +113,21 @@ def test_the_long_digit_run_check_is_the_regular_expression(raw):
 ])
 def test_lines_without_duplicates_or_huge_integers_pass_the_check(raw):
     assert json_line_problem(raw, canonical_json(orjson.loads(raw))) is None
+
+
+def test_big_collect_writes_with_a_small_page_cache_then_restores_it(store, tmp_path, monkeypatch):
+    """A big collect's writer holds a 16 MiB page cache (peak RSS, #19) while it stores, and the store's after."""
+    from mcp_distill.collect import repository as repo
+    from mcp_distill.collect import workers
+
+    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)  # every collect counts as big
+    before = repo.page_cache(store)
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.jsonl").write_bytes(b"\n".join(good(i) for i in range(50)) + b"\n")
+    seen: list[tuple[str, int]] = []
+    result = collect_paths(store, Settings(db_path=tmp_path / "distill.db", roots=[root]), [str(root)],
+                           progress=lambda done, total, name: seen.append((name, repo.page_cache(store))))
+    assert result.total("inserted") == 50
+    assert seen == [("a.jsonl", -BIG_PAGE_CACHE_KIB), ("done", before)]  # "done": reported after the collect
+    assert repo.page_cache(store) == before == -65536

@@ -1,5 +1,5 @@
 """The collector's writes: its transaction, the ``sources`` offsets, evidence and quarantine inserts, and
-the WAL checkpoint setting of a big collect."""
+the WAL checkpoint and page cache settings of a big collect."""
 
 from __future__ import annotations
 
@@ -26,6 +26,16 @@ def wal_autocheckpoint(store: SqliteStore, pages: int | None = None) -> int:
         previous = int(store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
         if pages is not None:
             store.conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+    return previous
+
+
+def page_cache(store: SqliteStore, size: int | None = None) -> int:
+    """The writer connection's page cache (``PRAGMA cache_size``: negative is KiB, positive pages), set to
+    ``size`` when given; the value before."""
+    with store.lock:
+        previous = int(store.conn.execute("PRAGMA cache_size").fetchone()[0])
+        if size is not None:
+            store.conn.execute(f"PRAGMA cache_size = {int(size)}")
     return previous
 
 
