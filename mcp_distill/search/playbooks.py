@@ -23,6 +23,7 @@ holds; a group that no longer has an accepted run loses its playbook.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -130,7 +131,14 @@ TEMPLATE_META_KEY = "playbook_prompt_template"
 def prompt_template(store: Store) -> frozenset[str]:
     """The template lines the last extract found (none in a store extracted before they were kept)."""
     raw = store.get_meta(TEMPLATE_META_KEY)
-    return frozenset(orjson.loads(raw)) if raw else frozenset()
+    return _template_of(raw) if raw else frozenset()
+
+
+@functools.lru_cache(maxsize=8)
+def _template_of(raw: str) -> frozenset[str]:
+    # Keyed by the stored JSON itself, so a new extract (a new value) is never served a stale template,
+    # while each search of an unchanged store skips parsing the ~100 lines again.
+    return frozenset(orjson.loads(raw))
 
 
 def get_playbook(store: Store, pid: str) -> Playbook:

@@ -4,6 +4,7 @@ out of a playbook search's keyword leg (and of its vector leg when it is most of
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 from mcp import Client
 
@@ -124,3 +125,32 @@ async def test_the_mcp_tool_reports_the_template_words_it_left_out(tmp_path):
     result = found.structured_content
     assert result["template_words"] == sum(len(line.split()) for line in HARNESS.splitlines()[1:-1])
     assert result["hits"] and "route" in result["hits"][0]["playbook"]["title"].lower()
+
+
+def test_a_playbooks_keywords_leave_out_a_template_line_that_ends_the_prompt_before_the_note():
+    # The prompt's last line is a template line and the record's note follows it: each text is stripped
+    # on its own, so the template line's words never reach the keywords.
+    from datetime import datetime
+
+    from mcp_distill.models import EvidenceRecord, Provenance
+    from mcp_distill.search.patterns import Harness, RunView
+    from mcp_distill.search.playbook_build import build_playbook
+
+    closing = "Reply with one patch: one unified patch, then stop."
+    record = EvidenceRecord(
+        record_id="rec0000000000001", stream="evidence", task_type="codefix",
+        provenance=Provenance(source_file="t.jsonl", line_offset=0, sig_hash="0" * 16),
+        input_text=f"Invoice totals drop cents when rounding euro invoices.\n{closing}",
+        text="Carried the cents before rounding the invoice totals.")
+    run = RunView("run-1", "accepted", [], [], [record])
+    harness = Harness(lines=frozenset({" ".join(closing.lower().split())}))
+
+    with_harness = build_playbook("codefix|billing", [run], datetime.now(UTC), harness)
+    without = build_playbook("codefix|billing", [run], datetime.now(UTC))
+
+    assert with_harness is not None and without is not None
+    template_words = {"reply", "one", "patch", "unified", "then", "stop"}
+    assert not template_words & set(with_harness.problem_pattern.replace(",", " ").split())
+    assert {"invoice", "cents", "rounding"} <= set(with_harness.problem_pattern.replace(",", " ").split())
+    # without the harness the template's repeated word leads the keywords: what the harness takes out
+    assert "patch" in without.problem_pattern
