@@ -4,7 +4,7 @@ out of a playbook search's keyword leg (and of its vector leg when it is most of
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 
 from mcp import Client
 
@@ -130,8 +130,6 @@ async def test_the_mcp_tool_reports_the_template_words_it_left_out(tmp_path):
 def test_a_playbooks_keywords_leave_out_a_template_line_that_ends_the_prompt_before_the_note():
     # The prompt's last line is a template line and the record's note follows it: each text is stripped
     # on its own, so the template line's words never reach the keywords.
-    from datetime import datetime
-
     from mcp_distill.models import EvidenceRecord, Provenance
     from mcp_distill.search.patterns import Harness, RunView
     from mcp_distill.search.playbook_build import build_playbook
