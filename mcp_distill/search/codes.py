@@ -22,6 +22,8 @@ documents, reload everything.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 import weakref
 from dataclasses import dataclass, field, replace
@@ -37,6 +39,10 @@ from mcp_distill.store import Store
 REFRESH_SHARE = 0.25
 #: Spare capacity added when the arrays are full: this share of the rows (amortises the copy over many writes).
 GROWTH = 0.5
+#: glibc mallopt's M_MMAP_THRESHOLD parameter, and the block size from which allocations are mapped on their
+#: own (so freeing them returns the memory): see _release_freed_heap.
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 1 << 20
 _COLUMNS = ("docs", "codes", "collection", "task_type", "source", "ts_epoch", "q8", "q8_scale")
 
 
@@ -78,6 +84,8 @@ class CodeMatrix:
         order = np.argsort(docs, kind="stable")  # vec0 scans partition by partition
         joined = {k: np.concatenate(v)[order] for k, v in parts.items()}
         q8, scale = _int8_vectors(store, joined["docs"])
+        del parts, order
+        _release_freed_heap()
         return cls(token=token, docs=joined["docs"], codes=np.asfortranarray(joined["codes"]),
                    collection=joined["collection"], task_type=joined["task_type"], source=joined["source"],
                    ts_epoch=joined["ts"], names=names, q8=q8, q8_scale=scale, seq=seq)
@@ -268,9 +276,11 @@ def _quantise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.round(matrix * (127.0 / peak)[:, None]).astype(np.int8), (peak / 127.0).astype(np.float32)
 
 
-def _int8_vectors(store: Store, docs: np.ndarray, batch: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+def _int8_vectors(store: Store, docs: np.ndarray, batch: int = 5_000) -> tuple[np.ndarray, np.ndarray]:
     """The float vectors of ``docs`` (ascending) as int8 rows and per-row scales, read in batches
-    (a million 384-d float vectors would be 1.5 GB at once; as int8 they are 384 MB)."""
+    (a million 384-d float vectors would be 1.5 GB at once; as int8 they are 384 MB). Small batches: each
+    row's bytes object is a malloc chunk of the heap, and 50,000 of them (77 MB) left that much freed but
+    resident heap behind after the load (server RSS 1,108 MB at 1M documents)."""
     q8: np.ndarray | None = None
     scale = np.zeros(len(docs), dtype=np.float32)
     if not len(docs):
@@ -284,6 +294,25 @@ def _int8_vectors(store: Store, docs: np.ndarray, batch: int = 50_000) -> tuple[
             q8 = np.zeros((len(docs), matrix.shape[1]), dtype=np.int8)
         q8[where[found]], scale[where[found]] = _quantise(matrix)
     return (q8 if q8 is not None else np.zeros((len(docs), 8), dtype=np.int8)), scale
+
+
+def _release_freed_heap() -> None:
+    """Give the heap freed by a full load back to the system (glibc's malloc_trim; elsewhere nothing).
+
+    The load's temporaries (rows as Python objects, concatenations, the quantisation) are freed when it
+    ends, but glibc keeps freed heap pages mapped unless they sit at its top: at 1M documents ~200 MB of
+    the server's RSS was such freed heap (bench/search_serve.py). The mmap threshold is also fixed at
+    MMAP_THRESHOLD: glibc raises it (up to 32 MB) after a large block is freed, and then each search's
+    scan buffers (1-8 MB at 1M documents) came from the heap and stayed resident (+250 MB over 360 searches)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim, mallopt = (libc.malloc_trim, libc.mallopt) if libc is not None else (None, None)
+    except (OSError, AttributeError):  # not glibc: no such calls, nothing to do
+        trim = mallopt = None
+    if trim is not None and mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        trim(0)
 
 
 _MATRICES: weakref.WeakKeyDictionary[Store, CodeMatrix] = weakref.WeakKeyDictionary()
