@@ -266,23 +266,26 @@ class Index(IndexWrites):
         legs = {"keyword": [d for d, _ in keyword], "vector": [d for d, _ in vector]}
         weights = {"keyword": keyword_weight(len(plan.terms)), "vector": VECTOR_WEIGHT}
         fused = rrf_fuse(legs, weights, k=RRF_K, depth=depth)[:k]
-        result.hits = self._hits(fused, keyword, vector, result.keyword_terms if explain else [])
-        self._strengths(result.hits, fused, plan, qvec)
+        result.hits = self._hits(fused, keyword, vector)
+        self._strengths(result.hits, fused, plan, qvec, result.keyword_terms if explain else [])
         result.took_ms = round((time.perf_counter() - started) * 1000, 3)
         return result
 
     def _strengths(self, hits: list[Hit], fused: list[tuple[int, float]], plan: TermPlan,
-                   qvec: np.ndarray | None) -> None:
+                   qvec: np.ndarray | None, explain: list[str]) -> None:
         """Fill each hit's match strength (mcp_distill.search.strength): keyword coverage from the
         hit's own terms, vector z-score against the collection background (exact cosine also for
-        hits only the keyword leg found)."""
+        hits only the keyword leg found); and the matched_fields of the keyword leg's hits for the
+        ``explain`` terms (the ORed ones; none: left empty), read in the same pass as the coverage."""
         if not hits:
             return
         by_id = {h.id: doc for h, (doc, _) in zip(hits, fused, strict=False)}
         rowids = [by_id[h.id] for h in hits]
         weights = plan.weights
         # each informative term with the query token it came from (FTS5 matches tokens, not stems)
-        present = self.keyword.present_terms(rowids, {t: plan.tokens.get(t) for t in weights})
+        found_by_keyword = {rowids[i] for i, h in enumerate(hits) if h.keyword_rank is not None} if explain else set()
+        present, fields = self.keyword.hit_terms(rowids, {t: plan.tokens.get(t) for t in weights}, explain,
+                                                 found_by_keyword)
         sims: dict[int, float] = {}
         doc_vectors: dict[int, np.ndarray] = {}
         reference = None
@@ -291,6 +294,7 @@ class Index(IndexWrites):
             doc_vectors = self.vectors.vectors_for(rowids)
             sims = {d: float(v @ qvec) for d, v in doc_vectors.items() if v.shape == qvec.shape}
         for i, hit in enumerate(hits):
+            hit.matched_fields = fields.get(rowids[i], [])
             hit.keyword_coverage = round(coverage(weights, present.get(rowids[i], ())), 4)
             sim = sims.get(rowids[i], hit.vector_similarity)
             if hit.vector_similarity is None and sim is not None:
@@ -355,14 +359,13 @@ class Index(IndexWrites):
         return self.vectors.search(qvec, filters, depth, need=k), qvec
 
     def _hits(self, fused: list[tuple[int, float]], keyword: list[tuple[int, float]],
-              vector: list[tuple[int, float]], terms: list[str]) -> list[Hit]:
+              vector: list[tuple[int, float]]) -> list[Hit]:
         if not fused:
             return []
         ids = [d for d, _ in fused]
         kw = {d: (rank, score) for rank, (d, score) in enumerate(keyword, start=1)}
         vec = {d: (rank, sim) for rank, (d, sim) in enumerate(vector, start=1)}
         rows = docs_db.docs_by_rowid(self.store, ids)
-        fields = self.keyword.matched_fields(terms, [d for d in ids if d in rows and d in kw])
         hits: list[Hit] = []
         for doc, score in fused:
             row = rows.get(doc)
@@ -374,7 +377,7 @@ class Index(IndexWrites):
                 id=row["doc_id"], collection=self.collection, title=row["title"], snippet=_snippet(row["text"]),
                 score=score, keyword_rank=kw_rank, keyword_score=kw_score, vector_rank=v_rank,
                 vector_similarity=sim, vector_distance=None if sim is None else 1.0 - sim,
-                matched_fields=fields.get(doc, []), tags=json.loads(row["tags"]), task_type=row["task_type"],
+                tags=json.loads(row["tags"]), task_type=row["task_type"],
                 source=row["source"], ts=row["ts"], metadata=json.loads(row["metadata"]),
             ))
         return hits

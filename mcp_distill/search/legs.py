@@ -9,6 +9,7 @@ fusion and the public API are in :mod:`mcp_distill.search.index`. Their SQL is i
 from __future__ import annotations
 
 import math
+import re
 import time
 import weakref
 from collections.abc import Collection, Iterable, Mapping
@@ -147,6 +148,8 @@ class TermPlan:
     tokens: dict[str, str] = field(default_factory=dict)
 
 _FIELDS = ("title", "text", "tags")
+#: A span highlight() marked (opened by \x01, closed by \x02).
+_SPAN = re.compile("\x01([^\x02]*)\x02")
 
 
 class KeywordLeg:
@@ -206,6 +209,43 @@ class KeywordLeg:
         for doc, term in rows:
             found.setdefault(int(doc), set()).add(term)
         return found
+
+    def hit_terms(self, ids: list[int], tokens: Mapping[str, str | None], kept: list[str],
+                  explain: Collection[int]) -> tuple[dict[int, set[str]], dict[int, list[str]]]:
+        """``(present_terms(ids, tokens), matched_fields(kept, explain))`` in one pass: ``tokens`` maps each
+        informative term to a query token stemming to it (:attr:`TermPlan.tokens`; None: none known),
+        ``kept`` the tokens the leg ORed, ``explain`` the documents of ``ids`` whose fields are wanted.
+
+        On SQLite, one highlight() point query per document for the OR of every token, its matched spans
+        then tokenized once for all documents: a span's stems are the terms the document holds there.
+        That replaces one FTS5 point query per (document, term) plus a highlight() per explained
+        document (~2.6 ms of a hybrid search at 100k documents; ~1.5 ms this way). A kept token that is
+        no informative single term (a phrase, or a query of only common words), or a term with no token,
+        has no span of its own: then the two are asked apart, as before. A key of several terms is never
+        present (as in present_terms)."""
+        single = {t: v for t, v in tokens.items() if " " not in t}
+        known = {t: v for t, v in single.items() if isinstance(v, str)}
+        kept_stems = {stem for stem, token in known.items() if token in set(kept)}
+        if self.store.dialect != "sqlite" or len(kept_stems) < len(set(kept)) or len(known) < len(single):
+            return self.present_terms(ids, tokens), self.matched_fields(kept, [d for d in ids if d in explain])
+        if not ids or not known:
+            return {}, {}
+        rows = legs_db.highlighted(self.store, build_match(sorted(set(known.values())), []), ids, close="\x02")
+        spans = [(doc, col, span) for doc, row in rows.items() for col, value in enumerate(row) if value
+                 for span in _SPAN.findall(value)]
+        # each distinct span once: a term's few surface forms recur across the hits (87 spans, ~1.5 ms, to ~25)
+        forms = list(dict.fromkeys(span for _, _, span in spans))
+        stems = self.tokenize(forms)
+        form_terms = {form: {t for t in stems.get(i, ()) if t in known} for i, form in enumerate(forms)}
+        present: dict[int, set[str]] = {}
+        fields: dict[int, set[int]] = {}
+        for doc, col, span in spans:
+            found = form_terms[span]
+            if found:
+                present.setdefault(doc, set()).update(found)
+            if doc in explain and found & kept_stems:
+                fields.setdefault(doc, set()).add(col)
+        return present, {doc: [_FIELDS[c] for c in sorted(cols)] for doc, cols in fields.items()}
 
     def _document_frequencies(self, terms: Collection[str] = ()) -> tuple[dict[str, int], int, int]:
         """(df of the common terms, document count, floor under which terms were left out).

@@ -67,3 +67,28 @@ def test_coverage_terms_are_those_of_the_postings(store: Store, scifact) -> None
     assert checked > 500 and unusual > 5  # many terms found, some of them not their own stem
     hit = index.search("causes of disease", k=1, mode="keyword").hits[0]
     assert hit.keyword_coverage > 0
+
+
+def test_hit_terms_in_one_pass_equal_coverage_and_matched_fields_asked_apart(store: Store, scifact) -> None:
+    """KeywordLeg.hit_terms (one highlight() per document, its spans tokenized) finds the same terms as
+    present_terms and the same fields as matched_fields, on real SciFact text; a query whose ORed tokens are
+    no informative terms (only common words) takes the two calls and still agrees."""
+    corpus, claims = scifact
+    index = Index(store, None, "papers")
+    index.upsert([Doc(id=str(r["_id"]), title=r["title"], text=r["text"], tags=["cause" if i % 3 else "diseases"],
+                      task_type="study") for i, r in enumerate(corpus)])
+    claims += ["causes of disease", "the diseases increase, decrease and cause", "the of and in"]
+    fields_seen = 0
+    for claim in claims:
+        plan = index.keyword.plan_terms(claim)
+        hits = [d for d, _ in index.keyword.run(plan.terms, Filters("papers"), 10)]
+        ids = [*hits, 1, 2, 3, len(corpus)]
+        tokens = {t: plan.tokens.get(t) for t in plan.weights}
+        explain = set(hits[:6])
+        present, fields = index.keyword.hit_terms(ids, tokens, plan.terms, explain)
+        assert present == index.keyword.present_terms(ids, tokens), claim
+        assert fields == index.keyword.matched_fields(plan.terms, [d for d in ids if d in explain]), claim
+        fields_seen += sum(len(f) for f in fields.values())
+    assert fields_seen > 100
+    hit = index.search("causes of disease", k=3, mode="hybrid").hits[0]
+    assert hit.matched_fields and hit.keyword_coverage > 0

@@ -119,13 +119,16 @@ def bm25_matches(store: SqliteStore, weights: Sequence[float], match: str, time_
     return [(int(r[0]), float(r[1])) for r in _rows(store, sql, params)]
 
 
-def highlighted(store: SqliteStore, match: str, doc_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
-    """Title, text and tags of each document with the matched tokens marked by ``\\x01``.
+def highlighted(store: SqliteStore, match: str, doc_ids: Sequence[int],
+                close: str = "") -> dict[int, tuple[str, str, str]]:
+    """Title, text and tags of each document with each matched span opened by ``\\x01`` (and closed by
+    ``close``; none by default).
 
     One point query per document (FTS5 opens every phrase's posting list per statement, and a
     ``rowid IN`` list re-runs the whole query per value, so batching does not help)."""
-    sql = ("SELECT highlight(search_fts, 0, char(1), ''), highlight(search_fts, 1, char(1), ''), "
-           "highlight(search_fts, 2, char(1), '') FROM search_fts WHERE search_fts MATCH ? AND rowid = ?")
+    marks = "char(1), " + ("''" if not close else f"char({ord(close)})")
+    sql = (f"SELECT highlight(search_fts, 0, {marks}), highlight(search_fts, 1, {marks}), "
+           f"highlight(search_fts, 2, {marks}) FROM search_fts WHERE search_fts MATCH ? AND rowid = ?")
     out: dict[int, tuple[str, str, str]] = {}
     with store.lock:
         for doc_id in doc_ids:
