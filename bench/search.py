@@ -390,9 +390,10 @@ def report(results: dict[int, dict[tuple[str, str], tuple[float, float, float]]]
         f"{search_vector.VEC_POOL:g}x depth ({search_query.FUSION_DEPTH}) nearest binary codes by hamming distance "
         f"(in memory), ranked by their int8 vectors, the best {search_vector.VEC_RESCORE:g}x depth rescored by the "
         "float vectors. Filters: task_type, source and time are masks over the in-memory codes; tag sets come "
-        f"from the FTS5 facet postings and are scored exactly up to {search_vector.EXACT_SCAN_MAX} documents, "
-        "above that exactly or by an "
-        "over-fetching KNN, whichever the cost model picks. Every filtered search returned its k hits. Targets: "
+        f"from the FTS5 facet postings and are scored exactly up to {search_vector.EXACT_SCAN_MAX} documents; up "
+        f"to {search_vector.TAG_SUBSET_MAX:,} they are ranked by the in-memory int8 vectors and the best depth + "
+        f"{search_vector.RESCORE_EXTRA} rescored by the float vectors; a larger set goes through an over-fetching "
+        "KNN (its tagged candidates ranked the same way). Every filtered search returned its k hits. Targets: "
         "hybrid p95 <= 20 ms at 10k, <= 50 ms at 100k and 1M (issue #19: at 1M, server RSS < 1 GB).",
         "",
         f"Reproduce: `.venv/bin/python {cmd}` (the first run builds the stores into bench/.cache, later runs "

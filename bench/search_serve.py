@@ -56,7 +56,11 @@ def rss_line(n: int, got: dict[str, float]) -> str:
     return (f"Server-side memory at {n:,} documents (bench/search_serve.py: a fresh process opening the store and "
             f"answering {got['searches']:.0f} searches, every mode and filter): RSS {got['opened']:.0f} MB with the "
             f"store and model open, {got['rss']:.0f} MB after the searches, peak {got['peak']:.0f} MB "
-            "(target < 1 GB).")
+            f"(target < 1 GB: {_met(got['rss'])} after the searches, {_met(got['peak'])} at the peak).")
+
+
+def _met(mb: float) -> str:
+    return "met" if mb < 1024 else "not met"
 
 
 if __name__ == "__main__":

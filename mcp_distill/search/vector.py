@@ -3,6 +3,7 @@ small filtered sets."""
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,18 @@ from mcp_distill.search.query import fts_string
 from mcp_distill.search.repository import legs as legs_db
 from mcp_distill.store import Store
 
-#: A tag-filtered set this small (or smaller) is scored exactly from the float vectors (about 3 µs
-#: per document on 2 cores at 100k), which is both cheaper than an over-fetching KNN and exact.
+#: A tag-filtered set this small (or smaller) is scored exactly from its float vectors read from the store
+#: (SQLite: ~3 µs a document at 100k, ~8 µs at 1M where the pages are scattered over a 6 GB file; the
+#: PostgreSQL leg uses the same bound); a larger one is ranked by the in-memory int8 vectors
+#: (mcp_distill.search.codes, ~0.3 µs a document) and only its best depth + RESCORE_EXTRA rescored by
+#: their float vectors.
 EXACT_SCAN_MAX = 2000
+#: Above this many documents a tag set is not read whole (its ids alone cost ~0.3-1.3 µs each from the
+#: FTS5 postings): the in-memory KNN over-fetches by the tag's rarity instead.
+TAG_SUBSET_MAX = 50_000
+#: The float-rescored candidates of a tag-filtered search beyond ``depth``: int8 ranking is close enough
+#: to exact that the true top ``depth`` lies within the int8 top ``depth`` + 10.
+RESCORE_EXTRA = 10
 #: Candidates of the default (no tag filter) path, in multiples of ``depth``: the VEC_POOL x depth
 #: nearest binary codes by hamming distance (in memory, mcp_distill.search.codes: ~1.5 ms at 100k
 #: documents whatever the pool), ranked again by their int8 vectors (~0.2 ms for 1600), and the best
@@ -33,13 +43,6 @@ VEC_OVERSAMPLE = 4.0
 VEC_KNN_BUDGET = 1_000_000
 #: sqlite-vec caps a KNN's k at 4096 (and fails quietly above it).
 MAX_KNN_K = 4096
-#: Reading a tag set (to size the KNN over-fetch) stops here: beyond it the tag is common enough.
-TAG_COUNT_CAP = 50_000
-#: Cost model of the two ways to honour a tag filter on a large set: scoring it exactly (per
-#: document: id from the facet postings, vector row, dot product) or a KNN over-fetching by the
-#: tag's rarity (sqlite-vec, per document x k). Measured on 2 cores at 100k documents.
-EXACT_NS_PER_DOC = 3000.0
-KNN_NS_PER_UNIT = 1.2
 #: The over-fetch is depth / (tags' share) times this: the expected yield is then 1.2 x depth,
 #: and a shortfall only matters below the caller's k (then the exact scan answers).
 TAG_OVERFETCH = 1.2
@@ -48,6 +51,11 @@ TAG_OVERFETCH = 1.2
 MISSING_TS = -1.0e18
 #: Exact search reads the float vectors this many documents at a time (~30 MB of 384-d vectors).
 EXACT_BATCH = 20_000
+
+
+#: Per store: facet token -> (documents carrying it, capped; the store's document count then); see
+#: VectorLeg._set_estimate.
+_FACET_COUNTS: weakref.WeakKeyDictionary[Store, dict[str, tuple[int, int]]] = weakref.WeakKeyDictionary()
 
 
 def _pad8(vector: np.ndarray) -> np.ndarray:
@@ -71,7 +79,7 @@ class VectorLeg:
 
     def __init__(self, store: Store, model_id: str | None, *, oversample: float = VEC_OVERSAMPLE,
                  knn_budget: float = VEC_KNN_BUDGET, exact_max: int = EXACT_SCAN_MAX, pool: float = VEC_POOL,
-                 rescore: float = VEC_RESCORE):
+                 rescore: float = VEC_RESCORE, subset_max: int = TAG_SUBSET_MAX):
         self.store = store
         self.pool = pool
         self.rescore = rescore
@@ -79,6 +87,7 @@ class VectorLeg:
         self.oversample = oversample
         self.knn_budget = knn_budget
         self.exact_max = exact_max
+        self.subset_max = subset_max
 
     def exists(self) -> bool:
         return legs_db.vec_table_exists(self.store)
@@ -121,32 +130,34 @@ class VectorLeg:
         - no tag filter: one KNN with collection, task_type, source and time filtered *inside* the
           scan, so the k nearest passing documents come back however selective the filter;
         - tags (multi-valued, so not in vec0): the tagged set comes from the FTS5 facet postings
-          (intersections are cheap); up to ``exact_max`` documents are scored exactly; a larger
-          set is scored exactly or by a KNN over-fetching by the tags' rarity, whichever the cost
-          model says is cheaper. If the over-fetch still yields fewer than ``need`` (default
-          ``depth``), the whole set is scored exactly. No filter can starve the leg.
+          (intersections are cheap); up to ``exact_max`` documents are scored exactly; up to
+          ``subset_max`` are ranked by their in-memory int8 vectors (the other filters as masks there),
+          the best depth + RESCORE_EXTRA rescored by their float vectors; a larger set is served by a KNN
+          over-fetching by the tags' rarity, its tagged candidates ranked the same way. If the over-fetch
+          still yields fewer than ``need`` (default ``depth``), the whole set is ranked. No filter can
+          starve the leg.
         """
         if depth <= 0 or self.model_id is None or not self.exists():
             return []
         qvec = np.asarray(qvec, dtype=np.float32)
-        n = max(total_docs(self.store), 1)
-        candidates = min(MAX_KNN_K, max(depth, int(depth * self.rescore)))
         if not filters.tags:
-            pool = int(depth * self.pool)
-            return self._rescore(qvec, self._knn(qvec, filters, candidates, pool), depth)
-        ids = self._filtered_ids(filters, self.exact_max + 1)
-        if len(ids) <= self.exact_max:
-            return self._rescore(qvec, ids, depth)
-        m = self._filtered_count(filters, TAG_COUNT_CAP)
-        k = int(depth * n / m * TAG_OVERFETCH) + 1
-        if m < TAG_COUNT_CAP and (k > MAX_KNN_K or m * EXACT_NS_PER_DOC <= k * n * KNN_NS_PER_UNIT):
-            return self._rescore(qvec, self._filtered_ids(filters, None), depth)
-        k = min(k, MAX_KNN_K)
+            candidates = min(MAX_KNN_K, max(depth, int(depth * self.rescore)))
+            return self._rescore(qvec, self._knn(qvec, filters, candidates, int(depth * self.pool)), depth)
+        n = max(total_docs(self.store), 1)
+        size = self._set_estimate(filters, n)
+        if size <= max(self.exact_max, self.subset_max):
+            tagged = self._tagged_ids(filters, max(self.exact_max, self.subset_max) + 1)
+            if len(tagged) <= self.exact_max:  # every passing one rescored by its float vector: exact
+                return self._ranked(qvec, tagged, filters, depth, len(tagged))
+            if len(tagged) <= self.subset_max:
+                return self._ranked(qvec, tagged, filters, depth)
+            size = max(size, len(tagged))  # len(tagged): a lower bound
+        k = min(MAX_KNN_K, int(depth * n / size * TAG_OVERFETCH) + 1)
         raw = self._knn(qvec, filters, k)
         found = self._with_tags(raw, filters.tags)
         if len(found) >= min(need or depth, depth) or len(raw) < k:  # enough, or the KNN saw every candidate
-            return self._rescore(qvec, found, depth)
-        return self._rescore(qvec, self._filtered_ids(filters, None), depth)
+            return self._ranked(qvec, found, filters, depth)
+        return self._ranked(qvec, self._tagged_ids(filters, None), filters, depth)
 
     def exact_search(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
         """(doc id, cosine similarity) of the ``depth`` nearest documents passing ``filters``, every
@@ -173,15 +184,44 @@ class VectorLeg:
     def _filtered_ids(self, filters: Filters, limit: int | None) -> list[int]:
         return legs_db.ids_of(self.store, self._filtered_sql(filters, limit))
 
-    def _filtered_count(self, filters: Filters, limit: int) -> int:
-        """How many documents pass every filter, counting no further than ``limit`` (counting in
-        SQLite is ~10x cheaper than bringing 50k ids into Python)."""
-        return max(legs_db.count_of(self.store, self._filtered_sql(filters, limit)), 1)
+    def _tagged_ids(self, filters: Filters, limit: int | None) -> list[int]:
+        """Ids carrying the tags (and the task_type and source facets, which narrow the intersection), at
+        most ``limit``; not the collection or the time, which the in-memory codes filter: the collection's
+        facet is in every document of a one-collection store, and AND-ing its postings took 11 of the 14 ms
+        of a rare tag's 13,000 ids at 1M documents (the time filter would join search_docs for each id)."""
+        match = "facets : (" + " AND ".join(fts_string(f) for f in filters.facets(with_collection=False)) + ")"
+        return legs_db.ids_of(self.store, legs_db.facet_filter_sql(match, "", [], limit))
 
-    def _knn(self, qvec: np.ndarray, filters: Filters, k: int, pool: int = 0) -> list[int]:
-        """The ``k`` nearest binary codes passing the collection, task_type, source and time filters,
-        from the in-memory copy of ``search_vec`` (mcp_distill.search.codes); with ``pool`` > k, the
-        ``pool`` nearest codes ranked again by their int8 vectors and the best ``k`` of those."""
+    def _set_estimate(self, filters: Filters, n: int) -> float:
+        """Documents carrying every facet of ``filters`` (tags, task_type, source), estimated from each
+        facet's own count as if they were independent; each count stops past ``subset_max`` (so a set
+        estimated small may still be large: the caller reads it with a limit). Counting one facet's
+        postings costs ~1-2.5 ms at 1M documents where reading a common tag's 50,000 ids took 12-28 ms;
+        the counts are kept while the store's document count stays the same (a tag gained or lost by
+        an update in between only makes this estimate, which picks the route, not the results, stale)."""
+        cached = _FACET_COUNTS.setdefault(self.store, {})
+        estimate = float(n)
+        for token in filters.facets(with_collection=False):
+            count = cached.get(token)
+            if count is None or count[1] != n:
+                match = "facets : (" + fts_string(token) + ")"
+                select = legs_db.facet_filter_sql(match, "", [], max(self.exact_max, self.subset_max) + 1)
+                count = cached[token] = (legs_db.count_of(self.store, select), n)
+            estimate *= count[0] / n
+        return estimate
+
+    def _ranked(self, qvec: np.ndarray, docs: list[int], filters: Filters, depth: int, rescored: int = 0
+                ) -> list[tuple[int, float]]:
+        """The best ``depth`` of ``docs`` passing ``filters``: ranked by the in-memory int8 vectors (which
+        also apply the filters), the best ``rescored`` (default depth + RESCORE_EXTRA) of those rescored
+        by their float vectors."""
+        rescored = rescored or max(depth + RESCORE_EXTRA, int(depth * self.rescore))
+        best = code_matrix(self.store).rank(np.asarray(docs, dtype=np.int64), self._where(filters), qvec, rescored)
+        return self._rescore(qvec, best, depth)
+
+    @staticmethod
+    def _where(filters: Filters) -> dict[str, Any]:
+        """The filters as the in-memory codes' columns (mcp_distill.search.codes.CodeMatrix.mask)."""
         where: dict[str, Any] = {"collection": filters.collection}
         if filters.task_type is not None:
             where["task_type"] = filters.task_type
@@ -191,8 +231,14 @@ class VectorLeg:
             # a time filter excludes the documents without a time (MISSING_TS), as SQL's NULL does
             low = filters.since if filters.since is not None else float(np.nextafter(MISSING_TS, 0.0))
             where["ts_epoch"] = (low, filters.until)
+        return where
+
+    def _knn(self, qvec: np.ndarray, filters: Filters, k: int, pool: int = 0) -> list[int]:
+        """The ``k`` nearest binary codes passing the collection, task_type, source and time filters,
+        from the in-memory copy of ``search_vec`` (mcp_distill.search.codes); with ``pool`` > k, the
+        ``pool`` nearest codes ranked again by their int8 vectors and the best ``k`` of those."""
         code = legs_db.query_code(self.store, _pad8(qvec).tobytes())
-        return code_matrix(self.store).knn(code, where, k, qvec, pool)
+        return code_matrix(self.store).knn(code, self._where(filters), k, qvec, pool)
 
     def _with_tags(self, docs: list[int], tags: tuple[str, ...]) -> list[int]:
         if not docs:

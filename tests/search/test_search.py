@@ -175,10 +175,12 @@ def test_filters(index: Index) -> None:
         index.search("x", since="last tuesday")
 
 
-@pytest.mark.parametrize("exact_max", [0, 10_000])  # KNN-with-metadata path, and the exact path
-def test_filter_matching_one_doc_ranked_last_is_still_found(store: Store, onnx: OnnxMiniLM, exact_max: int) -> None:
+# tag sets through the over-fetching KNN, ranked by the int8 vectors, scored exactly
+@pytest.mark.parametrize(("exact_max", "subset_max"), [(0, 0), (0, 10_000), (10_000, 10_000)])
+def test_filter_matching_one_doc_ranked_last_is_still_found(store: Store, onnx: OnnxMiniLM, exact_max: int,
+                                                            subset_max: int) -> None:
     idx = Index(store, onnx, "many")
-    idx.vectors.exact_max = exact_max
+    idx.vectors.exact_max, idx.vectors.subset_max = exact_max, subset_max
     crowd = [Doc(id=f"c{i}", title=f"Database migration lock timeout number {i}",
                  text=f"Migration {i} hung on a table lock; raised the timeout and reran it.",
                  tags=["db"], task_type="bugfix", source="runs", ts="2026-11-01") for i in range(150)]
@@ -197,12 +199,12 @@ def test_filter_matching_one_doc_ranked_last_is_still_found(store: Store, onnx: 
     assert len(idx.search(q, k=20, mode="semantic", tags=["db"]).hits) == 20
 
 
-def test_tag_overfetch_shortfall_falls_back_to_an_exact_scan(store: Store, onnx: OnnxMiniLM,
+def test_tag_overfetch_shortfall_falls_back_to_the_whole_set(store: Store, onnx: OnnxMiniLM,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from mcp_distill.search import vector as search_vector
 
     idx = Index(store, onnx, "many")
-    idx.vectors.exact_max = 0  # force the KNN route for every tag filter...
+    idx.vectors.exact_max = idx.vectors.subset_max = 0  # force the KNN route for every tag filter...
     monkeypatch.setattr(search_vector, "TAG_OVERFETCH", 0.001)  # ...with an over-fetch far too small
     idx.upsert([Doc(id=f"d{i}", title=f"Note {i}", text=f"Deployment step {i} of the release checklist.",
                     tags=["ops"] if i % 2 else ["ops", "odd"]) for i in range(40)])
