@@ -7,6 +7,7 @@ SciFact text (../shared, read in place).
 from __future__ import annotations
 
 import json
+import math
 import uuid
 
 import numpy as np
@@ -18,6 +19,9 @@ from mcp_distill.errors import InvalidInputError
 from mcp_distill.search.backends import vector_leg
 from mcp_distill.search.bulk import bulk_load
 from mcp_distill.search.index import Doc, Index
+from mcp_distill.search.legs import Filters
+from mcp_distill.search.repository import pg_legs
+from mcp_distill.search.repository.pg_legs import candidate_query
 from mcp_distill.store import open_store
 
 TASK_TYPES = ("bugfix", "feature", "docs")
@@ -252,3 +256,33 @@ def test_exact_search_on_postgresql_is_brute_force_cosine(pg_url, embedder, quer
         matrix = embedder.embed([d.embed_text() for d in docs])
         by_id = dict(zip((d.id for d in docs), matrix @ embedder.embed([query])[0], strict=True))
         np.testing.assert_allclose(sims, [by_id[h.id] for h in found.hits], atol=1e-5)
+
+
+def test_candidate_query_ors_the_terms_that_fit_then_pairs_of_the_common_ones():
+    df = {"a": 5, "b": 40, "c": 50, "d": 60}
+    assert candidate_query(["a", "b", "c", "d"], df, 1000, budget=200) == "'a' | 'b' | 'c' | 'd'"
+    assert candidate_query(["a", "b", "c", "d"], df, 1000, budget=50) == "'a' | 'b' | ('c' & 'd')"
+    # pairs of smaller expected intersection first, while the expectations fit the budget
+    assert candidate_query(["a", "b", "c", "d"], df, 1000, budget=10) == "'a' | ('b' & 'c') | ('b' & 'd')"
+    assert candidate_query(["c"], df, 1000, budget=10) == "'c'"  # nothing fits: the rarest term alone
+
+
+def test_restricted_keyword_candidates_keep_their_scores_and_fall_back_when_a_filter_leaves_too_few(
+        pg_url, embedder, monkeypatch):
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        index.upsert(_docs(60))
+        leg = index.keyword
+        terms = leg.plan("cells protein expression in patients with disease")
+        every, rare = Filters("playbooks"), Filters("playbooks", tags=("rare",))
+        full, full_rare = dict(leg.run(terms, every, 50)), dict(leg.run(terms, rare, 50))
+        assert len(full) > 20 and full_rare
+        monkeypatch.setattr(pg_legs, "CANDIDATE_BUDGET", 30)  # the two commonest terms only as an AND-ed pair
+        restricted = leg.run(terms, every, 50)
+        assert 10 <= len(restricted) < len(full)
+        assert all(math.isclose(score, full[doc]) for doc, score in restricted)  # the same BM25
+        # the rare tag leaves fewer than 10 restricted candidates: every match is read as well
+        assert dict(leg.run(terms, rare, 50)) == pytest.approx(full_rare)
+        monkeypatch.setattr(pg_legs, "CANDIDATE_CAP", 4)  # at most 4 matches read per statement
+        capped = leg.run(terms, every, 50)
+        assert 0 < len(capped) <= 8 and all(math.isclose(score, full[doc]) for doc, score in capped)

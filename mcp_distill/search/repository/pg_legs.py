@@ -6,7 +6,9 @@ the filters applied inside the query.
 
 - Keyword: ``search_docs.fts`` is a generated ``tsvector`` (English stemming; title weight A, tags
   B, text C; GIN index, migration 002; kept inside the row, migration 010). The planned terms'
-  lexemes, OR-ed, find the documents through the GIN index; ts_rank keeps the best pool of them and
+  lexemes find the candidates through the GIN index (all OR-ed while their postings fit
+  CANDIDATE_BUDGET, else the rare ones OR-ed and the common ones in AND-ed pairs, at most CANDIDATE_CAP
+  read: at 1M documents a query's terms hold 10k-50k documents); ts_rank keeps the best pool of them and
   BM25 is computed over their tsvectors with the SQLite leg's column weights, in one statement
   (PostgreSQL's own ``ts_rank_cd`` measured 0.42 nDCG@10 on SciFact against BM25's 0.70; see
   docs/benchmarks.md). Document frequencies, the document count and the mean length come from the
@@ -42,6 +44,18 @@ from mcp_distill.store import Store
 #: docs/benchmarks.md) at a fraction of the cost of unnesting every matching tsvector.
 BM25_POOL = 8
 BM25_POOL_MIN = 400
+#: GIN matches the keyword leg reads from the heap (each costs a heap page: its tsvector, for ts_rank).
+#: At 1M documents most queries' two rarest planned terms hold 10k-50k documents between them (149-242 ms of
+#: heap reads for one query, measured); see candidate_query for how the matches are kept under it.
+CANDIDATE_BUDGET = 3000
+#: AND-ed lexeme pairs a candidate query ORs at most (each is one GIN intersection).
+MAX_PAIRS = 10
+#: The restricted candidates answer when at least depth / RESTRICTED_ENOUGH of them pass the filters (10
+#: of the fused search's 50: a page of hits); fewer, and every lexeme's matches are read too (a second
+#: statement: 50-75 ms with a common tag's probes at 1M documents, so not for the last few of 50).
+RESTRICTED_ENOUGH = 5
+#: GIN matches one statement reads at most, whatever its candidate query (the pairs are estimates).
+CANDIDATE_CAP = 4000
 #: Query tokens whose lexemes are remembered (a query's tokens are stemmed for the plan and again for
 #: the run; a server round trip each time otherwise).
 STEM_CACHE = 20_000
@@ -92,17 +106,54 @@ def statistics(store: Store, lexemes: Iterable[str]) -> tuple[dict[str, int], in
     return {r["term"]: int(r["ndoc"]) for r in rows if r["term"] is not None}, n, max(tokens / max(n, 1), 1.0)
 
 
-#: BM25 (k1 1.2, b 0.75) of the pool: ``q`` the lexemes with their idf; ``cand`` the GIN matches passing
-#: the filters, best ts_rank first; of each candidate's tsvector only the query lexemes' entries are
-#: unnested (``ts_delete`` of everything else: C code, where unnesting all ~120 entries into rows was
-#: half the statement's time at 100k documents), each one's weighted term frequency counted from its
-#: weights (A title, B tags, C text) with ``array_positions``; the length (tokens) from
-#: search_doc_tokens (migration 010).
+def candidate_query(lexemes: list[str], df: dict[str, int], n: int, budget: int = CANDIDATE_BUDGET) -> str:
+    """The ``to_tsquery('simple', ...)`` text whose GIN matches become the keyword leg's candidates.
+
+    Every lexeme OR-ed when their summed document frequency fits ``budget``. Otherwise the rarest
+    lexemes that fit are OR-ed alone, and the others only in AND-ed pairs (a document holding two
+    common query terms, before one holding one: what BM25 ranks first among them), pairs of smaller
+    expected intersection (independence: df_a x df_b / n) first while the expectations fit, at most
+    MAX_PAIRS. Terms are often correlated (the intersections measured at 1M documents were ~4x the
+    independent estimate), so the run also caps the matches it reads (a LIMIT before ts_rank). With
+    a single lexeme over the budget the query is that lexeme (the cap bounds it)."""
+    if sum(df.get(t, 0) for t in lexemes) <= budget:
+        return " | ".join(_quoted(t) for t in sorted(lexemes))
+    order = sorted(lexemes, key=lambda t: (df.get(t, 0), t))
+    singles: list[str] = []
+    spent = 0.0
+    for term in order:
+        if spent + df.get(term, 0) > budget:
+            break
+        singles.append(term)
+        spent += df.get(term, 0)
+    rest = order[len(singles):]
+    pairs = sorted(((df.get(a, 0) * df.get(b, 0) / max(n, 1), a, b)
+                    for i, a in enumerate(rest) for b in rest[i + 1:]), key=lambda p: p[0])
+    kept = []
+    for estimate, a, b in pairs[:MAX_PAIRS]:
+        if kept and spent + estimate > budget:
+            break
+        kept.append(f"({_quoted(a)} & {_quoted(b)})")
+        spent += estimate
+    if not singles and not kept:
+        singles = order[:1]
+    return " | ".join([_quoted(t) for t in singles] + kept)
+
+
+#: BM25 (k1 1.2, b 0.75) of the pool: ``q`` the lexemes with their idf; ``cand`` the GIN matches of the
+#: candidate query (and of each filter tag's lexemes: the GIN index checks them) that pass the other
+#: filters, of at most CANDIDATE_CAP read in the heap's order (the LIMIT sits below the heap filters, so
+#: it bounds the rows read, not the rows kept), best ts_rank over every query lexeme first; of each
+#: candidate's tsvector only the query lexemes' entries are unnested (``ts_delete`` of everything else:
+#: C code, where unnesting all ~120 entries into rows was half the statement's time at 100k documents),
+#: each one's weighted term frequency counted from its weights (A title, B tags, C text) with
+#: ``array_positions``; the length (tokens) from search_doc_tokens (migration 010).
 _BM25_SQL = """
 WITH q AS (SELECT * FROM unnest(?::text[], ?::float8[]) AS q(term, idf)),
 m AS (SELECT to_tsquery('simple', ?) AS q),
-cand AS MATERIALIZED (SELECT d.id, d.fts FROM search_docs d, m WHERE d.fts @@ m.q AND {where}
-                      ORDER BY ts_rank(d.fts, m.q) DESC, d.id LIMIT ?),
+cand AS MATERIALIZED (SELECT d.id, d.fts FROM m, (SELECT g.id, g.fts, g.collection, g.task_type, g.source, g.ts_epoch
+                                                 FROM search_docs g WHERE g.fts @@ to_tsquery('simple', ?){gin} LIMIT ?) d
+                      WHERE {where} ORDER BY ts_rank(d.fts, m.q) DESC, d.id LIMIT ?),
 e AS (SELECT c.id, coalesce(k.tokens, distill_fts_tokens(c.fts)) AS dl, x.lexeme,
              ? * cardinality(array_positions(x.weights, 'A')) + ? * cardinality(array_positions(x.weights, 'B'))
              + ? * (cardinality(x.weights) - cardinality(array_positions(x.weights, 'A'))
@@ -171,10 +222,13 @@ class PgKeywordLeg(KeywordLeg):
     def run(self, terms: list[str], filters: Filters, depth: int) -> list[tuple[int, float]]:
         """(doc id, BM25 score — higher is better) of the best ``depth`` matches.
 
-        The GIN index finds the documents holding any term, ts_rank keeps the best pool of them, and
+        The GIN index finds the candidates (``candidate_query``: the documents holding any term while
+        that fits CANDIDATE_BUDGET, else those holding a rare term or two common ones; every match
+        again when too few of them pass the filters: RESTRICTED_ENOUGH), ts_rank keeps the best pool, and
         BM25 (k1 1.2, b 0.75, as FTS5) is computed over their tsvectors: each position's column weight
         (A title, B tags, C text) counts towards the term frequency, as FTS5's bm25() column weights
-        do; idf, document count and mean length from the maintained statistics. One statement."""
+        do; idf, document count and mean length from the maintained statistics. One statement (two
+        when the restricted candidates fall short)."""
         if not terms or depth <= 0:
             return []
         lexemes = sorted({lex for stems in self.tokenize(terms).values() for lex in stems})
@@ -183,18 +237,25 @@ class PgKeywordLeg(KeywordLeg):
         df, n, avgdl = statistics(self.store, lexemes)
         idfs = [max(1e-6, math.log((n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))) for t in lexemes]
         where, params = _filter_sql(filters)
+        gin, gin_params = "", []
         for tag in filters.tags:
             # The tag's lexemes are in the tsvector of every document carrying it (the tags column is part
             # of fts): a necessary condition the GIN index checks while matching, so a common tag no longer
             # costs a search_tags probe per match before the EXISTS confirms it. ASCII only, where the
             # parser's lower-casing and normalise_tag's casefold agree.
             if tag.isascii() and (stems := self.tokenize([tag]).get(0)):
-                where += " AND d.fts @@ ?::tsquery"
-                params.append(" & ".join(_quoted(t) for t in dict.fromkeys(stems)))
-        rows = self.store.query(_BM25_SQL.format(where=where), (
-            lexemes, idfs, " | ".join(_quoted(t) for t in lexemes), *params, max(depth * BM25_POOL, BM25_POOL_MIN),
-            *self._column_weights, lexemes, avgdl, depth))
-        return [(int(r["id"]), float(r["score"])) for r in rows]
+                gin += " AND g.fts @@ ?::tsquery"
+                gin_params.append(" & ".join(_quoted(t) for t in dict.fromkeys(stems)))
+        every = " | ".join(_quoted(t) for t in lexemes)  # sorted: candidate_query gives the same text when all fit
+        scores: dict[int, float] = {}
+        for candidates in dict.fromkeys((candidate_query(lexemes, df, n, CANDIDATE_BUDGET), every)):
+            rows = self.store.query(_BM25_SQL.format(where=where, gin=gin), (
+                lexemes, idfs, every, candidates, *gin_params, CANDIDATE_CAP, *params,
+                max(depth * BM25_POOL, BM25_POOL_MIN), *self._column_weights, lexemes, avgdl, depth))
+            scores.update((int(r["id"]), float(r["score"])) for r in rows)  # one formula: comparable scores
+            if len(scores) >= max(1, depth // RESTRICTED_ENOUGH):  # else a filter left too few: every match too
+                break
+        return sorted(scores.items(), key=lambda s: (-s[1], s[0]))[:depth]
 
     def matched_fields(self, terms: list[str], ids: list[int]) -> dict[int, list[str]]:
         """Which of title/text/tags hold a query term, per document id (one statement for all): the
