@@ -19,6 +19,7 @@ from typing import Any
 from mcp_distill.search.query import (
     MAX_DF_RATIO,
     MAX_QUERY_TERMS,
+    MIN_KEEP_CAP,
     MIN_KEEP_TERMS,
     POSTINGS_BUDGET,
     TAGS_WEIGHT,
@@ -161,11 +162,12 @@ class KeywordLeg:
 
     def __init__(self, store: Store, *, weights: tuple[float, float, float] = (TITLE_WEIGHT, TEXT_WEIGHT, TAGS_WEIGHT),
                  max_df_ratio: float = MAX_DF_RATIO, postings_budget: int = POSTINGS_BUDGET,
-                 min_keep: int = MIN_KEEP_TERMS, max_terms: int = MAX_QUERY_TERMS):
+                 min_keep: int = MIN_KEEP_TERMS, max_terms: int = MAX_QUERY_TERMS, forced_cap: int = MIN_KEEP_CAP):
         self.store = store
         self.max_df_ratio = max_df_ratio
         self.postings_budget = postings_budget
         self.min_keep = min_keep
+        self.forced_cap = forced_cap
         self.max_terms = max_terms
         self._weights = tuple(float(x) for x in weights)
 
@@ -270,9 +272,10 @@ class KeywordLeg:
         Tokens stemming to the same term count once. A term in no document is left out (it can
         match nothing); a term in more than ``max_df_ratio`` of the documents is boilerplate
         (idf ~0, see MAX_DF_RATIO) and left out too. The rest are kept rarest first while their
-        summed document frequency fits ``postings_budget`` (at least ``min_keep``, at most
-        ``max_terms``). If nothing is left, the ``min_keep`` rarest present terms are searched
-        anyway. Terms too rare for the df snapshot of a large index are estimated at half its floor.
+        summed document frequency fits ``postings_budget`` (at least ``min_keep`` while the sum stays
+        within ``forced_cap``, the rarest one whatever it costs; at most ``max_terms``). If nothing
+        is left, the ``min_keep`` rarest present terms are searched anyway. Terms too rare for the df
+        snapshot of a large index are estimated at half its floor.
         ``weights`` holds the idf of every informative (non-boilerplate) query term, present or
         not, for the keyword coverage of the match strength.
         """
@@ -298,7 +301,9 @@ class KeywordLeg:
         for freq, token, _ in scored:
             if freq == 0 or freq > limit:
                 continue
-            if len(kept) >= self.min_keep and spent + freq > self.postings_budget:
+            # past the budget a term is only forced in (up to min_keep) while within forced_cap; the rarest always
+            if spent + freq > self.postings_budget and (
+                    len(kept) >= self.min_keep or (kept and spent + freq > self.forced_cap)):
                 break
             kept.append(token)
             spent += freq

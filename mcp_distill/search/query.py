@@ -79,6 +79,15 @@ POSTINGS_BUDGET = 4000
 #: ...but the rarest terms are kept anyway up to this many, so a query of only common words
 #: still finds something.
 MIN_KEEP_TERMS = 2
+#: ...though a term beyond the first is forced in only while the postings kept stay within this cap
+#: (the rarest term is always kept). Without it the two rarest terms of a query at 1M documents walked
+#: a median 8.4k and up to 65k postings (keyword leg p95 108 ms). Chosen on SciFact *train* in the 1M
+#: regime (budget and cap scaled by 5,183 / 1M, so each term is as common relative to the corpus;
+#: bench/search_rules.py): hybrid nDCG@10 0.6639 without a cap (postings p95 40.5k in 1M terms), 0.6585
+#: at 32k (23.5k), 0.6492 at 16k (14.5k), 0.6425 at 8k (9.6k); 8k is the largest cap bringing the p95
+#: under 10k postings (~25 ms at ~2.5 µs a posting there, half the 50 ms target). At 5k documents it never
+#: binds (two terms each in at most half of 5k documents), at 100k it changes 4 of 300 claims' plans.
+MIN_KEEP_CAP = 2 * POSTINGS_BUDGET
 #: At most this many (rarest) terms are OR-ed. The terms are chosen from the *whole* query by
 #: document frequency (never its first N tokens), so a long prompt keeps what distinguishes it;
 #: the cap only bounds the FTS5 expression (each OR-ed phrase opens a posting list).
