@@ -223,7 +223,6 @@ class CodeMatrix:
         order = np.lexsort((self.docs[positions], score))
         return [int(d) for d in self.docs[positions[order]]]
 
-
     def rank(self, docs: np.ndarray, where: dict[str, Any], qvec: np.ndarray, k: int) -> list[int]:
         """The ``k`` of ``docs`` (document ids) passing ``where`` whose int8 vectors score highest against
         ``qvec``, best first (ties by doc id); documents without a row here (no vector yet, removed) are left out.

@@ -227,8 +227,9 @@ class KeywordLeg:
         present (as in present_terms)."""
         single = {t: v for t, v in tokens.items() if " " not in t}
         known = {t: v for t, v in single.items() if isinstance(v, str)}
-        kept_stems = {stem for stem, token in known.items() if token in set(kept)}
-        if self.store.dialect != "sqlite" or len(kept_stems) < len(set(kept)) or len(known) < len(single):
+        kept_tokens = set(kept)
+        kept_stems = {stem for stem, token in known.items() if token in kept_tokens}
+        if self.store.dialect != "sqlite" or len(kept_stems) < len(kept_tokens) or len(known) < len(single):
             return self.present_terms(ids, tokens), self.matched_fields(kept, [d for d in ids if d in explain])
         if not ids or not known:
             return {}, {}
