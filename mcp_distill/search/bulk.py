@@ -26,7 +26,7 @@ from mcp_distill.errors import InvalidInputError
 from mcp_distill.progress import Progress
 from mcp_distill.search.embed import content_hash
 from mcp_distill.search.maintenance import META_DIM, META_MODEL, check_dim, check_embedder
-from mcp_distill.search.repository import pg_bulk
+from mcp_distill.search.repository import DOC_COLUMNS, pg_bulk
 from mcp_distill.search.types import Doc, UpsertReport
 from mcp_distill.search.writes import doc_batches, doc_row_hash, doc_values
 
@@ -121,7 +121,8 @@ def _write_batch(conn: Any, index: Index, batch: list[Doc], array: np.ndarray, v
                                                 vector_ids[chash])
         docs.append((rowid, index.collection, doc.id, *values))
         tags += [(t, rowid) for t in dict.fromkeys(doc_tags)]
-        vectors.append((rowid, index.collection, doc.task_type, doc.source, ts_epoch, vector))
+        facets = values[DOC_COLUMNS.index("facets")].split(" ")  # as distill_doc_facets reads them (migration 011)
+        vectors.append((rowid, index.collection, doc.task_type, doc.source, ts_epoch, vector, facets))
     pg_bulk.copy_docs(conn, docs)
     pg_bulk.copy_tags(conn, tags)
     pg_bulk.copy_vectors(conn, vectors)

@@ -106,7 +106,7 @@ def test_bulk_load_writes_what_upsert_writes_and_searches_alike(pg_url, pg_serve
                                 "ts_epoch, metadata, content_hash, row_hash, vector_id, fts FROM search_docs ORDER BY id"),
                     store.query("SELECT tag, doc FROM search_tags ORDER BY tag, doc"),
                     store.query("SELECT id, content_hash, model_id, vector FROM embed_cache ORDER BY id"),
-                    store.query("SELECT doc, collection, task_type, source, ts_epoch, embedding::text AS e "
+                    store.query("SELECT doc, collection, task_type, source, ts_epoch, embedding::text AS e, facets "
                                 "FROM search_vec ORDER BY doc"),
                     _stats(store), store.get_meta("search.embed_model"), store.get_meta("search.embed_dim"),
                     sorted(r["indexname"] for r in store.query("SELECT indexname FROM pg_indexes WHERE tablename "
@@ -125,6 +125,53 @@ def test_bulk_load_writes_what_upsert_writes_and_searches_alike(pg_url, pg_serve
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+
+
+def _vec_facets(store) -> dict[str, list[str]]:
+    """Each vector row's facet tokens, and (second) the tokens of its document row, by document id."""
+    rows = store.query("SELECT d.doc_id, v.facets AS v, d.facets AS d FROM search_vec v JOIN search_docs d ON d.id = v.doc")
+    return {r["doc_id"]: sorted(r["v"]) for r in rows}, {r["doc_id"]: sorted(r["d"].split(" ")) for r in rows}
+
+
+def _passing(store, docs: list[Doc], task_type: str | None, tags: list[str], source: str | None) -> set[int]:
+    """Row ids of the documents a filter keeps, decided here from the documents themselves."""
+    ids = {r["doc_id"]: r["id"] for r in store.query("SELECT id, doc_id FROM search_docs")}
+    return {ids[d.id] for d in docs if set(tags) <= set(d.tags) and task_type in (None, d.task_type)
+            and source in (None, d.source)}
+
+
+def test_search_vec_facets_follow_each_write_and_migration_011_fills_an_older_store(pg_url, embedder):
+    docs = _docs()
+    changed = [docs[1].model_copy(update={"tags": ["fresh", "common"], "source": "other"}),
+               docs[2].model_copy(update={"task_type": "feature", "tags": ["rare"]})]
+    docs[1:3] = changed
+    cases = [("feature", ["rare"], None), (None, ["common", "fresh"], "other"), ("bugfix", ["common", "g0"], "manual"),
+             (None, ["rare"], None), (None, [], "runs")]
+    qvec = embedder.embed(["protein folding in cells"])[0]
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        index.upsert(_docs())
+        index.upsert(changed)  # tags, source and task type rewritten: the vector rows must follow
+        vec, doc = _vec_facets(store)
+        assert vec == doc and len(vec) == 60
+        found = {}
+        for task_type, tags, source in cases:
+            filters = index._filters(task_type, tags, source, None, None)
+            assert set(index.vectors._filtered_ids(filters, None)) == _passing(store, docs, task_type, tags, source)
+            found[(task_type, *tags, source)] = index.vectors.exact_search(qvec, filters, 10)
+        assert found[(None, "common", "fresh", "other")] and len(found[("feature", "rare", None)]) == 3  # d002, d010, d040
+    with psycopg.connect(pg_url, autocommit=True) as raw:  # the layout migration 010 left
+        raw.execute("ALTER TABLE search_vec DROP COLUMN facets")
+        raw.execute("DROP FUNCTION distill_doc_facets(bigint)")
+        raw.execute("DELETE FROM _distill_migrations WHERE name = 'm011_search_vec_facets'")
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        vec, doc = _vec_facets(store)
+        assert vec == doc and len(vec) == 60
+        assert store.query_one("SELECT to_regclass('search_vec_facets') IS NOT NULL AS x")["x"]
+        for task_type, tags, source in cases:
+            filters = index._filters(task_type, tags, source, None, None)
+            assert index.vectors.exact_search(qvec, filters, 10) == found[(task_type, *tags, source)]
 
 
 def test_bulk_load_is_refused_on_sqlite(tmp_path, embedder):
@@ -184,7 +231,7 @@ def test_a_tag_filter_keeps_exactly_the_tagged_matches_whatever_the_tag(pg_url, 
 def _by_doc_id(store) -> tuple:
     """The index's content keyed by document id (a resumed load's row ids skip the failed batch's)."""
     return (store.query("SELECT d.doc_id, d.title, d.text, d.tags, d.task_type, d.source, d.ts_epoch, d.row_hash, "
-                        "d.fts, v.embedding::text AS e, c.content_hash, k.tokens FROM search_docs d "
+                        "d.fts, v.embedding::text AS e, v.facets, c.content_hash, k.tokens FROM search_docs d "
                         "JOIN search_vec v ON v.doc = d.id JOIN embed_cache c ON c.id = d.vector_id "
                         "JOIN search_doc_tokens k ON k.doc = d.id ORDER BY d.doc_id"),
             store.query("SELECT d.doc_id, t.tag FROM search_tags t JOIN search_docs d ON d.id = t.doc "

@@ -15,6 +15,8 @@ from mcp_distill.store import Store
 GIN_INDEX = ("search_docs_fts", "CREATE INDEX IF NOT EXISTS search_docs_fts ON search_docs USING gin (fts)")
 HNSW_INDEX = ("search_vec_hnsw",
               "CREATE INDEX IF NOT EXISTS search_vec_hnsw ON search_vec USING hnsw (embedding vector_cosine_ops)")
+#: The vector table's facet tokens (migration 011): the filters' one bitmap of search_vec.
+FACETS_INDEX = ("search_vec_facets", "CREATE INDEX IF NOT EXISTS search_vec_facets ON search_vec USING gin (facets)")
 #: Memory for building them (maintenance_work_mem of the load's session only), per vector row: an HNSW
 #: graph that does not fit is built several times slower (pgvector then inserts the rest one by one into
 #: the on-disk graph). pgvector 0.6 keeps a 384-d vector and its neighbour lists in about 2.2 KB, so 3 KB
@@ -59,25 +61,34 @@ def copy_tags(conn: Any, rows: Iterable[tuple[str, int]]) -> int:
     return int(conn.copy_rows("search_tags", ("tag", "doc"), rows))
 
 
-def copy_vectors(conn: Any, rows: Iterable[tuple[int, str, str | None, str | None, float | None, Any]]) -> int:
-    return int(conn.copy_rows("search_vec", ("doc", "collection", "task_type", "source", "ts_epoch", "embedding"),
-                              rows, binary_types=("int8", "text", "text", "text", "float8", "vector")))
+def copy_vectors(conn: Any, rows: Iterable[tuple[int, str, str | None, str | None, float | None, Any, list[str]]]
+                 ) -> int:
+    """COPY vector rows (the last value: the document's facet tokens, as ``search_docs.facets`` holds them)."""
+    return int(conn.copy_rows("search_vec", ("doc", "collection", "task_type", "source", "ts_epoch", "embedding", "facets"),
+                              rows, binary_types=("int8", "text", "text", "text", "float8", "vector", "text[]")))
 
 
 def drop_search_indexes(conn: Any) -> None:
     conn.execute(f"DROP INDEX IF EXISTS {GIN_INDEX[0]}")
     conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX[0]}")
+    conn.execute(f"DROP INDEX IF EXISTS {FACETS_INDEX[0]}")
+
+
+def set_build_memory(conn: Any) -> None:
+    """maintenance_work_mem of this transaction sized for an HNSW build over search_vec's rows."""
+    rows = int(conn.execute("SELECT count(*) FROM search_vec").fetchone()[0])
+    memory_mb = max(BUILD_MEMORY_MIN_MB, rows * BUILD_MEMORY_PER_ROW_KB // 1024)
+    conn.execute(f"SET LOCAL maintenance_work_mem = '{memory_mb}MB'")
 
 
 def build_search_indexes(conn: Any, workers: int) -> None:
     """Build the GIN and HNSW indexes over every row (``workers``: parallel maintenance workers, 0 for
     none), then refresh the planner's statistics of the loaded tables."""
-    rows = int(conn.execute("SELECT count(*) FROM search_vec").fetchone()[0])
-    memory_mb = max(BUILD_MEMORY_MIN_MB, rows * BUILD_MEMORY_PER_ROW_KB // 1024)
-    conn.execute(f"SET LOCAL maintenance_work_mem = '{memory_mb}MB'")
+    set_build_memory(conn)
     conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
     conn.execute(GIN_INDEX[1])
     conn.execute(HNSW_INDEX[1])
+    conn.execute(FACETS_INDEX[1])
     for table in ("embed_cache", "search_docs", "search_tags", "search_vec", "search_terms"):
         conn.execute(f"ANALYZE {table}")
 

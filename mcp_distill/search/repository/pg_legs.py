@@ -14,11 +14,12 @@ the filters applied inside the query.
   docs/benchmarks.md). Document frequencies, the document count and the mean length come from the
   tables migration 009's triggers keep current (no scan of the index). Which fields matched is asked
   with ``websearch_to_tsquery`` (accepts any user text).
-- Vectors: ``search_vec`` holds each document's ``vector(dim)`` with its filter columns and an HNSW
-  index (cosine). The planner's estimate of the rows passing the filters decides: few (or a share
-  too small for HNSW's post-filtering) are scored exactly inside the server; otherwise HNSW is asked
-  with a candidate list widened by the share, and the exact scan answers when too few candidates
-  pass. Candidates are rescored from embed_cache's float32 vectors, as on SQLite, so both backends
+- Vectors: ``search_vec`` holds each document's ``vector(dim)`` with its filter columns, its facet
+  tokens (a GIN-indexed ``text[]``, migration 011: the source and tags are one containment test, one
+  bitmap of this table) and an HNSW index (cosine). The planner's estimate of the rows passing the
+  filters decides: few (or a share too small for HNSW's post-filtering) are scored exactly inside
+  the server; otherwise HNSW is asked with a candidate list widened by the share, and the exact scan
+  answers when too few candidates pass. Candidates are rescored from embed_cache's float32 vectors, as on SQLite, so both backends
   give the same similarities.
 """
 
@@ -35,7 +36,8 @@ from mcp_distill.search.legs import (
     Filters,
     KeywordLeg,
 )
-from mcp_distill.search.repository.pg_bulk import HNSW_INDEX
+from mcp_distill.search.query import facet_token
+from mcp_distill.search.repository.pg_bulk import FACETS_INDEX, HNSW_INDEX
 from mcp_distill.search.vector import MAX_KNN_K, VectorLeg
 from mcp_distill.store import Store
 
@@ -63,14 +65,39 @@ STEM_CACHE = 20_000
 STEM_CACHE_CHARS = 64
 
 
-def _filter_sql(filters: Filters, alias: str = "d", id_column: str = "id") -> tuple[str, list[Any]]:
-    """WHERE clauses of every filter on ``alias`` (search_docs, or search_vec with ``id_column`` doc).
+def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """WHERE clauses of every filter on search_docs ``d`` (the keyword leg).
 
     Each tag is an EXISTS on search_tags' primary key (tag, doc): a probe per candidate row, so a
-    common tag costs nothing extra when another condition (the GIN match, the KNN) already narrows
-    the rows, and the planner may also drive from a rare tag's index range."""
+    common tag costs nothing extra when the GIN match already narrows the rows, and the planner may
+    also drive from a rare tag's index range."""
+    clauses, params = _column_filters(filters, "d")
+    for tag in filters.tags:
+        clauses.append("EXISTS (SELECT 1 FROM search_tags t WHERE t.tag = ? AND t.doc = d.id)")
+        params.append(tag)
+    return " AND ".join(clauses), params
+
+
+def _vec_filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """WHERE clauses of every filter on search_vec ``v`` (the vector leg).
+
+    The source and the tags are one containment test on the row's facet tokens (migration 011): the
+    GIN index gives the rows holding all of them as one bitmap of search_vec itself. Collection and
+    task type stay column equalities (the (collection, task_type, ts_epoch) index serves a type with a
+    time range), never both forms of one filter: the planner would count its selectivity twice."""
+    clauses, params = _column_filters(filters, "v", source=False)
+    tokens = ([facet_token("s", filters.source)] if filters.source is not None else []) + [
+        facet_token("g", tag) for tag in filters.tags]
+    if tokens:
+        clauses.append("v.facets @> ?::text[]")
+        params.append(tokens)
+    return " AND ".join(clauses), params
+
+
+def _column_filters(filters: Filters, alias: str, source: bool = True) -> tuple[list[str], list[Any]]:
+    """Collection, task type, source (``source``) and time range as column conditions on ``alias``."""
     clauses, params = [f"{alias}.collection = ?"], [filters.collection]
-    for column in ("task_type", "source"):
+    for column in ("task_type", "source") if source else ("task_type",):
         value = getattr(filters, column)
         if value is not None:
             clauses.append(f"{alias}.{column} = ?")
@@ -79,10 +106,7 @@ def _filter_sql(filters: Filters, alias: str = "d", id_column: str = "id") -> tu
     if time_clause:
         clauses.append(time_clause)
         params += time_params
-    for tag in filters.tags:
-        clauses.append(f"EXISTS (SELECT 1 FROM search_tags t WHERE t.tag = ? AND t.doc = {alias}.{id_column})")
-        params.append(tag)
-    return " AND ".join(clauses), params
+    return clauses, params
 
 
 def _quoted(lexeme: str) -> str:
@@ -293,8 +317,10 @@ class PgVectorLeg(VectorLeg):
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {self.TABLE} (doc BIGINT PRIMARY KEY REFERENCES search_docs(id) "
             "ON DELETE CASCADE, collection TEXT COLLATE \"C\" NOT NULL, task_type TEXT COLLATE \"C\", "
-            f"source TEXT COLLATE \"C\", ts_epoch DOUBLE PRECISION, embedding vector({int(dim)}) NOT NULL)")
+            f"source TEXT COLLATE \"C\", ts_epoch DOUBLE PRECISION, embedding vector({int(dim)}) NOT NULL, "
+            "facets TEXT[] COLLATE \"C\")")
         conn.execute(HNSW_INDEX[1])
+        conn.execute(FACETS_INDEX[1])
         conn.execute(FILTER_INDEX)
         conn.execute(f"DROP INDEX IF EXISTS {self.TABLE}_filters")  # (collection, task_type): FILTER_INDEX covers it
 
@@ -304,18 +330,18 @@ class PgVectorLeg(VectorLeg):
     def put(self, doc: int, collection: str, vector: np.ndarray, task_type: str | None, source: str | None,
             ts_epoch: float | None) -> None:
         self.store.conn.execute(
-            f"INSERT INTO {self.TABLE}(doc, collection, task_type, source, ts_epoch, embedding) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (doc) DO UPDATE SET collection = excluded.collection, "
-            "task_type = excluded.task_type, source = excluded.source, ts_epoch = excluded.ts_epoch, "
-            "embedding = excluded.embedding",
-            (doc, collection, task_type, source, ts_epoch, np.asarray(vector, dtype=np.float32)))
+            f"INSERT INTO {self.TABLE}(doc, collection, task_type, source, ts_epoch, embedding, facets) "
+            "VALUES (?, ?, ?, ?, ?, ?, distill_doc_facets(?)) ON CONFLICT (doc) DO UPDATE SET "
+            "collection = excluded.collection, task_type = excluded.task_type, source = excluded.source, "
+            "ts_epoch = excluded.ts_epoch, embedding = excluded.embedding, facets = excluded.facets",
+            (doc, collection, task_type, source, ts_epoch, np.asarray(vector, dtype=np.float32), doc))
 
     def remove(self, docs: list[int]) -> None:
         if docs and self.exists():
             self.store.conn.execute(f"DELETE FROM {self.TABLE} WHERE doc = ANY(?)", (list(docs),))
 
     def _filtered_ids(self, filters: Filters, limit: int | None) -> list[int]:
-        where, params = _filter_sql(filters, "v", "doc")
+        where, params = _vec_filter_sql(filters)
         sql = f"SELECT v.doc FROM {self.TABLE} v WHERE {where} ORDER BY v.doc"
         if limit is not None:
             sql += " LIMIT ?"
@@ -336,7 +362,7 @@ class PgVectorLeg(VectorLeg):
         if depth <= 0 or self.model_id is None or not self.exists():
             return []
         qvec = np.asarray(qvec, dtype=np.float32)
-        where, params = _filter_sql(filters, "v", "doc")
+        where, params = _vec_filter_sql(filters)
         with self.store.reading() as conn:
             estimate = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {self.TABLE} v WHERE {where}",
                                     params).fetchone()[0][0]["Plan"]["Plan Rows"]
@@ -360,7 +386,7 @@ class PgVectorLeg(VectorLeg):
         if depth <= 0 or self.model_id is None or not self.exists():
             return []
         qvec = np.asarray(qvec, dtype=np.float32)
-        where, params = _filter_sql(filters, "v", "doc")
+        where, params = _vec_filter_sql(filters)
         with self.store.reading() as conn:
             rows = self._nearest(conn, qvec, where, params, depth + EXACT_MARGIN, exact=True)
         return self._top(qvec, rows, depth)
