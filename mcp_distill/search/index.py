@@ -254,12 +254,15 @@ class Index(IndexWrites):
         vector_text = query if vector_query is None else str(vector_query)[:MAX_QUERY_CHARS]
         pending_vector = self._query_vector(vector_text or query) if mode in ("hybrid", "semantic") else None
         plan = self.keyword.plan_terms(query)  # also in semantic mode: the strength's keyword coverage
+        keyword_hits = None
         if mode in ("hybrid", "keyword"):
             result.keyword_terms = plan.terms
-            keyword = self.keyword.run(plan.terms, filters, depth)
+            keyword_hits = self.keyword.start(plan.terms, filters, depth)  # PostgreSQL: beside the vector leg
         qvec: np.ndarray | None = None
         if pending_vector is not None:
             vector, qvec = self._semantic(pending_vector, filters, depth, k, mode, result, exact)
+        if keyword_hits is not None:
+            keyword = keyword_hits()
         if mode != "keyword" and result.semantic_available and (n := self.pending()):
             result.warnings.append(f"{n} documents of {self.collection!r} have no vector yet and can only be "
                                    "found by keywords; run `mcp-distill reindex`")

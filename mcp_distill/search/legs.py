@@ -12,7 +12,7 @@ import math
 import re
 import time
 import weakref
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +170,12 @@ class KeywordLeg:
         self.forced_cap = forced_cap
         self.max_terms = max_terms
         self._weights = tuple(float(x) for x in weights)
+
+    def start(self, terms: list[str], filters: Filters, depth: int) -> Callable[[], list[tuple[int, float]]]:
+        """``run`` begun; the call returned gives its result. Here it runs at once (SQLite's connection
+        belongs to the calling thread); PostgreSQL's leg runs beside the vector leg (another connection)."""
+        hits = self.run(terms, filters, depth)
+        return lambda: hits
 
     def tokenize(self, texts: list[str]) -> dict[int, list[str]]:
         """FTS5's own tokenizer + porter stemmer applied to each text (index -> terms in order).

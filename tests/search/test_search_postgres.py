@@ -333,3 +333,28 @@ def test_restricted_keyword_candidates_keep_their_scores_and_fall_back_when_a_fi
         monkeypatch.setattr(pg_legs, "CANDIDATE_CAP", 4)  # at most 4 matches read per statement
         capped = leg.run(terms, every, 50)
         assert 0 < len(capped) <= 8 and all(math.isclose(score, full[doc]) for doc, score in capped)
+
+
+def test_the_keyword_leg_runs_beside_the_vector_leg_but_inside_a_transaction_here(pg_url, embedder):
+    import threading
+
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        index.upsert(_docs())
+        leg, filters = index.keyword, index._filters(None, None, None, None, None)
+        terms = leg.plan_terms("vitamin D deficiency in patients").terms
+        ran_on, run = [], leg.run
+
+        def recording(*args):
+            ran_on.append(threading.current_thread().name)
+            return run(*args)
+
+        leg.run = recording
+        expected = run(terms, filters, 50)
+        assert expected and leg.start(terms, filters, 50)() == expected
+        assert ran_on[-1].startswith("distill-pg-keyword")
+        with store.atomic():  # an uncommitted document: only this thread's connection sees it
+            index.upsert([Doc(id="new", title="Zebrafish fins regrow", text="Zebrafish regenerate fins.")])
+            found = leg.start(["zebrafish"], filters, 50)()
+            assert ran_on[-1] == threading.current_thread().name
+        assert index.store.query_one("SELECT id FROM search_docs WHERE doc_id = 'new'")["id"] in [d for d, _ in found]

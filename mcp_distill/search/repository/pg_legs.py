@@ -25,8 +25,10 @@ the filters applied inside the query.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -107,6 +109,13 @@ def _column_filters(filters: Filters, alias: str, source: bool = True) -> tuple[
         clauses.append(time_clause)
         params += time_params
     return clauses, params
+
+
+@functools.cache
+def _keyword_pool() -> ThreadPoolExecutor:
+    """Threads running keyword legs beside vector legs: one per concurrent search, each holding a reader
+    connection while it runs (the store's pool has 8; the other reads need some)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="distill-pg-keyword")
 
 
 def _quoted(lexeme: str) -> str:
@@ -202,6 +211,14 @@ class PgKeywordLeg(KeywordLeg):
         from mcp_distill.search.query import TAGS_WEIGHT, TEXT_WEIGHT, TITLE_WEIGHT
 
         return TITLE_WEIGHT, TEXT_WEIGHT, TAGS_WEIGHT
+
+    def start(self, terms: list[str], filters: Filters, depth: int) -> Callable[[], list[tuple[int, float]]]:
+        """``run`` on a worker thread and another pool connection while the calling thread runs the vector
+        leg: the server works on both at once (a hybrid search waits for the slower leg, not the sum).
+        While a transaction is open (this thread's writes must be seen; the store counts all threads'), here."""
+        if self.store.conn.in_transaction:
+            return super().start(terms, filters, depth)
+        return _keyword_pool().submit(self.run, terms, filters, depth).result
 
     def present_terms(self, ids: list[int], terms: Iterable[str]) -> dict[int, set[str]]:
         """Which of ``terms`` each document of ``ids`` holds in title, text or tags, read from the
