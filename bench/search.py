@@ -57,6 +57,7 @@ from _common import (
 )
 
 from mcp_distill.search import bulk_sqlite
+from mcp_distill.search import postfilter as search_postfilter
 from mcp_distill.search import query as search_query
 from mcp_distill.search import vector as search_vector
 from mcp_distill.search.embed import Embedder, OnnxMiniLM, l2_normalise
@@ -389,11 +390,13 @@ def report(results: dict[int, dict[tuple[str, str], tuple[float, float, float]]]
         f"{search_query.MAX_QUERY_TERMS} terms within {search_query.POSTINGS_BUDGET} postings; vector leg: the "
         f"{search_vector.VEC_POOL:g}x depth ({search_query.FUSION_DEPTH}) nearest binary codes by hamming distance "
         f"(in memory), ranked by their int8 vectors, the best {search_vector.VEC_RESCORE:g}x depth rescored by the "
-        "float vectors. Filters: task_type, source and time are masks over the in-memory codes; tag sets come "
-        f"from the FTS5 facet postings and are scored exactly up to {search_vector.EXACT_SCAN_MAX} documents; up "
-        f"to {search_vector.TAG_SUBSET_MAX:,} they are ranked by the in-memory int8 vectors and the best depth + "
-        f"{search_vector.RESCORE_EXTRA} rescored by the float vectors; a larger set goes through an over-fetching "
-        "KNN (its tagged candidates ranked the same way). Every filtered search returned its k hits. Targets: "
+        "float vectors. Filters: task_type, source, time and tags are masks over the in-memory codes (a tag's "
+        f"read once from search_tags); a set is scored exactly up to {search_vector.EXACT_SCAN_MAX} documents; up "
+        f"to {search_vector.TAG_SUBSET_MAX:,} it is ranked by the in-memory int8 vectors and the best depth + "
+        f"{search_vector.RESCORE_EXTRA} rescored by the float vectors; a larger set goes through the same KNN as "
+        "the unfiltered search, over its rows only. The keyword leg filters a facet on more than "
+        f"{search_postfilter.FACET_MATCH_MAX:,} documents by those masks instead of in the FTS5 MATCH (same "
+        "results). Every filtered search returned its k hits. Targets: "
         "hybrid p95 <= 20 ms at 10k, <= 50 ms at 100k and 1M (issue #19: at 1M, server RSS < 1 GB).",
         "",
         f"Reproduce: `.venv/bin/python {cmd}` (the first run builds the stores into bench/.cache, later runs "

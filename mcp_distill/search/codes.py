@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from mcp_distill.search.repository import legs as legs_db
+from mcp_distill.search.scan import hamming, nearest, smallest
+from mcp_distill.search.tagsets import TagMasks
 from mcp_distill.store import Store
 
 #: A refresh touching more rows than this share of the documents (changed now plus dead before) reloads
@@ -47,7 +49,24 @@ MMAP_THRESHOLD = 1 << 20
 #: :meth:`CodeMatrix.rank` widens this many int8 rows to float32 at a time (3 MB of 384-d rows), so
 #: scoring a 50,000-document subset never holds a float copy of it (77 MB) at once.
 RANK_CHUNK = 2048
+#: vec0 metadata columns cannot hold NULL: documents without a time carry this sentinel, and
+#: time filters exclude it (as SQL's NULL comparisons do in the exact path).
+MISSING_TS = -1.0e18
 _COLUMNS = ("docs", "codes", "collection", "task_type", "source", "ts_epoch", "q8", "q8_scale")
+
+
+def where_of(collection: str, task_type: str | None = None, source: str | None = None, since: float | None = None,
+             until: float | None = None) -> dict[str, Any]:
+    """A filter as the columns of :meth:`CodeMatrix.mask` (None: not filtered on)."""
+    where: dict[str, Any] = {"collection": collection}
+    if task_type is not None:
+        where["task_type"] = task_type
+    if source is not None:
+        where["source"] = source
+    if since is not None or until is not None:
+        # a time filter excludes the documents without a time (MISSING_TS), as SQL's NULL does
+        where["ts_epoch"] = (since if since is not None else float(np.nextafter(MISSING_TS, 0.0)), until)
+    return where
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,7 @@ class CodeMatrix:
 
     token: str | None
     docs: np.ndarray  # int64 (ascending after a full load; refreshed new rows are appended)
-    codes: np.ndarray  # uint64, (documents, bits / 64), column-major (Fortran order): see _hamming
+    codes: np.ndarray  # uint64, (documents, bits / 64), column-major (Fortran order): see mcp_distill.search.scan.hamming
     collection: np.ndarray  # int32 index into names["collection"]
     task_type: np.ndarray
     source: np.ndarray
@@ -67,6 +86,7 @@ class CodeMatrix:
     seq: int = 0  # the position in search_vec's change log this copy reflects
     dead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rows of removed documents
     spare: dict[str, np.ndarray] | None = None  # full-capacity arrays whose first rows the columns above are
+    tagsets: TagMasks = field(default_factory=TagMasks, compare=False)  # tag -> row mask, read on first use
 
     @classmethod
     def load(cls, store: Store, token: str | None, batch: int = 50_000) -> CodeMatrix:
@@ -107,7 +127,8 @@ class CodeMatrix:
         gone = self._positions(np.setdiff1d(np.asarray(changed, dtype=np.int64), found))
         dead = np.union1d(self.dead, gone[gone >= 0])
         if not rows:
-            return replace(self, token=token, seq=seq, dead=dead, names=names)
+            carried = self.tagsets.carried(len(self.docs), np.zeros(0, dtype=np.int64), [])
+            return replace(self, token=token, seq=seq, dead=dead, names=names, tagsets=carried)
         docs, codes, collection, task_type, source, ts = _columns(rows, names)
         if codes.shape[1] != self.codes.shape[1]:
             return CodeMatrix.load(store, token)  # another code width: a new vector space
@@ -129,7 +150,10 @@ class CodeMatrix:
         for column in _COLUMNS:
             spare[column][where] = values[column]
         size = n + int(new.sum())
+        row_of = dict(zip(docs.tolist(), where.tolist(), strict=True))
+        tagged = [(row_of[doc], tag) for doc, tag in legs_db.tags_of(store, docs.tolist())] if self.tagsets.tags() else []
         return CodeMatrix(token=token, names=names, seq=seq, dead=np.setdiff1d(dead, where), spare=spare,
+                          tagsets=self.tagsets.carried(size, where, tagged),
                           **{column: spare[column][:size] for column in _COLUMNS})
 
     @cached_property
@@ -139,6 +163,33 @@ class CodeMatrix:
         if bool(np.all(self.docs[1:] >= self.docs[:-1])):
             return None
         return np.argsort(self.docs, kind="stable")
+
+    @cached_property
+    def _value_counts(self) -> dict[str, np.ndarray]:
+        return {column: np.bincount(getattr(self, column)) for column in ("task_type", "source")}
+
+    def value_count(self, column: str, value: str) -> int:
+        """Rows whose ``column`` (task_type or source) is ``value``, dead ones included (an estimate)."""
+        code, counts = self.names[column].get(value, -1), self._value_counts[column]
+        return int(counts[code]) if 0 <= code < len(counts) else 0
+
+    @cached_property
+    def _sorted_ts(self) -> np.ndarray:
+        return np.sort(self.ts_epoch)  # once per copy: ~80 ms at 1M documents
+
+    def time_share(self, span: tuple[float | None, float | None]) -> float:
+        """The share of the rows whose time is in ``span`` (low inclusive, high exclusive; dead ones included)."""
+        ts = self._sorted_ts
+        lo = 0 if span[0] is None else int(np.searchsorted(ts, span[0], side="left"))
+        hi = len(ts) if span[1] is None else int(np.searchsorted(ts, span[1], side="left"))
+        return max(hi - lo, 0) / max(len(ts), 1)
+
+    def rows_of(self, docs: np.ndarray) -> np.ndarray:
+        """The live row of each of ``docs`` (document ids), -1 where it has none (no vector, removed)."""
+        rows = self._positions(np.asarray(docs, dtype=np.int64))
+        if len(self.dead) and len(rows):
+            rows[np.isin(rows, self.dead)] = -1
+        return rows
 
     def _positions(self, wanted: np.ndarray) -> np.ndarray:
         """The row of each of ``wanted`` (document ids), -1 where it has none."""
@@ -193,50 +244,77 @@ class CodeMatrix:
             keep = part if keep is None else keep & part
         return keep
 
-    def knn(self, code: bytes, where: dict[str, Any], k: int, qvec: np.ndarray | None = None, pool: int = 0
-            ) -> list[int]:
-        """The ``k`` documents passing ``where`` nearest to the query, best first (ties by doc id).
+    def tag_mask(self, store: Store, tags: tuple[str, ...] | list[str]) -> np.ndarray | None:
+        """Rows carrying every one of ``tags`` (a new array; None: no tags given), each tag's mask read from
+        ``search_tags`` once and kept with this copy (mcp_distill.search.tagsets)."""
+        out: np.ndarray | None = None
+        for tag in tags:
+            mask = self.tagsets.get(tag, lambda tag=tag: self._tag_rows(store, tag))
+            out = mask.copy() if out is None else np.logical_and(out, mask, out=out)
+        return out
+
+    def _tag_rows(self, store: Store, tag: str) -> np.ndarray:
+        rows = self._positions(np.asarray(legs_db.tag_docs(store, tag), dtype=np.int64))
+        mask = np.zeros(len(self.docs), dtype=bool)
+        mask[rows[rows >= 0]] = True
+        return mask
+
+    def passing(self, where: dict[str, Any], extra: np.ndarray | None = None) -> np.ndarray | None:
+        """The live rows (ascending) passing ``where`` (:meth:`mask`) and the row mask ``extra`` (e.g.
+        :meth:`tag_mask`), or None when every row passes (no filter, no dead row)."""
+        keep = self.mask(where)
+        if extra is not None:
+            keep = extra if keep is None else np.logical_and(keep, extra, out=keep)
+        if keep is None:
+            if not len(self.dead):
+                return None
+            keep = np.ones(len(self.docs), dtype=bool)
+        elif keep is extra:
+            keep = keep.copy()  # not the caller's array
+        keep[self.dead] = False
+        return np.flatnonzero(keep)
+
+    def knn(self, code: bytes, where: dict[str, Any], k: int, qvec: np.ndarray | None = None, pool: int = 0,
+            rows: np.ndarray | None = None) -> list[int]:
+        """The ``k`` documents passing ``where`` nearest to the query, best first (ties by doc id); ``rows``:
+        the passing rows already known (:meth:`passing`: ``where`` is then not applied again).
 
         By hamming distance to ``code``; with ``qvec`` and ``pool`` > k, the ``pool`` nearest by
         hamming distance are ranked again by their int8 vectors' dot product with ``qvec`` (a far
         better proxy of cosine: ~0.5 µs a candidate) and the best ``k`` of those returned."""
-        keep = self.mask(where)
-        if keep is not None and len(self.dead):
-            keep[self.dead] = False  # mask() built it for this call
-        rows = np.flatnonzero(keep) if keep is not None else None
+        unfiltered = False
+        if rows is None:
+            keep = self.mask(where)
+            if keep is not None and len(self.dead):
+                keep[self.dead] = False  # mask() built it for this call
+            rows = np.flatnonzero(keep) if keep is not None else None
+            unfiltered = rows is None and len(self.dead) > 0
         if k <= 0 or not (len(self.codes) if rows is None else len(rows)):
             return []
-        distance = _hamming(self.codes, self.query_code(code), rows)
+        distance = hamming(self.codes, self.query_code(code), rows)
         unreachable = self.codes.shape[1] * 64 + 1  # beyond any real distance
-        if rows is None and len(self.dead):
+        if unfiltered:  # a scan of every row (no take of 1M rows): the dead ones put out of reach
             distance[self.dead] = unreachable
         first = max(k, pool) if qvec is not None else k
-        positions, score = _nearest(distance, first, rows)
-        if rows is None and len(self.dead):
+        positions, score = nearest(distance, first, rows)
+        if unfiltered:
             positions, score = positions[score < unreachable], score[score < unreachable]
         if first > k and len(positions) > k:
             q = np.asarray(qvec, dtype=np.float32)[: self.q8.shape[1]]
             # einsum, not `@`: BLAS's gemv starts threads above ~1000 rows, and on a busy 2-core
             # machine that took 18 ms where this takes 0.2 ms
             sims = np.einsum("ij,j->i", self.q8[positions].astype(np.float32), q) * self.q8_scale[positions]
-            positions, score = _smallest(-sims, k, positions)
+            positions, score = smallest(-sims, k, positions)
         order = np.lexsort((self.docs[positions], score))
         return [int(d) for d in self.docs[positions[order]]]
 
-    def rank(self, docs: np.ndarray, where: dict[str, Any], qvec: np.ndarray, k: int) -> list[int]:
-        """The ``k`` of ``docs`` (document ids) passing ``where`` whose int8 vectors score highest against
-        ``qvec``, best first (ties by doc id); documents without a row here (no vector yet, removed) are left out.
+    def rank(self, rows: np.ndarray, qvec: np.ndarray, k: int) -> list[int]:
+        """The ``k`` documents of ``rows`` (live rows, e.g. from :meth:`passing`) whose int8 vectors score
+        highest against ``qvec``, best first (ties by doc id).
 
         Every one of them is scored (~0.3 µs a document), so a tag's subset of 13,000 documents at 1M costs
         ~4 ms here where reading their float vectors from SQLite took ~110 ms; the caller rescores the few
         returned by their float vectors."""
-        rows = self._positions(np.asarray(docs, dtype=np.int64))
-        rows = rows[rows >= 0]
-        keep = self.mask(where)
-        if keep is not None:
-            rows = rows[keep[rows]]
-        if len(self.dead):
-            rows = rows[~np.isin(rows, self.dead)]
         if k <= 0 or not len(rows):
             return []
         q = np.asarray(qvec, dtype=np.float32)[: self.q8.shape[1]]
@@ -245,53 +323,9 @@ class CodeMatrix:
             part = rows[start:start + RANK_CHUNK]
             # einsum, not `@`: see knn (BLAS threads)
             sims[start:start + len(part)] = np.einsum("ij,j->i", self.q8[part].astype(np.float32), q) * self.q8_scale[part]
-        positions, score = _smallest(-sims, k, rows)
+        positions, score = smallest(-sims, k, rows)
         order = np.lexsort((self.docs[positions], score))
         return [int(d) for d in self.docs[positions[order]]]
-
-
-def _hamming(codes: np.ndarray, query: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """Hamming distance of each row of ``codes`` (uint64 words; only ``rows`` of them when given) to ``query``.
-
-    One word column at a time through two reused buffers: ``codes`` is column-major, so each column is
-    one contiguous run, and nothing of the size of ``codes`` is allocated. XOR-ing the whole (rows, words)
-    matrix at once made two temporaries of its size (96 MB at 1M documents) and took 42 ms at 1M rows
-    where this takes 6 ms (2 cores)."""
-    n = len(codes) if rows is None else len(rows)
-    distance = np.zeros(n, dtype=np.int32)
-    word = np.empty(n, dtype=np.uint64)
-    count = np.empty(n, dtype=np.uint8)
-    for j in range(codes.shape[1]):
-        if rows is None:
-            np.bitwise_xor(codes[:, j], query[j], out=word)
-        else:
-            np.take(codes[:, j], rows, out=word)
-            np.bitwise_xor(word, query[j], out=word)
-        np.bitwise_count(word, out=count)
-        distance += count
-    return distance
-
-
-def _nearest(distance: np.ndarray, k: int, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, distances) of the ``k`` smallest hamming distances (ties at the cut: lowest index).
-
-    Distances are small integers, so the cut comes from their histogram: 0.15 ms at 100k rows,
-    where argpartition took 1-9 ms (it degrades on the many equal values of a clustered collection)."""
-    take = min(k, len(distance))
-    if take <= 0:
-        return np.zeros(0, dtype=np.int64), distance[:0]
-    cut = int(np.searchsorted(np.cumsum(np.bincount(distance)), take))
-    best = np.flatnonzero(distance <= cut)
-    if len(best) > take:
-        best = best[np.lexsort((best, distance[best]))[:take]]
-    return (best if positions is None else positions[best]), distance[best]
-
-
-def _smallest(values: np.ndarray, k: int, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, values) of the ``k`` smallest ``values`` (``positions``: what each value's index stands for)."""
-    take = min(k, len(values))
-    best = np.argpartition(values, take - 1)[:take] if take < len(values) else np.arange(len(values))
-    return (best if positions is None else positions[best]), values[best]
 
 
 def _columns(rows: list[tuple[Any, ...]], names: dict[str, dict[str, int]]) -> tuple[np.ndarray, ...]:

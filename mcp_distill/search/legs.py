@@ -16,6 +16,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_distill.search.codes import where_of
+from mcp_distill.search.postfilter import post_filtered
 from mcp_distill.search.query import (
     MAX_DF_RATIO,
     MAX_QUERY_TERMS,
@@ -169,6 +171,8 @@ class KeywordLeg:
         self.min_keep = min_keep
         self.forced_cap = forced_cap
         self.max_terms = max_terms
+        #: common facets filtered by the in-memory masks (mcp_distill.search.postfilter), not in the MATCH
+        self.post_filter = store.dialect == "sqlite"
         self._weights = tuple(float(x) for x in weights)
 
     def start(self, terms: list[str], filters: Filters, depth: int) -> Callable[[], list[tuple[int, float]]]:
@@ -330,9 +334,22 @@ class KeywordLeg:
         """(doc id, BM25 score — higher is better) of the best ``depth`` matches."""
         if not terms or depth <= 0:
             return []
-        match = build_match(terms, filters.facets(with_collection=not self._single_collection(filters.collection)))
+        facets = filters.facets(with_collection=not self._single_collection(filters.collection))
         time_clause, time_params = filters.time_sql("d")
-        rows = legs_db.bm25_matches(self.store, self._weights, match, time_clause, time_params, depth)
+
+        def matches(kept: list[str], limit: int, timed: bool = True) -> list[tuple[int, float]]:
+            match = build_match(terms, kept)
+            return legs_db.bm25_matches(self.store, self._weights, match, time_clause if timed else "",
+                                        time_params if timed else [], limit)
+
+        rows = None
+        if self.post_filter and (filters.tags or filters.task_type is not None or filters.source is not None):
+            where = where_of(filters.collection, filters.task_type, filters.source, filters.since, filters.until)
+            # the time too is filtered in memory there: joining search_docs for every match cost more than the facet
+            rows = post_filtered(self.store, facets, where, filters.tags, depth,
+                                 lambda kept, limit: matches(kept, limit, timed=False))
+        if rows is None:
+            rows = matches(facets, depth)
         return [(doc, -score) for doc, score in rows]
 
     def matched_fields(self, terms: list[str], ids: list[int]) -> dict[int, list[str]]:

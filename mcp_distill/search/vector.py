@@ -3,13 +3,12 @@ small filtered sets."""
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
 
-from mcp_distill.search.codes import code_matrix
-from mcp_distill.search.legs import Filters, total_docs
+from mcp_distill.search.codes import MISSING_TS, code_matrix, where_of
+from mcp_distill.search.legs import Filters
 from mcp_distill.search.query import fts_string
 from mcp_distill.search.repository import legs as legs_db
 from mcp_distill.store import Store
@@ -20,8 +19,8 @@ from mcp_distill.store import Store
 #: (mcp_distill.search.codes, ~0.3 µs a document) and only its best depth + RESCORE_EXTRA rescored by
 #: their float vectors.
 EXACT_SCAN_MAX = 2000
-#: Above this many documents a tag set is not read whole (its ids alone cost ~0.3-1.3 µs each from the
-#: FTS5 postings): the in-memory KNN over-fetches by the tag's rarity instead.
+#: Above this many documents a tag set is not ranked whole by its int8 vectors (~0.3 µs a document): the
+#: in-memory hamming KNN scans only its rows instead (the tag masks of mcp_distill.search.tagsets).
 TAG_SUBSET_MAX = 50_000
 #: The float-rescored candidates of a tag-filtered search beyond ``depth``: int8 ranking is close enough
 #: to exact that the true top ``depth`` lies within the int8 top ``depth`` + 10.
@@ -43,19 +42,8 @@ VEC_OVERSAMPLE = 4.0
 VEC_KNN_BUDGET = 1_000_000
 #: sqlite-vec caps a KNN's k at 4096 (and fails quietly above it).
 MAX_KNN_K = 4096
-#: The over-fetch is depth / (tags' share) times this: the expected yield is then 1.2 x depth,
-#: and a shortfall only matters below the caller's k (then the exact scan answers).
-TAG_OVERFETCH = 1.2
-#: vec0 metadata columns cannot hold NULL: documents without a time carry this sentinel, and
-#: time filters exclude it (as SQL's NULL comparisons do in the exact path).
-MISSING_TS = -1.0e18
 #: Exact search reads the float vectors this many documents at a time (~30 MB of 384-d vectors).
 EXACT_BATCH = 20_000
-
-
-#: Per store: facet token -> (documents carrying it, capped; the store's document count then); see
-#: VectorLeg._set_estimate.
-_FACET_COUNTS: weakref.WeakKeyDictionary[Store, dict[str, tuple[int, int]]] = weakref.WeakKeyDictionary()
 
 
 def _pad8(vector: np.ndarray) -> np.ndarray:
@@ -71,8 +59,9 @@ class VectorLeg:
 
     The codes live in the vec0 table (partitioned by collection and task_type, source and time as
     metadata columns); their in-memory copy carries those columns, so these filters apply inside the
-    scan. Tags, being multi-valued, cannot live in vec0: a tag filter scans its (small) set exactly,
-    or over-fetches from the KNN when the set is large, and falls back to the exact scan.
+    scan. Tags, being multi-valued, cannot live in vec0: the in-memory copy keeps a row mask per tag
+    (mcp_distill.search.tagsets), so a tag filter applies inside the scan too; a small tagged set is
+    scored exactly.
     """
 
     TABLE = legs_db.VEC_TABLE
@@ -129,38 +118,29 @@ class VectorLeg:
 
         - no tag filter: one KNN with collection, task_type, source and time filtered *inside* the
           scan, so the k nearest passing documents come back however selective the filter;
-        - tags (multi-valued, so not in vec0): the tagged set comes from the FTS5 facet postings
-          (intersections are cheap); up to ``exact_max`` documents are scored exactly; up to
-          ``subset_max`` are ranked by their in-memory int8 vectors (the other filters as masks there),
-          the best depth + RESCORE_EXTRA rescored by their float vectors; a larger set is served by a KNN
-          over-fetching by the tags' rarity, its tagged candidates ranked the same way. If the over-fetch
-          still yields fewer than ``need`` (default ``depth``), the whole set is ranked. No filter can
-          starve the leg.
+        - tags (multi-valued, so not in vec0): the passing rows are the in-memory tag masks AND-ed with
+          the other filters' masks (nothing read from SQLite); up to ``exact_max`` of them are scored
+          exactly; up to ``subset_max`` are ranked by their in-memory int8 vectors, the best depth +
+          RESCORE_EXTRA rescored by their float vectors; a larger set goes through the same KNN as the
+          unfiltered path, scanning only its rows. No filter can starve the leg, so ``need`` (what the
+          caller must have at least) is always met when the set holds that many.
         """
         if depth <= 0 or self.model_id is None or not self.exists():
             return []
         qvec = np.asarray(qvec, dtype=np.float32)
+        candidates = min(MAX_KNN_K, max(depth, int(depth * self.rescore)))
         if not filters.tags:
-            candidates = min(MAX_KNN_K, max(depth, int(depth * self.rescore)))
             return self._rescore(qvec, self._knn(qvec, filters, candidates, int(depth * self.pool)), depth)
-        n = max(total_docs(self.store), 1)
-        size = self._set_estimate(filters, n)
-        if size <= max(self.exact_max, self.subset_max):
-            tagged = self._tagged_ids(filters, max(self.exact_max, self.subset_max) + 1)
-            if len(tagged) <= self.exact_max:  # every passing one rescored by its float vector: exact
-                return self._ranked(qvec, tagged, filters, depth, len(tagged))
-            if len(tagged) <= self.subset_max:
-                return self._ranked(qvec, tagged, filters, depth)
-            size = max(size, len(tagged))  # len(tagged): a lower bound
-        # at least half the unfiltered route's pool of hamming candidates (their tagged ones ranked by int8):
-        # 120 candidates at 100k documents left the common tag's overlap@10 with exact search at 0.93; 800 reach
-        # 1.00 (0.96 at 50) on 20 SciFact queries, the full pool of 1600 cost 7 ms more (the tag check in SQL)
-        k = min(MAX_KNN_K, max(int(depth * n / size * TAG_OVERFETCH) + 1, int(depth * self.pool / 2)))
-        raw = self._knn(qvec, filters, k)
-        found = self._with_tags(raw, filters.tags)
-        if len(found) >= min(need or depth, depth) or len(raw) < k:  # enough, or the KNN saw every candidate
-            return self._ranked(qvec, found, filters, depth)
-        return self._ranked(qvec, self._tagged_ids(filters, None), filters, depth)
+        matrix = code_matrix(self.store)
+        rows = matrix.passing(self._where(filters), matrix.tag_mask(self.store, filters.tags))
+        assert rows is not None  # a tag mask was given
+        if len(rows) <= self.exact_max:  # every passing one rescored by its float vector: exact
+            return self._rescore(qvec, [int(d) for d in matrix.docs[rows]], depth)
+        rescored = min(MAX_KNN_K, max(depth + RESCORE_EXTRA, int(depth * self.rescore)))
+        if len(rows) <= self.subset_max:
+            return self._rescore(qvec, matrix.rank(rows, qvec, rescored), depth)
+        code = legs_db.query_code(self.store, _pad8(qvec).tobytes())
+        return self._rescore(qvec, matrix.knn(code, {}, rescored, qvec, int(depth * self.pool), rows), depth)
 
     def exact_search(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
         """(doc id, cosine similarity) of the ``depth`` nearest documents passing ``filters``, every
@@ -187,54 +167,10 @@ class VectorLeg:
     def _filtered_ids(self, filters: Filters, limit: int | None) -> list[int]:
         return legs_db.ids_of(self.store, self._filtered_sql(filters, limit))
 
-    def _tagged_ids(self, filters: Filters, limit: int | None) -> list[int]:
-        """Ids carrying the tags (and the task_type and source facets, which narrow the intersection), at
-        most ``limit``; not the collection or the time, which the in-memory codes filter: the collection's
-        facet is in every document of a one-collection store, and AND-ing its postings took 11 of the 14 ms
-        of a rare tag's 13,000 ids at 1M documents (the time filter would join search_docs for each id)."""
-        match = "facets : (" + " AND ".join(fts_string(f) for f in filters.facets(with_collection=False)) + ")"
-        return legs_db.ids_of(self.store, legs_db.facet_filter_sql(match, "", [], limit))
-
-    def _set_estimate(self, filters: Filters, n: int) -> float:
-        """Documents carrying every facet of ``filters`` (tags, task_type, source), estimated from each
-        facet's own count as if they were independent; each count stops past ``subset_max`` (so a set
-        estimated small may still be large: the caller reads it with a limit). Counting one facet's
-        postings costs ~1-2.5 ms at 1M documents where reading a common tag's 50,000 ids took 12-28 ms;
-        the counts are kept while the store's document count stays the same (a tag gained or lost by
-        an update in between only makes this estimate, which picks the route, not the results, stale)."""
-        cached = _FACET_COUNTS.setdefault(self.store, {})
-        estimate = float(n)
-        for token in filters.facets(with_collection=False):
-            count = cached.get(token)
-            if count is None or count[1] != n:
-                match = "facets : (" + fts_string(token) + ")"
-                select = legs_db.facet_filter_sql(match, "", [], max(self.exact_max, self.subset_max) + 1)
-                count = cached[token] = (legs_db.count_of(self.store, select), n)
-            estimate *= count[0] / n
-        return estimate
-
-    def _ranked(self, qvec: np.ndarray, docs: list[int], filters: Filters, depth: int, rescored: int = 0
-                ) -> list[tuple[int, float]]:
-        """The best ``depth`` of ``docs`` passing ``filters``: ranked by the in-memory int8 vectors (which
-        also apply the filters), the best ``rescored`` (default depth + RESCORE_EXTRA) of those rescored
-        by their float vectors."""
-        rescored = rescored or max(depth + RESCORE_EXTRA, int(depth * self.rescore))
-        best = code_matrix(self.store).rank(np.asarray(docs, dtype=np.int64), self._where(filters), qvec, rescored)
-        return self._rescore(qvec, best, depth)
-
     @staticmethod
     def _where(filters: Filters) -> dict[str, Any]:
         """The filters as the in-memory codes' columns (mcp_distill.search.codes.CodeMatrix.mask)."""
-        where: dict[str, Any] = {"collection": filters.collection}
-        if filters.task_type is not None:
-            where["task_type"] = filters.task_type
-        if filters.source is not None:
-            where["source"] = filters.source
-        if filters.since is not None or filters.until is not None:
-            # a time filter excludes the documents without a time (MISSING_TS), as SQL's NULL does
-            low = filters.since if filters.since is not None else float(np.nextafter(MISSING_TS, 0.0))
-            where["ts_epoch"] = (low, filters.until)
-        return where
+        return where_of(filters.collection, filters.task_type, filters.source, filters.since, filters.until)
 
     def _knn(self, qvec: np.ndarray, filters: Filters, k: int, pool: int = 0) -> list[int]:
         """The ``k`` nearest binary codes passing the collection, task_type, source and time filters,
@@ -242,12 +178,6 @@ class VectorLeg:
         ``pool`` nearest codes ranked again by their int8 vectors and the best ``k`` of those."""
         code = legs_db.query_code(self.store, _pad8(qvec).tobytes())
         return code_matrix(self.store).knn(code, self._where(filters), k, qvec, pool)
-
-    def _with_tags(self, docs: list[int], tags: tuple[str, ...]) -> list[int]:
-        if not docs:
-            return []
-        keep = legs_db.docs_with_tags(self.store, docs, tags)
-        return [d for d in docs if d in keep]
 
     def _rescore(self, qvec: np.ndarray, docs: list[int], depth: int) -> list[tuple[int, float]]:
         if not docs:

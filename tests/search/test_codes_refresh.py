@@ -49,10 +49,23 @@ def live_rows(matrix: CodeMatrix) -> dict[int, tuple]:
             for i, doc in enumerate(matrix.docs) if i not in dead}
 
 
-def assert_same_as_a_full_reload(index: Index, embedder: OnnxMiniLM) -> CodeMatrix:
+TAG_SETS = (("t0",), ("t2",), ("t1", "t2"), ("garden",))
+
+
+def tagged_docs(matrix: CodeMatrix, store: Store, tags: tuple[str, ...]) -> set[int]:
+    rows = matrix.passing({}, matrix.tag_mask(store, tags))
+    return {int(d) for d in matrix.docs[rows]} if rows is not None else set()
+
+
+def assert_same_as_a_full_reload(index: Index, embedder: OnnxMiniLM, carried: bool = False) -> CodeMatrix:
+    """``carried``: the tag masks were built before the writes, so the refresh must have carried them."""
     held = code_matrix(index.store)
     fresh = FULL_LOAD(CodeMatrix, index.store, held.token)
     assert live_rows(held) == live_rows(fresh)
+    if carried:
+        assert set(held.tagsets.tags()) == {"t0", "t1", "t2", "garden"}  # carried over, not read again
+    for tags in TAG_SETS:  # the tag masks carried over the refresh are those a full reload reads
+        assert tagged_docs(held, index.store, tags) == tagged_docs(fresh, index.store, tags), tags
     for text in ("the login page breaks", "a giraffe left the zoo", "disk full in production"):
         qvec = embedder.embed([text])[0]
         code = legs_db.query_code(index.store, _pad8(qvec).tobytes())
@@ -69,19 +82,23 @@ def assert_same_as_a_full_reload(index: Index, embedder: OnnxMiniLM) -> CodeMatr
 
 def test_writes_are_followed_row_by_row(index: Index, embedder: OnnxMiniLM, loads: list[int]) -> None:
     first = code_matrix(index.store)
+    for tags in TAG_SETS:
+        tagged_docs(first, index.store, tags)  # the masks are built now, so each refresh must carry them
     assert loads == [1]
     index.upsert([Doc(id="giraffe", title="Giraffe escaped from the zoo", text="A tall animal left its enclosure."),
                   Doc(id="d001", title="kubernetes rollout stalls", text="Pods wait for a volume."),  # new text
                   Doc(id="d002", title=corpus()[2].title, text=corpus()[2].text, task_type="deploy",  # metadata only
-                      source="review", tags=["t2"], ts="2026-11-01T00:00:00Z")])
-    held = assert_same_as_a_full_reload(index, embedder)
+                      source="review", tags=["t1", "garden"], ts="2026-11-01T00:00:00Z")])  # t2 -> t1 + garden
+    held = assert_same_as_a_full_reload(index, embedder, carried=True)
+    d002 = int(index.store.query_one("SELECT id FROM search_docs WHERE doc_id = 'd002'")["id"])
+    assert d002 in tagged_docs(held, index.store, ("garden",)) and d002 not in tagged_docs(held, index.store, ("t2",))
     assert held.seq > first.seq and len(held.docs) == len(first.docs) + 1
     assert index.search("a giraffe escaped from the zoo", k=1, mode="semantic").hits[0].id == "giraffe"
     index.delete(["giraffe", "d005", "d010"])
-    held = assert_same_as_a_full_reload(index, embedder)
+    held = assert_same_as_a_full_reload(index, embedder, carried=True)
     assert len(held.dead) == 3
     index.upsert([Doc(id="giraffe", title="Giraffe escaped again", text="The tall animal is out once more.")])
-    assert_same_as_a_full_reload(index, embedder)
+    assert_same_as_a_full_reload(index, embedder, carried=True)
     assert index.search("the giraffe is out again", k=1, mode="semantic").hits[0].id == "giraffe"
     hits = index.search("timeouts on the staging cluster", k=300, mode="semantic").hits
     assert not {"d005", "d010"} & {h.id for h in hits}

@@ -199,13 +199,11 @@ def test_filter_matching_one_doc_ranked_last_is_still_found(store: Store, onnx: 
     assert len(idx.search(q, k=20, mode="semantic", tags=["db"]).hits) == 20
 
 
-def test_tag_overfetch_shortfall_falls_back_to_the_whole_set(store: Store, onnx: OnnxMiniLM,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from mcp_distill.search import vector as search_vector
-
+def test_tag_knn_route_scans_only_tagged_rows(store: Store, onnx: OnnxMiniLM) -> None:
+    """The KNN route of a tag filter scans the tagged rows only (the tag mask inside the scan), so even
+    a tag on every other document, far from the query, fills k."""
     idx = Index(store, onnx, "many")
-    idx.vectors.exact_max = idx.vectors.subset_max = 0  # force the KNN route for every tag filter...
-    monkeypatch.setattr(search_vector, "TAG_OVERFETCH", 0.001)  # ...with an over-fetch far too small
+    idx.vectors.exact_max = idx.vectors.subset_max = 0  # force the KNN route for every tag filter
     idx.upsert([Doc(id=f"d{i}", title=f"Note {i}", text=f"Deployment step {i} of the release checklist.",
                     tags=["ops"] if i % 2 else ["ops", "odd"]) for i in range(40)])
     hits = idx.search("release checklist deployment", k=15, mode="semantic", tags=["odd"]).hits

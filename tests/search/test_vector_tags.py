@@ -1,5 +1,5 @@
 """The tag-filtered vector leg on every route it can take (exact float scan of a small set, the set ranked by
-the in-memory int8 vectors, the over-fetching KNN) against brute-force cosine over the passing documents.
+the in-memory int8 vectors, the KNN scanning the tagged rows) against brute-force cosine over the passing documents.
 Real SQLite file, real sqlite-vec, the real ONNX embedder."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ VERBS = ["fails after", "hangs during", "is slow on", "breaks", "needs a fix for
 PLACES = ["the nightly build", "production", "the staging cluster", "a laptop", "the release branch"]
 TYPES = ["bugfix", "deploy", "perf"]
 #: (exact_max, subset_max) of each route: every tag set scored exactly from the float vectors; every
-#: set ranked by the int8 vectors, depth + RESCORE_EXTRA rescored; every set through the over-fetching KNN.
-ROUTES = {"exact": (10**6, 10**6), "int8 subset": (0, 10**6), "over-fetch": (0, 0)}
+#: set ranked by the int8 vectors, depth + RESCORE_EXTRA rescored; every set through the KNN over its rows.
+ROUTES = {"exact": (10**6, 10**6), "int8 subset": (0, 10**6), "knn": (0, 0)}
 FILTERS = [{"tags": ("t0",)}, {"tags": ("t1", "t2")}, {"tags": ("t3",), "task_type": "deploy"},
            {"tags": ("t0",), "source": "manual"}, {"tags": ("t2",), "since": "2026-06-01"}]
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mcp_distill.store import SqliteStore, in_list, list_param, placeholders
+from mcp_distill.store import SqliteStore, in_list, list_param
 
 VEC_TABLE = "search_vec"
 #: meta key of a random token replaced by every write to search_vec (in the same transaction), so a
@@ -164,14 +164,15 @@ def count_of(store: SqliteStore, select: tuple[str, list[Any]]) -> int:
     return int(row["n"]) if row else 0
 
 
-def docs_with_tags(store: SqliteStore, docs: Sequence[int], tags: Sequence[str]) -> set[int]:
-    """Those of ``docs`` that carry every one of ``tags``."""
-    rows = store.query(
-        f"SELECT doc FROM search_tags WHERE {in_list(store.dialect, 'doc')} AND tag IN ({placeholders(len(tags))}) "
-        "GROUP BY doc HAVING count(*) = ?",
-        (list_param(store.dialect, docs), *tags, len(tags)),
-    )
-    return {int(r["doc"]) for r in rows}
+def tag_docs(store: SqliteStore, tag: str) -> list[int]:
+    """Every document carrying ``tag`` (one range of search_tags' primary key (tag, doc), ascending)."""
+    return [int(r[0]) for r in _rows(store, "SELECT doc FROM search_tags WHERE tag = ?", (tag,))]
+
+
+def tags_of(store: SqliteStore, docs: Sequence[int]) -> list[tuple[int, str]]:
+    """(doc, tag) of every tag of these documents (search_tags' index by document)."""
+    return [(int(r[0]), r[1]) for r in _rows(
+        store, f"SELECT doc, tag FROM search_tags WHERE {in_list(store.dialect, 'doc')}", (list_param(store.dialect, docs),))]
 
 
 # ----------------------------------------------------------------------------- vector leg (sqlite-vec)
