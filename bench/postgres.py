@@ -85,10 +85,17 @@ VECTOR_FILTERS = (
     "pages, a top-N sort: 27.5 ms and 17.7 ms the whole statement (was ~270 and ~55). The migration fills the "
     "column by rewriting search_vec once (ALTER COLUMN ... TYPE ... USING, which rebuilds its indexes, the HNSW "
     "graph included): `bench/pg_migrate.py` 314.8 s on the 1M store, 22.7 s on the 100k one (niced, load 1.5-4.6). "
-    "The 1M figures above were taken at load 1.5-2.6, the earlier ones at 4.1-4.6: the unfiltered and task-type "
-    "rows moved with the load (this change does not touch them); the tag rows moved with the change (hybrid excl. "
-    "p95 2 tags + source 494.8 -> 50.3 ms, rare tag 145.9 -> 33.3). What remains there: reading ~13k scored rows "
-    "(17-28 ms) and the keyword leg run after the vector leg, not beside it.")
+    "The same bench/postgres.py 1M run right after the migration (14:52 UTC, load 1.5-2.6, commit f552655's code) "
+    "gave hybrid excl. p50 / p95 none 27.5 / 37.2, task_type 23.9 / 34.3, common tag 28.0 / 44.1, 2 tags + source "
+    "43.7 / 50.3, rare tag 28.9 / 33.3, task_type + since 41.2 / 47.6 ms; the table above is the run after the legs "
+    "went side by side (15:27 UTC, load 3.2-4.7: the machine busy with the other engineers' work), up to 92.9 ms. "
+    "Against the run before the migration (12:17 UTC, load 4.1-4.6) the tag rows moved with the change (p95 2 tags "
+    "+ source 494.8 -> 92.8 ms at the same load, 50.3 at load 2; rare tag 145.9 -> 67.2, 33.3 at load 2); the "
+    "unfiltered and task-type rows move with the load. What remains on the filtered rows: the exact path reads "
+    "every passing row of search_vec, ~1.5 us a row at rest (13k-21k rows: 17-36 ms; the distance is not the cost: "
+    "inner product instead of cosine, 32.2 vs 33.6 ms and 21.4 vs 20.0 ms interleaved), and a common tag's "
+    "535k-entry posting list costs 2 tags + source 11 ms of GIN intersection. A narrower scored table (compact codes "
+    "beside the facets, rescored from embed_cache as now) is what would move it; not done.")
 #: The keyword leg beside the vector leg (bench/pg_hybrid_ab.py; kept with the figures it qualifies).
 LEGS_BESIDE = (
     "The keyword leg beside the vector leg (since the step after migration 011: `PgKeywordLeg.start` runs it on a "
