@@ -253,13 +253,19 @@ class Index(IndexWrites):
         # The query is embedded on another thread while this one plans and runs the keyword leg.
         vector_text = query if vector_query is None else str(vector_query)[:MAX_QUERY_CHARS]
         pending_vector = self._query_vector(vector_text or query) if mode in ("hybrid", "semantic") else None
+        # A query vector already known (the LRU): the vector leg runs on a worker thread while this one
+        # plans and runs the keyword leg (FTS5 and the codes' numpy scans release the GIL; reads borrow
+        # their own reader connection).
+        leg = self._vector_leg(pending_vector, filters, depth, k, exact) if mode == "hybrid" else None
         plan = self.keyword.plan_terms(query)  # also in semantic mode: the strength's keyword coverage
         keyword_hits = None
         if mode in ("hybrid", "keyword"):
             result.keyword_terms = plan.terms
             keyword_hits = self.keyword.start(plan.terms, filters, depth)  # PostgreSQL: beside the vector leg
         qvec: np.ndarray | None = None
-        if pending_vector is not None:
+        if leg is not None:
+            vector, qvec = leg.result()
+        elif pending_vector is not None:
             vector, qvec = self._semantic(pending_vector, filters, depth, k, mode, result, exact)
         if keyword_hits is not None:
             keyword = keyword_hits()
@@ -346,6 +352,21 @@ class Index(IndexWrites):
                 return _finished(error=exc)
         return _embed_executor().submit(work)
 
+    def _vector_leg(self, pending: Future[np.ndarray] | None, filters: Filters, depth: int, k: int, exact: bool
+                    ) -> Future[tuple[list[tuple[int, float]], np.ndarray]] | None:
+        """The vector leg started on a worker thread when the query vector is already known and valid;
+        None otherwise (still being embedded, or an embedder error :meth:`_semantic` reports)."""
+        if (EMBED_THREADS <= 0 or self.store.dialect != "sqlite" or pending is None or not pending.done()
+                or pending.exception() is not None):
+            return None
+        qvec = pending.result()
+        try:
+            check_dim(self.store, self._require_embedder(), int(qvec.shape[0]))
+        except EmbedderError:
+            return None
+
+        return _embed_executor().submit(self._nearest, qvec, filters, depth, k, exact)
+
     def _semantic(self, pending: Future[np.ndarray], filters: Filters, depth: int, k: int, mode: str,
                   result: SearchResult, exact: bool) -> tuple[list[tuple[int, float]], np.ndarray | None]:
         try:
@@ -357,6 +378,10 @@ class Index(IndexWrites):
             result.semantic_available = False
             result.warnings.append(f"semantic search unavailable, keyword results only: {exc}")
             return [], None
+        return self._nearest(qvec, filters, depth, k, exact)
+
+    def _nearest(self, qvec: np.ndarray, filters: Filters, depth: int, k: int, exact: bool
+                 ) -> tuple[list[tuple[int, float]], np.ndarray]:
         if exact:
             return self.vectors.exact_search(qvec, filters, depth), qvec
         return self.vectors.search(qvec, filters, depth, need=k), qvec

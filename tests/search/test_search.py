@@ -297,3 +297,34 @@ def test_store_from_a_development_snapshot_of_migration_002_is_refused(store: St
         store.conn.execute("ALTER TABLE search_docs RENAME COLUMN vector_id TO embedded")
     with pytest.raises(StoreError, match="development version"):
         Index(store, None, "playbooks")
+
+
+def test_cached_query_vector_runs_the_vector_leg_alongside_the_keyword_leg(
+        index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from mcp_distill.search import index as search_index
+
+    where: list[str] = []
+    search = index.vectors.search
+
+    def spy(*args: object, **kwargs: object) -> list[tuple[int, float]]:
+        where.append(threading.current_thread().name)
+        return search(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index.vectors, "search", spy)
+    cases = [("failed rollout health checks", {}), ("problem", {"task_type": "bugfix"}),
+             ("upgrade", {"tags": ["deps"]})]
+
+    def results() -> list[list[tuple[str, float, float, list[str]]]]:
+        return [[(h.id, h.score, h.strength, h.matched_fields) for h in index.search(q, k=5, **f).hits]
+                for q, f in cases]  # type: ignore[arg-type]
+
+    results()  # embeds the queries: their vectors are now in the LRU
+    where.clear()
+    threaded = results()
+    assert all(name.startswith("query-embed") for name in where) and len(where) == len(cases)
+    monkeypatch.setattr(search_index, "EMBED_THREADS", 0)  # the same searches, one leg after the other
+    where.clear()
+    assert results() == threaded and threaded[0] and threaded[2][0][0] == "pb-deps"
+    assert where == [threading.current_thread().name] * len(cases)
