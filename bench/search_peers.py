@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,10 @@ def lance_version() -> str:
     return str(getattr(lancedb, "__version__", "?"))
 
 
-def open_table(folder: Path, docs: list[Doc], vectors: dict[str, np.ndarray], rebuild: bool,
+def open_table(folder: Path, make: Callable[[], tuple[list[Doc], dict[str, np.ndarray]]], rebuild: bool,
                log: Any) -> tuple[Any, float | None]:
-    """The LanceDB table of ``docs`` at ``folder`` (built once, with its indexes), and its build seconds."""
+    """The LanceDB table at ``folder`` (built once, with its indexes, from the documents and vectors
+    ``make`` returns: called only to build), and its build seconds."""
     import lancedb
     import pyarrow as pa
 
@@ -55,6 +57,7 @@ def open_table(folder: Path, docs: list[Doc], vectors: dict[str, np.ndarray], re
     if marker.exists():
         return db.open_table("docs"), float(json.loads(marker.read_text())["seconds"])
     started = time.perf_counter()
+    docs, vectors = make()
     dim = len(next(iter(vectors.values())))
     schema = pa.schema([("id", pa.string()), ("content", pa.string()), ("task_type", pa.string()),
                         ("source", pa.string()), ("tags", pa.list_(pa.string())),
@@ -112,42 +115,48 @@ def vector_only(table: Any, qvec: np.ndarray, k: int) -> list[str]:
 ENGINES = ("ours, embedding excluded", "ours, embedding included", "lancedb hybrid")
 
 
-def time_round(engine: str, index: Any, table: Any, queries: list[str], qvecs: np.ndarray, k: int,
-               kwargs: dict[str, object]) -> list[float]:
-    """Milliseconds of each query of one round of one engine."""
+def time_one(engine: str, index: Any, table: Any, text: str, qvec: np.ndarray, k: int,
+             kwargs: dict[str, object], where: str | None) -> float:
+    """Milliseconds of one search of one engine."""
     from mcp_distill.search.embed.query_cache import QUERY_VECTORS
 
-    model = index.embedder.model_id
+    if engine == "ours, embedding excluded":
+        QUERY_VECTORS.put(index.embedder.model_id, text, qvec)  # the same vector LanceDB gets, embedded beforehand
+    elif engine == "ours, embedding included":
+        QUERY_VECTORS.clear()
+    started = time.perf_counter()
+    if engine == "lancedb hybrid":
+        hybrid(table, text, qvec, k, where)
+    else:
+        index.search(text, k=k, mode="hybrid", **kwargs)
+    return (time.perf_counter() - started) * 1000
+
+
+def time_round(index: Any, table: Any, queries: list[str], qvecs: np.ndarray, k: int, kwargs: dict[str, object],
+               shift: int) -> dict[str, list[float]]:
+    """Milliseconds of each query of one round for every engine, interleaved query by query: each query
+    runs on every engine in turn, the order rotated from query to query (and by ``shift`` from round
+    to round), so a burst of load from elsewhere falls on all engines alike and none always goes first."""
     where = where_of(kwargs)
-    out: list[float] = []
-    for text, qvec in zip(queries, qvecs, strict=True):
-        if engine == "ours, embedding excluded":
-            QUERY_VECTORS.put(model, text, qvec)  # the same vector LanceDB gets, embedded beforehand
-        elif engine == "ours, embedding included":
-            QUERY_VECTORS.clear()
-        started = time.perf_counter()
-        if engine == "lancedb hybrid":
-            hybrid(table, text, qvec, k, where)
-        else:
-            index.search(text, k=k, mode="hybrid", **kwargs)
-        out.append((time.perf_counter() - started) * 1000)
+    out: dict[str, list[float]] = {e: [] for e in ENGINES}
+    for i, (text, qvec) in enumerate(zip(queries, qvecs, strict=True)):
+        turn = (i + shift) % len(ENGINES)
+        for engine in ENGINES[turn:] + ENGINES[:turn]:
+            out[engine].append(time_one(engine, index, table, text, qvec, k, kwargs, where))
     return out
 
 
 def side_by_side(index: Any, table: Any, queries: list[str], qvecs: np.ndarray, k: int, rounds: int,
                  filters: list[tuple[str, dict[str, object]]], percentile: Any, log: Any
                  ) -> dict[tuple[str, str], tuple[float, float]]:
-    """(filter label, engine) -> (median over rounds of p50, of p95). Engines interleaved: each round
-    runs every engine on every query, in an order rotated from round to round."""
+    """(filter label, engine) -> (median over rounds of p50, of p95). Engines interleaved query by query
+    (:func:`time_round`) in every round."""
     per_round: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for _label, kwargs in filters:
-        for engine in ENGINES:  # warm-up (sessions, caches, the page cache)
-            time_round(engine, index, table, queries[:10], qvecs[:10], k, kwargs)
+    for _label, kwargs in filters:  # warm-up (sessions, caches, the page cache)
+        time_round(index, table, queries[:10], qvecs[:10], k, kwargs, 0)
     for r in range(rounds):
-        order = ENGINES[r % len(ENGINES):] + ENGINES[: r % len(ENGINES)]
         for label, kwargs in filters:
-            for engine in order:
-                times = time_round(engine, index, table, queries, qvecs, k, kwargs)
+            for engine, times in time_round(index, table, queries, qvecs, k, kwargs, r).items():
                 per_round.setdefault((label, engine), []).append((percentile(times, 50), percentile(times, 95)))
         log(f"side by side: round {r + 1}/{rounds} done")
     return {key: (float(np.median([p for p, _ in v])), float(np.median([q for _, q in v])))
