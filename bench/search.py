@@ -393,7 +393,7 @@ def report(results: dict[int, dict[tuple[str, str], tuple[float, float, float]]]
         f"{search_vector.VEC_POOL:g}x depth ({search_query.FUSION_DEPTH}) nearest binary codes by hamming distance "
         f"(in memory), ranked by their int8 vectors, the best {search_vector.VEC_RESCORE:g}x depth rescored by the "
         "float vectors. Filters: task_type, source, time and tags are masks over the in-memory codes (a tag's "
-        f"read once from search_tags); a set is scored exactly up to {search_vector.EXACT_SCAN_MAX} documents; up "
+        f"read once from search_tags); a set is scored exactly up to {search_vector.SQLITE_EXACT_MAX} documents; up "
         f"to {search_vector.TAG_SUBSET_MAX:,} it is ranked by the in-memory int8 vectors and the best depth + "
         f"{search_vector.RESCORE_EXTRA} rescored by the float vectors; a larger set goes through the same KNN as "
         "the unfiltered search, over its rows only. The keyword leg filters a facet on more than "
