@@ -356,8 +356,10 @@ class Index(IndexWrites):
                     ) -> Future[tuple[list[tuple[int, float]], np.ndarray]] | None:
         """The vector leg started on a worker thread when the query vector is already known and valid;
         None otherwise (still being embedded, or an embedder error :meth:`_semantic` reports)."""
-        if (EMBED_THREADS <= 0 or self.store.dialect != "sqlite" or pending is None or not pending.done()
-                or pending.exception() is not None):
+        # inside the caller's own transaction the leg stays on this thread: a worker's reader connection
+        # would not see the transaction's uncommitted documents and vectors
+        if (EMBED_THREADS <= 0 or self.store.dialect != "sqlite" or self.store.owns_transaction()
+                or pending is None or not pending.done() or pending.exception() is not None):
             return None
         qvec = pending.result()
         try:

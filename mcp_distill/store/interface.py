@@ -72,6 +72,11 @@ class StoreBackend(Protocol):
         """A write transaction (outermost) or a SAVEPOINT (nested)."""
         ...
 
+    def owns_transaction(self) -> bool:
+        """Whether the calling thread is inside its own ``atomic()``: work handed to another thread would
+        not see this transaction's uncommitted writes."""
+        ...
+
     def reading(self) -> AbstractContextManager[Any]:
         """A connection for reads only, as one consistent snapshot; never waits for a writer."""
         ...

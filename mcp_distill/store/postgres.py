@@ -227,6 +227,10 @@ class PostgresStore(MetaMixin):
     def _transaction(self) -> PgConnection | None:
         return getattr(self._local, "tx", None)
 
+    def owns_transaction(self) -> bool:
+        """Whether the calling thread is inside its own ``atomic()`` (another thread would not see its writes)."""
+        return self._transaction() is not None
+
     @contextlib.contextmanager
     def atomic(self) -> Iterator[PgConnection]:
         """A write transaction holding the writers' advisory lock from its first statement;

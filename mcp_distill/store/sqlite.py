@@ -192,8 +192,13 @@ class SqliteStore(MetaMixin):
 
     # -- reads --------------------------------------------------------------------------------
 
+    def owns_transaction(self) -> bool:
+        """Whether the calling thread is inside its own ``atomic()`` (its reads see its uncommitted writes;
+        a read on another thread would not)."""
+        return self._owner == threading.get_ident()
+
     def _in_own_transaction(self) -> bool:
-        return self._owner == threading.get_ident() or str(self.path) == MEMORY
+        return self.owns_transaction() or str(self.path) == MEMORY
 
     def _checkout(self) -> Connection:
         if self._closed:

@@ -328,3 +328,29 @@ def test_cached_query_vector_runs_the_vector_leg_alongside_the_keyword_leg(
     where.clear()
     assert results() == threaded and threaded[0] and threaded[2][0][0] == "pb-deps"
     assert where == [threading.current_thread().name] * len(cases)
+
+
+
+def test_search_inside_the_callers_transaction_sees_its_uncommitted_documents(index: Index, store: Store) -> None:
+    # a cached query vector sends the vector leg to a worker thread, whose reader connection would not see
+    # this transaction's writes (and whose reads waited on it: the search hung): inside atomic() the leg
+    # stays on the calling thread. The transaction runs on a thread of its own so a hang fails the test.
+    import threading
+
+    query = "database backup restore drill"
+    index.search(query, k=3)  # the query vector is now in the LRU
+    seen: list[object] = []
+
+    def in_transaction() -> None:
+        with store.atomic():
+            index.upsert([Doc(id="pb-backup", title="Practice a database restore",
+                              text="Restore last night's backup into a scratch database every week and time it.",
+                              tags=["db"], task_type="ops", source="manual")])
+            got = index.search(query, k=3, task_type="ops")
+            seen.extend([(h.id, h.vector_rank) for h in got.hits] + [store.owns_transaction()])
+
+    worker = threading.Thread(target=in_transaction, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "a search inside its own transaction did not return"
+    assert seen == [("pb-backup", 1), True] and not store.owns_transaction()
