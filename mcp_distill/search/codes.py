@@ -1,23 +1,20 @@
 """The vector leg's binary codes held in process memory: hamming KNN whose cost does not grow with k.
 
-sqlite-vec's KNN over ``bit[]`` codes selects its k nearest by repeated passes over each chunk, so its
-cost is documents x k (about 1.2 ns per unit at 100k documents on 2 cores): 6.6 ms for the 50
-candidates the leg took, 50 ms for the 400 that an overlap@10 of 0.98 with exact search needs
-(docs/benchmarks.md "Search latency"). The same codes scanned by numpy (XOR and popcount over 48-byte
-codes, one partial sort) cost ~1 ms at 100k documents whatever k is.
+sqlite-vec's KNN over ``bit[]`` codes selects its k nearest by repeated passes over each chunk, so its cost is
+documents x k (about 1.2 ns per unit at 100k documents on 2 cores): 6.6 ms for the 50 candidates the leg took,
+50 ms for the 400 that an overlap@10 of 0.98 with exact search needs (docs/benchmarks.md "Search latency").
+The same codes scanned by numpy (XOR and popcount, one partial sort) cost ~1 ms at 100k whatever k is.
 
-The codes stay in the one SQLite file (the vec0 table ``search_vec`` is their only copy on disk);
-this is a read cache of them: ~60 bytes a document (48 MB of codes at 1M documents), plus each float
-vector of embed_cache as int8 (384 bytes a document) for a second ranking of the hamming candidates. Every write
-to ``search_vec`` replaces a random token in ``meta`` in the same transaction and logs the documents it
-touched (see :func:`mcp_distill.search.repository.legs.put_code`), so a search in any process sees the
-token change and reads again only those documents' rows (~20 µs each, plus their vectors): a full
-reload took 3-15 s at 100k documents under load. Rows of new documents go to spare capacity at the
-end (the arrays grow by half when full, so a stream of writes does not copy them each time), a changed
-document's row is overwritten in place, a removed one is only marked dead (its distance set past
-every real one, so it is never returned). A write that does not list its rows (a bulk load, a
-drop), a log pruned past this copy's position, or more changed or dead rows than REFRESH_SHARE of the
-documents, reload everything.
+The codes stay in the one SQLite file (the vec0 table ``search_vec`` is their only copy on disk); this is a read cache of
+them: ~60 bytes a document (48 MB at 1M documents), plus each float vector of embed_cache as int8 (384 bytes a document)
+for a second ranking of the hamming candidates. Every write to ``search_vec`` replaces a random token in ``meta`` in the
+same transaction and logs the documents it touched (see :func:`mcp_distill.search.repository.legs.put_code`), so a search
+in any process sees the token change and reads again only those documents' rows (~20 µs each, plus their vectors): a full
+reload took 3-15 s at 100k documents under load. Rows of new documents go to spare capacity at the end (the arrays grow by
+half when full, so a stream of writes does not copy them each time), a changed document's row is overwritten in place, a
+removed one is only marked dead (its distance set past every real one, so it is never returned). A write that does not
+list its rows (a bulk load, a drop), a log pruned past this copy's position, or more changed or dead rows than
+REFRESH_SHARE of the documents, reload everything.
 """
 
 from __future__ import annotations
@@ -401,6 +398,11 @@ def _release_freed_heap() -> None:
 
 _MATRICES: weakref.WeakKeyDictionary[Store, CodeMatrix] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
+
+
+def loaded_code_matrix(store: Store) -> CodeMatrix | None:
+    """:func:`code_matrix` if this process holds the store's codes already, else None (none loaded for it)."""
+    return code_matrix(store) if store in _MATRICES else None
 
 
 def code_matrix(store: Store) -> CodeMatrix:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mcp_distill.search.codes import code_matrix
+from mcp_distill.search.codes import loaded_code_matrix
 from mcp_distill.search.query import facet_token
 from mcp_distill.store import Store
 
@@ -38,11 +38,11 @@ def post_filtered(store: Store, facets: Sequence[str], where: dict[str, Any], ta
                   run: Callable[[list[str], int], list[tuple[int, float]]]) -> list[tuple[int, float]] | None:
     """The best ``depth`` of ``run(facets kept in the MATCH, limit)`` (rows of (doc, BM25 score, lower is
     better), best first) that pass ``where`` (:func:`mcp_distill.search.codes.where_of`, the time
-    included) and carry ``tags``, or None when that cannot be told this way (no common facet, a match without a row
-    in memory, too few passing): then the caller runs the full MATCH."""
-    matrix = code_matrix(store)
-    n = len(matrix.docs)
-    if not n:
+    included) and carry ``tags``, or None when that cannot be told this way (the codes not loaded in this process,
+    no common facet, a match without a row in memory, too few passing): then the caller runs the full MATCH."""
+    matrix = loaded_code_matrix(store)  # a keyword-only search does not load the codes for this
+    n = len(matrix.docs) if matrix is not None else 0
+    if matrix is None or not n:
         return None
     counts = {facet_token("g", tag): int(np.count_nonzero(matrix.tag_mask(store, [tag]))) for tag in tags}
     for kind, column in (("t", "task_type"), ("s", "source")):

@@ -9,6 +9,7 @@ import pytest
 from test_vector_tags import corpus, leg_filters
 
 from mcp_distill.search import postfilter
+from mcp_distill.search.codes import code_matrix, loaded_code_matrix
 from mcp_distill.search.embed import OnnxMiniLM
 from mcp_distill.search.index import Doc, Index
 from mcp_distill.search.legs import KeywordLeg
@@ -40,6 +41,7 @@ def test_post_filtered_keyword_leg_is_the_facet_match(store: Store, embedder: On
     matches, so many searches fall short and take the fallback (all of those at depth 50)."""
     index = Index(store, embedder, "playbooks")
     index.upsert(corpus())
+    code_matrix(store)  # the post-filter uses the codes only once a vector search has loaded them
     monkeypatch.setattr(postfilter, "FACET_MATCH_MAX", 0)
     monkeypatch.setattr(postfilter, "POSTFILTER_OVERFETCH", overfetch)
     if not overfetch:
@@ -63,6 +65,7 @@ def test_post_filter_follows_writes_and_documents_without_vectors(store: Store, 
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     index = Index(store, embedder, "playbooks")
     index.upsert(corpus())
+    code_matrix(store)
     monkeypatch.setattr(postfilter, "FACET_MATCH_MAX", 0)
     query, f = "the rollout broke production", {"tags": ("t1",)}
     before, _ = both(store, query, f, 10)
@@ -75,4 +78,20 @@ def test_post_filter_follows_writes_and_documents_without_vectors(store: Store, 
     assert "extra" in {ids[d] for d, _ in ours} and "d001" not in {ids[d] for d, _ in ours}
     store.execute("DELETE FROM search_vec WHERE doc = (SELECT id FROM search_docs WHERE doc_id = 'extra')")
     ours, full = both(store, query, f, 10)  # 'extra' has no code now (the token is unchanged: it is still held)
+    assert ours == full
+
+
+def test_keyword_only_search_does_not_load_the_codes(store: Store, embedder: OnnxMiniLM,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keyword-mode search with a common facet answers by the full MATCH until a vector search has loaded the
+    codes: loading a large store's codes (seconds, hundreds of MB at 1M) for one keyword search costs more
+    than the facet's postings."""
+    index = Index(store, embedder, "playbooks")
+    index.upsert(corpus())
+    monkeypatch.setattr(postfilter, "FACET_MATCH_MAX", 0)
+    fresh = Index(store, None, "playbooks")  # as a keyword-only process sees the store
+    assert loaded_code_matrix(store) is None  # writes do not load the codes
+    got = fresh.search("the rollout broke production", k=5, mode="keyword", tags=["t1"])
+    assert got.hits and loaded_code_matrix(store) is None
+    ours, full = both(store, "the rollout broke production", {"tags": ("t1",)}, 5)
     assert ours == full

@@ -158,12 +158,6 @@ def ids_of(store: SqliteStore, select: tuple[str, list[Any]]) -> list[int]:
     return [int(r[0]) for r in _rows(store, *select)]
 
 
-def count_of(store: SqliteStore, select: tuple[str, list[Any]]) -> int:
-    sql, params = select
-    row = store.query_one(f"SELECT count(*) AS n FROM ({sql})", params)
-    return int(row["n"]) if row else 0
-
-
 def tag_docs(store: SqliteStore, tag: str) -> list[int]:
     """Every document carrying ``tag`` (one range of search_tags' primary key (tag, doc), ascending)."""
     return [int(r[0]) for r in _rows(store, "SELECT doc FROM search_tags WHERE tag = ?", (tag,))]
