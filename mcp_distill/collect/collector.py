@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp_distill.adapters import Adapter, find_adapter  # the package registers every adapter, native included
-from mcp_distill.collect import reading, redacting, trail, workers
+from mcp_distill.collect import bulk, reading, redacting, trail, workers
 from mcp_distill.collect import repository as repo
 from mcp_distill.collect.documents import collect_document, take_notes
 from mcp_distill.collect.sources import discover, first_object, is_line_file
@@ -126,15 +126,24 @@ class Collector:
         result = CollectResult(skipped_files=list(skipped))
         plan = self._plan(files, result)
         sizes = {path: _size(path) for path, _, _ in plan}
-        big = self._bytes_to_read(plan, sizes) >= workers.POOL_MIN_BYTES
+        to_read = self._bytes_to_read(plan, sizes)
+        big = to_read >= workers.POOL_MIN_BYTES
         pool = workers.PreparePool(workers.POOL_WORKERS) if big and workers.POOL_WORKERS >= 1 else None
         # WAL checkpoints are SQLite's; a PostgreSQL server manages its own
         checkpoint_pages = self._defer_checkpoints() if big and self.store.dialect == "sqlite" else None
         cache_size = repo.page_cache(self.store, -BIG_PAGE_CACHE_KIB) if checkpoint_pages is not None else None
         total_bytes = sum(sizes.values()) or 1
+        bulk.restore_interrupted(self.store)  # a killed bulk load's indexes are built before anything else
+        deferred = bulk.DeferredIndexes(self.store)
+        if big and deferred.begin(to_read):
+            self.writer.bulk = deferred
         try:
-            self._run_plan(plan, sizes, total_bytes, pool, receipt, result)
+            with self.writer.grouped() if big else contextlib.nullcontext():
+                self._run_plan(plan, sizes, total_bytes, pool, receipt, result)
+            deferred.end()
         finally:
+            deferred.abandon()
+            self.writer.bulk = None
             if pool is not None:
                 pool.close()
             if checkpoint_pages is not None:

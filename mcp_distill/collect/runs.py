@@ -92,7 +92,7 @@ class RunAssigner:
     """
 
     def __init__(self, conn: Connection, state: JoinState | None = None,
-                 before_adopt: Callable[[], None] | None = None):
+                 before_adopt: Callable[[], None] | None = None, before_move: Callable[[], None] | None = None):
         self.tx = conn  # the transaction connection of collect.repository.transaction(), for its statements
         self.pending: dict[str, dict[str, Any]] = {}
         # Pending runs by file, for file-window lookups: filed under every time bucket their window
@@ -107,6 +107,7 @@ class RunAssigner:
         self.window_files: set[str] = self.state.window_files
         self.adopt_checked = self.state.adopt_checked
         self.before_adopt = before_adopt
+        self.before_move = before_move  # rows of a stored run are about to move to another (see adopt_file_window_runs)
 
     def assign(self, record: RunFields) -> str:
         file_path = record.file_path
@@ -121,7 +122,7 @@ class RunAssigner:
                     self.before_adopt()
                 self.flush()
                 if repo.adopt_file_window_runs(self.tx, key, file_path, epoch, FILE_WINDOW_SECONDS,
-                                               self._span(file_path)):
+                                               self._span(file_path), self.before_move):
                     self._widen_spans([key])
             return key
         if file_path and epoch is not None:

@@ -18,6 +18,7 @@ import pytest
 from mcp_distill.adapters.base import REGISTRY, canonical_hash
 from mcp_distill.adapters.mapping import load_mappings
 from mcp_distill.collect import reading as collect_reading
+from mcp_distill.collect import storing as collect_storing
 from mcp_distill.collect import workers as collect_workers
 from mcp_distill.collect.collector import Collector, collect_paths
 from mcp_distill.collect.storing import BatchWriter
@@ -437,14 +438,17 @@ def test_parallel_crash_mid_run_then_rerun_leaves_no_duplicates_and_no_gaps(tmp_
     force_pool(monkeypatch)
     original = BatchWriter.commit_lines
     calls = {"n": 0}
+    lines: list[int] = []
 
     def crashing(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 6:
             raise KeyboardInterrupt("simulated crash")
+        lines.append(args[1])  # the batch's line count
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(BatchWriter, "commit_lines", crashing)
+    monkeypatch.setattr(collect_storing, "GROUP_BATCHES", 4)  # batches commit 4 at a time: the 5th is lost
     db = tmp_path / "par.db"
     with pytest.raises(KeyboardInterrupt):
         collect_into(db, root)
@@ -453,6 +457,8 @@ def test_parallel_crash_mid_run_then_rerun_leaves_no_duplicates_and_no_gaps(tmp_
         partial = snapshot(crashed)
     assert 0 < len(partial["evidence"]) < len(expected["evidence"])
     assert partial["evidence"] == expected["evidence"][:len(partial["evidence"])]  # the batches stored, in order
+    # exactly the first group: four batches' lines read and their offset kept, the open group's fifth rolled back
+    assert sum(s["lines_read"] for s in partial["sources"]) == sum(lines[:4]) < sum(lines)
     monkeypatch.setattr(BatchWriter, "commit_lines", original)
     got, _ = collect_into(db, root)
     assert got["evidence"] == expected["evidence"]

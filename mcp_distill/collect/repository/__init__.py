@@ -24,11 +24,14 @@ from mcp_distill.collect.repository.evidence import (
 )
 from mcp_distill.collect.repository.ingest import (
     advance_line_source,
+    create_index,
+    drop_index,
     insert_evidence,
     insert_quarantine,
     invalidate_scores,
     page_cache,
     record_document_source,
+    secondary_evidence_indexes,
     source_row,
     stored_ids,
     stored_up_to,
@@ -75,13 +78,13 @@ from mcp_distill.collect.repository.scores import (
 
 __all__ = [
     "COMPLETIONS", "DISTINCT_COLUMNS", "RUN_FILTERS", "RUN_ORDER", "adopt_file_window_runs", "advance_line_source",
-    "categories_of", "category_of", "change_token", "collect_counts", "count_scored", "delete_scores",
-    "distinct_values", "evidence_at", "evidence_by_id", "get_score", "insert_evidence", "insert_quarantine",
+    "categories_of", "category_of", "change_token", "collect_counts", "count_scored", "create_index", "delete_scores",
+    "distinct_values", "drop_index", "evidence_at", "evidence_by_id", "get_score", "insert_evidence", "insert_quarantine",
     "invalidate_scores", "list_runs", "longest_span", "max_evidence_id", "model_evidence", "models_and_streams", "page_cache",
     "quarantine_rows", "record_document_source", "records_at_lines", "records_by_id", "records_of_runs", "run_exists",
     "run_keys", "run_keys_scored_by", "run_page", "run_record_data", "run_row", "run_task_types",
     "runs_with_evidence_between", "save_scores", "score_counts", "scored_page", "scored_run_keys_matching",
-    "scored_run_records", "scores_of", "source_files", "source_row", "spans_by_file", "stored_ids",
+    "scored_run_records", "scores_of", "secondary_evidence_indexes", "source_files", "source_row", "spans_by_file", "stored_ids",
     "stored_run_in_window", "stored_up_to", "transaction", "unscored_count", "upsert_runs", "wal_autocheckpoint",
     "window_files",
 ]

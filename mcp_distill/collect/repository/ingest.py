@@ -110,3 +110,20 @@ def record_document_source(conn: Connection, path: str, stream: str | None, stat
         "lines_read = sources.lines_read + excluded.lines_read, updated_at = excluded.updated_at",
         (path, stream, stat.st_size, stat.st_size, digest, stat.st_ino, stat.st_mtime_ns, n_items, now),
     )
+
+
+def secondary_evidence_indexes(store: StoreBackend) -> list[list[str]]:
+    """[name, CREATE statement] of the evidence table's own indexes (SQLite; not the UNIQUE constraint's)."""
+    return [[r["name"], r["sql"]] for r in store.query(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'evidence' AND sql IS NOT NULL "
+        "ORDER BY name")]
+
+
+def drop_index(store: StoreBackend, name: str) -> None:
+    store.execute(f'DROP INDEX IF EXISTS "{name}"')
+
+
+def create_index(store: StoreBackend, name: str, sql: str) -> None:
+    """Run ``sql`` (an index's CREATE statement as sqlite_master keeps it) unless index ``name`` exists."""
+    if not store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)):
+        store.execute(sql)

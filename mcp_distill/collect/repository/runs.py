@@ -3,7 +3,7 @@ runs inside its transaction (``conn``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from mcp_distill.collect.repository.lists import in_lists
@@ -170,18 +170,21 @@ def upsert_runs(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def adopt_file_window_runs(conn: Connection, key: str, file_path: str, epoch: float, window: float,
-                           span: float) -> bool:
+                           span: float, before_move: Callable[[], None] | None = None) -> bool:
     """Move the file-window runs of ``file_path`` whose window holds ``epoch`` into run ``key``; whether any moved.
 
     ``span`` is at least the longest ``last_epoch - first_epoch`` of the file's runs: as in
     :func:`stored_run_in_window`, it bounds the index range on first_epoch (a file's every run was
     scanned before, once per record with a new run id); the window test itself is exact.
-    Their scores and the adopting run's go: they no longer cover all the evidence."""
+    Their scores and the adopting run's go: they no longer cover all the evidence. ``before_move`` runs
+    when there are rows to move (a bulk load builds its evidence indexes then: the moves update by run key)."""
     rows = conn.execute(
         "SELECT run_key, record_count, first_epoch, last_epoch FROM runs WHERE join_method = 'file_window' "
         "AND file_path = ? AND first_epoch >= ? AND first_epoch <= ? AND first_epoch - ? <= ? AND last_epoch + ? >= ?",
         (file_path, epoch - window - span - 1.0, epoch + window + 1.0, window, epoch, window, epoch),
     ).fetchall()
+    if rows and before_move is not None:
+        before_move()
     for old_key, count, first_epoch, last_epoch in rows:
         conn.execute("UPDATE evidence SET run_key = ? WHERE run_key = ?", (key, old_key))
         dialect = conn_dialect(conn)  # the adopting run was just flushed with this record's epoch: not NULL
