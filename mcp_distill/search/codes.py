@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from mcp_distill.search.repository import legs as legs_db
-from mcp_distill.search.scan import hamming, nearest, smallest
+from mcp_distill.search.scan import hamming, int8_scores, nearest, scratch, smallest
 from mcp_distill.search.tagsets import TagMasks
 from mcp_distill.store import Store
 
@@ -43,8 +43,8 @@ GROWTH = 0.5
 #: own (so freeing them returns the memory): see _release_freed_heap.
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 1 << 20
-#: :meth:`CodeMatrix.rank` widens this many int8 rows to float32 at a time (3 MB of 384-d rows), so
-#: scoring a 50,000-document subset never holds a float copy of it (77 MB) at once.
+#: :meth:`CodeMatrix.rank` and the int8 ranking of a KNN widen this many int8 rows to float32 at a time (3 MB of
+#: 384-d rows, a reused buffer), so scoring a 50,000-document subset never holds a float copy of it (77 MB).
 RANK_CHUNK = 2048
 #: vec0 metadata columns cannot hold NULL: documents without a time carry this sentinel, and
 #: time filters exclude it (as SQL's NULL comparisons do in the exact path).
@@ -299,7 +299,9 @@ class CodeMatrix:
             unfiltered = rows is None and len(self.dead) > 0
         if k <= 0 or not (len(self.codes) if rows is None else len(rows)):
             return []
-        distance = hamming(self.codes, self.query_code(code), rows)
+        # a reused buffer (mcp_distill.search.scan.scratch): nearest() below copies what it keeps out of it
+        distance = hamming(self.codes, self.query_code(code), rows,
+                           out=scratch("knn.distance", len(self.codes) if rows is None else len(rows), np.int32))
         unreachable = self.codes.shape[1] * 64 + 1  # beyond any real distance
         if unfiltered:  # a scan of every row (no take of 1M rows): the dead ones put out of reach
             distance[self.dead] = unreachable
@@ -309,10 +311,7 @@ class CodeMatrix:
             positions, score = positions[score < unreachable], score[score < unreachable]
         if first > k and len(positions) > k:
             q = np.asarray(qvec, dtype=np.float32)[: self.q8.shape[1]]
-            # einsum, not `@`: BLAS's gemv starts threads above ~1000 rows, and on a busy 2-core
-            # machine that took 18 ms where this takes 0.2 ms
-            sims = np.einsum("ij,j->i", self.q8[positions].astype(np.float32), q) * self.q8_scale[positions]
-            positions, score = smallest(-sims, k, positions)
+            positions, score = smallest(-int8_scores(self.q8, self.q8_scale, positions, q, RANK_CHUNK), k, positions)
         order = np.lexsort((self.docs[positions], score))
         return [int(d) for d in self.docs[positions[order]]]
 
@@ -326,12 +325,7 @@ class CodeMatrix:
         if k <= 0 or not len(rows):
             return []
         q = np.asarray(qvec, dtype=np.float32)[: self.q8.shape[1]]
-        sims = np.empty(len(rows), dtype=np.float32)
-        for start in range(0, len(rows), RANK_CHUNK):
-            part = rows[start:start + RANK_CHUNK]
-            # einsum, not `@`: see knn (BLAS threads)
-            sims[start:start + len(part)] = np.einsum("ij,j->i", self.q8[part].astype(np.float32), q) * self.q8_scale[part]
-        positions, score = smallest(-sims, k, rows)
+        positions, score = smallest(-int8_scores(self.q8, self.q8_scale, rows, q, RANK_CHUNK), k, rows)
         order = np.lexsort((self.docs[positions], score))
         return [int(d) for d in self.docs[positions[order]]]
 
