@@ -1,9 +1,10 @@
 """The scans of the in-memory codes (:mod:`mcp_distill.search.codes`): hamming distances and the k smallest.
 
-Their work arrays are per-thread buffers reused from search to search (:func:`scratch`): the codes' load fixes
-glibc's mmap threshold at 1 MB (mcp_distill.search.codes._release_freed_heap), so every array of 1 MB or more
-was a fresh mapping, page-faulted and zeroed again on each search: ~1,800 page faults a hybrid search at 100k
-documents, 0.7 of the 0.8 ms the int8 ranking's float copy of 1,600 candidates took (0.1 ms into a reused buffer).
+Their work arrays are per-thread buffers reused from search to search (:func:`scratch`): a fresh array for each
+search cost more than the arithmetic on it. The int8 ranking's float copy of its 1,600 candidates (2.4 MB) took
+0.8 ms a search at 100k documents, 0.1 ms into a reused buffer (on the main thread the copy was also a fresh
+mapping, page-faulted and zeroed each time: the codes' load fixes glibc's mmap threshold at 1 MB, see
+mcp_distill.search.codes._release_freed_heap). The vector leg went from 3.2 to 2.1 ms p50 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
