@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_distill.search.legs import KeywordLeg
-from mcp_distill.search.repository.pg_legs import PgKeywordLeg, PgVectorLeg
+from mcp_distill.search.repository.pg_legs import PgKeywordLeg
+from mcp_distill.search.repository.pg_vector import PgVectorLeg
 from mcp_distill.search.vector import VectorLeg
 from mcp_distill.store import Store
 

@@ -20,7 +20,7 @@ from mcp_distill.search.backends import vector_leg
 from mcp_distill.search.bulk import bulk_load
 from mcp_distill.search.index import Doc, Index
 from mcp_distill.search.legs import Filters
-from mcp_distill.search.repository import pg_legs
+from mcp_distill.search.repository import pg_legs, pg_vector
 from mcp_distill.search.repository.pg_legs import candidate_query
 from mcp_distill.store import open_store
 
@@ -108,9 +108,10 @@ def test_bulk_load_writes_what_upsert_writes_and_searches_alike(pg_url, pg_serve
                     store.query("SELECT id, content_hash, model_id, vector FROM embed_cache ORDER BY id"),
                     store.query("SELECT doc, collection, task_type, source, ts_epoch, embedding::text AS e, facets "
                                 "FROM search_vec ORDER BY doc"),
+                    _tokens(store),
                     _stats(store), store.get_meta("search.embed_model"), store.get_meta("search.embed_dim"),
                     sorted(r["indexname"] for r in store.query("SELECT indexname FROM pg_indexes WHERE tablename "
-                                                                "IN ('search_docs', 'search_vec')")))
+                                                                "IN ('search_docs', 'search_vec', 'search_vec_tokens')")))
                 results[name] = [
                     [(h.id, h.keyword_rank, h.vector_rank, round(h.score, 9)) for h in
                      index.search(q, k=8, mode="hybrid", **f).hits]
@@ -172,6 +173,65 @@ def test_search_vec_facets_follow_each_write_and_migration_011_fills_an_older_st
         for task_type, tags, source in cases:
             filters = index._filters(task_type, tags, source, None, None)
             assert index.vectors.exact_search(qvec, filters, 10) == found[(task_type, *tags, source)]
+
+
+def _tokens(store) -> list[tuple[str, int, float | None, int, str]]:
+    """search_vec_tokens' rows (token, doc, time, signature, code) in order."""
+    return [(r["token"], r["doc"], r["ts_epoch"], r["sig"], r["code"]) for r in store.query(
+        "SELECT token, doc, ts_epoch, sig, code::text AS code FROM search_vec_tokens ORDER BY token, doc")]
+
+
+def _expected_tokens(store) -> set[tuple[str, int, float | None, str]]:
+    """The rows search_vec_tokens must hold, decided here from search_vec: each facet token of each vector
+    row with its time and its vector's sign bits."""
+    out = set()
+    for r in store.query("SELECT doc, ts_epoch, facets, embedding::text AS e FROM search_vec"):
+        code = "".join("1" if x > 0 else "0" for x in json.loads(r["e"]))
+        out |= {(token, r["doc"], r["ts_epoch"], code) for token in r["facets"]}
+    return out
+
+
+def test_token_codes_follow_each_write_rank_filtered_sets_and_migration_012_fills_an_older_store(
+        pg_url, embedder, monkeypatch):
+    docs = _docs()
+    changed = [docs[1].model_copy(update={"tags": ["fresh", "common"], "source": "other"}),
+               docs[2].model_copy(update={"task_type": "feature", "tags": ["rare"], "ts": "2026-11-20T00:00:00Z"})]
+    cases = [("feature", [], None, "2026-06-01", None), (None, ["rare"], None, None, None),
+             ("bugfix", ["common", "g0"], "manual", "2026-03-01", "2026-12-01"), (None, ["common", "fresh"], "other", None, None),
+             (None, [], "runs", None, "2026-05-01")]
+    qvec = embedder.embed(["protein folding in cells"])[0]
+    monkeypatch.setattr(pg_vector, "EF_MAX", 0)  # every filtered search above exact_max ranks by the token codes
+    with open_store(pg_url) as store:
+        index = Index(store, embedder, "playbooks")
+        index.upsert(docs)
+        index.upsert(changed)  # tags, source, task type and time rewritten: the token rows must follow
+        index.delete(["d005", "d030"])
+        rows = _tokens(store)
+        assert {(t, d, ts, code) for t, d, ts, _, code in rows} == _expected_tokens(store) and len(rows) > 4 * 58
+        assert len(rows) == len(_expected_tokens(store))
+        pooled = vector_leg(store, index.vectors.model_id, exact_max=0)
+        for task_type, tags, source, since, until in cases:
+            filters = index._filters(task_type, tags, source, since, until)
+            passing = set(pooled._filtered_ids(filters, None))
+            expected = pooled.exact_search(qvec, filters, 10)
+            assert passing and pooled.search(qvec, filters, 10) == expected  # the pool holds every passing row here
+            monkeypatch.setattr(pg_vector, "TOKEN_POOL_MIN", 1)
+            monkeypatch.setattr(pg_vector, "TOKEN_POOL", 1)  # a pool of depth: ranked by hamming alone
+            narrow = pooled.search(qvec, filters, 4)
+            assert {d for d, _ in narrow} <= passing and len(narrow) == min(4, len(passing))
+            monkeypatch.setattr(pg_vector, "TOKEN_POOL_MIN", 200)
+            monkeypatch.setattr(pg_vector, "TOKEN_POOL", 16)
+    with psycopg.connect(pg_url, autocommit=True) as raw:  # the layout migration 011 left
+        raw.execute("DROP TABLE search_vec_tokens")
+        raw.execute("DROP FUNCTION distill_vec_tokens() CASCADE")
+        raw.execute("DROP FUNCTION distill_vec_code(vector)")
+        raw.execute("DROP FUNCTION distill_facet_sig(text[])")
+        raw.execute("DELETE FROM _distill_migrations WHERE name = 'm012_search_vec_tokens'")
+    with open_store(pg_url) as store:
+        assert _tokens(store) == rows
+        index = Index(store, embedder, "playbooks")
+        index.upsert([docs[3].model_copy(update={"tags": ["late"]})])  # the migration's triggers keep it in step
+        assert {(t, d, ts, code) for t, d, ts, _, code in _tokens(store)} == _expected_tokens(store)
 
 
 def test_bulk_load_is_refused_on_sqlite(tmp_path, embedder):

@@ -17,6 +17,22 @@ HNSW_INDEX = ("search_vec_hnsw",
               "CREATE INDEX IF NOT EXISTS search_vec_hnsw ON search_vec USING hnsw (embedding vector_cosine_ops)")
 #: The vector table's facet tokens (migration 011): the filters' one bitmap of search_vec.
 FACETS_INDEX = ("search_vec_facets", "CREATE INDEX IF NOT EXISTS search_vec_facets ON search_vec USING gin (facets)")
+#: The token-keyed codes (migration 012): the table, the triggers on search_vec that keep it in step (their
+#: function is the migration's) and its two indexes (the covering one the vector leg reads, one by document
+#: for the triggers' deletes).
+TOKENS_TABLE = (
+    'CREATE TABLE IF NOT EXISTS search_vec_tokens (token TEXT COLLATE "C" NOT NULL, ts_epoch DOUBLE PRECISION, '
+    "doc BIGINT NOT NULL, sig BIGINT NOT NULL, code BIT VARYING NOT NULL)",
+    "CREATE OR REPLACE TRIGGER search_vec_tokens_insert AFTER INSERT ON search_vec REFERENCING NEW TABLE AS new_vec "
+    "FOR EACH STATEMENT EXECUTE FUNCTION distill_vec_tokens()",
+    "CREATE OR REPLACE TRIGGER search_vec_tokens_update AFTER UPDATE ON search_vec REFERENCING OLD TABLE AS old_vec "
+    "NEW TABLE AS new_vec FOR EACH STATEMENT EXECUTE FUNCTION distill_vec_tokens()",
+    "CREATE OR REPLACE TRIGGER search_vec_tokens_delete AFTER DELETE ON search_vec REFERENCING OLD TABLE AS old_vec "
+    "FOR EACH STATEMENT EXECUTE FUNCTION distill_vec_tokens()")
+TOKENS_INDEX = ("search_vec_tokens_key", "CREATE INDEX IF NOT EXISTS search_vec_tokens_key ON search_vec_tokens "
+                "(token, ts_epoch) INCLUDE (doc, sig, code)")
+TOKENS_DOC_INDEX = ("search_vec_tokens_doc",
+                    "CREATE INDEX IF NOT EXISTS search_vec_tokens_doc ON search_vec_tokens (doc)")
 #: Memory for building them (maintenance_work_mem of the load's session only), per vector row: an HNSW
 #: graph that does not fit is built several times slower (pgvector then inserts the rest one by one into
 #: the on-disk graph). pgvector 0.6 keeps a 384-d vector and its neighbour lists in about 2.2 KB, so 3 KB
@@ -72,6 +88,8 @@ def drop_search_indexes(conn: Any) -> None:
     conn.execute(f"DROP INDEX IF EXISTS {GIN_INDEX[0]}")
     conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX[0]}")
     conn.execute(f"DROP INDEX IF EXISTS {FACETS_INDEX[0]}")
+    conn.execute(f"DROP INDEX IF EXISTS {TOKENS_INDEX[0]}")
+    conn.execute(f"DROP INDEX IF EXISTS {TOKENS_DOC_INDEX[0]}")
 
 
 def set_build_memory(conn: Any) -> None:
@@ -82,14 +100,16 @@ def set_build_memory(conn: Any) -> None:
 
 
 def build_search_indexes(conn: Any, workers: int) -> None:
-    """Build the GIN and HNSW indexes over every row (``workers``: parallel maintenance workers, 0 for
+    """Build the GIN, HNSW and token indexes over every row (``workers``: parallel maintenance workers, 0 for
     none), then refresh the planner's statistics of the loaded tables."""
     set_build_memory(conn)
     conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
     conn.execute(GIN_INDEX[1])
     conn.execute(HNSW_INDEX[1])
     conn.execute(FACETS_INDEX[1])
-    for table in ("embed_cache", "search_docs", "search_tags", "search_vec", "search_terms"):
+    conn.execute(TOKENS_INDEX[1])
+    conn.execute(TOKENS_DOC_INDEX[1])
+    for table in ("embed_cache", "search_docs", "search_tags", "search_vec", "search_terms", "search_vec_tokens"):
         conn.execute(f"ANALYZE {table}")
 
 

@@ -1,4 +1,4 @@
-"""The two retrieval legs on PostgreSQL: full-text search with ``tsvector`` and vectors with pgvector.
+"""The keyword leg on PostgreSQL (full-text search with ``tsvector``); the vector leg is in pg_vector.
 
 The same contract as :mod:`mcp_distill.search.legs` (whose query planning, rescoring and fusion
 they reuse): ranked ``(search_docs.id, score)`` lists for one collection and one set of filters,
@@ -14,13 +14,7 @@ the filters applied inside the query.
   docs/benchmarks.md). Document frequencies, the document count and the mean length come from the
   tables migration 009's triggers keep current (no scan of the index). Which fields matched is asked
   with ``websearch_to_tsquery`` (accepts any user text).
-- Vectors: ``search_vec`` holds each document's ``vector(dim)`` with its filter columns, its facet
-  tokens (a GIN-indexed ``text[]``, migration 011: the source and tags are one containment test, one
-  bitmap of this table) and an HNSW index (cosine). The planner's estimate of the rows passing the
-  filters decides: few (or a share too small for HNSW's post-filtering) are scored exactly inside
-  the server; otherwise HNSW is asked with a candidate list widened by the share, and the exact scan
-  answers when too few candidates pass. Candidates are rescored from embed_cache's float32 vectors, as on SQLite, so both backends
-  give the same similarities.
+- Vectors: :mod:`mcp_distill.search.repository.pg_vector`.
 """
 
 from __future__ import annotations
@@ -31,16 +25,12 @@ from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
 from mcp_distill.search.legs import (
     DF_FLOOR_MIN,
     Filters,
     KeywordLeg,
 )
-from mcp_distill.search.query import facet_token
-from mcp_distill.search.repository.pg_bulk import FACETS_INDEX, HNSW_INDEX
-from mcp_distill.search.vector import MAX_KNN_K, VectorLeg
+from mcp_distill.search.repository.pg_vector import column_filters
 from mcp_distill.store import Store
 
 #: BM25 is computed over the best ``depth x BM25_POOL`` (at least BM25_POOL_MIN) documents by PostgreSQL's
@@ -73,42 +63,11 @@ def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     Each tag is an EXISTS on search_tags' primary key (tag, doc): a probe per candidate row, so a
     common tag costs nothing extra when the GIN match already narrows the rows, and the planner may
     also drive from a rare tag's index range."""
-    clauses, params = _column_filters(filters, "d")
+    clauses, params = column_filters(filters, "d")
     for tag in filters.tags:
         clauses.append("EXISTS (SELECT 1 FROM search_tags t WHERE t.tag = ? AND t.doc = d.id)")
         params.append(tag)
     return " AND ".join(clauses), params
-
-
-def _vec_filter_sql(filters: Filters) -> tuple[str, list[Any]]:
-    """WHERE clauses of every filter on search_vec ``v`` (the vector leg).
-
-    The source and the tags are one containment test on the row's facet tokens (migration 011): the
-    GIN index gives the rows holding all of them as one bitmap of search_vec itself. Collection and
-    task type stay column equalities (the (collection, task_type, ts_epoch) index serves a type with a
-    time range), never both forms of one filter: the planner would count its selectivity twice."""
-    clauses, params = _column_filters(filters, "v", source=False)
-    tokens = ([facet_token("s", filters.source)] if filters.source is not None else []) + [
-        facet_token("g", tag) for tag in filters.tags]
-    if tokens:
-        clauses.append("v.facets @> ?::text[]")
-        params.append(tokens)
-    return " AND ".join(clauses), params
-
-
-def _column_filters(filters: Filters, alias: str, source: bool = True) -> tuple[list[str], list[Any]]:
-    """Collection, task type, source (``source``) and time range as column conditions on ``alias``."""
-    clauses, params = [f"{alias}.collection = ?"], [filters.collection]
-    for column in ("task_type", "source") if source else ("task_type",):
-        value = getattr(filters, column)
-        if value is not None:
-            clauses.append(f"{alias}.{column} = ?")
-            params.append(value)
-    time_clause, time_params = filters.time_sql(alias)
-    if time_clause:
-        clauses.append(time_clause)
-        params += time_params
-    return clauses, params
 
 
 @functools.cache
@@ -308,113 +267,3 @@ class PgKeywordLeg(KeywordLeg):
             "ts_filter(d.fts, '{b}') @@ q.q AS tags FROM search_docs d, "
             "websearch_to_tsquery('english', ?) AS q(q) WHERE d.id = ANY(?)", (_websearch(terms), list(ids)))
         return {int(r["id"]): [f for f in ("title", "text", "tags") if r[f]] for r in rows}
-
-
-#: Filter columns of search_vec, indexed together: a task type with a time range (or a source) is one
-#: index range, not a type's every row filtered one by one.
-FILTER_INDEX = "CREATE INDEX IF NOT EXISTS search_vec_type_time ON search_vec(collection, task_type, ts_epoch)"
-#: HNSW candidate list (pgvector's hnsw.ef_search) bounds: its default 40, its maximum 1000.
-EF_MIN, EF_MAX = 40, 1000
-#: The list is this much longer than k / share, so the expected passing candidates exceed k.
-EF_MARGIN = 1.2
-#: Rows beyond depth an exact search takes from the server's order before rescoring (see exact_search).
-EXACT_MARGIN = 10
-
-
-class PgVectorLeg(VectorLeg):
-    """pgvector HNSW (cosine) or an exact scan, rescored from embed_cache (see the module docstring)."""
-
-    def exists(self) -> bool:
-        row = self.store.query_one("SELECT to_regclass(?) IS NOT NULL AS x", (self.TABLE,))
-        return bool(row and row["x"])
-
-    def create(self, dim: int) -> None:
-        """The ``vector(dim)`` table and its indexes (inside a write transaction)."""
-        conn = self.store.conn
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.TABLE} (doc BIGINT PRIMARY KEY REFERENCES search_docs(id) "
-            "ON DELETE CASCADE, collection TEXT COLLATE \"C\" NOT NULL, task_type TEXT COLLATE \"C\", "
-            f"source TEXT COLLATE \"C\", ts_epoch DOUBLE PRECISION, embedding vector({int(dim)}) NOT NULL, "
-            "facets TEXT[] COLLATE \"C\")")
-        conn.execute(HNSW_INDEX[1])
-        conn.execute(FACETS_INDEX[1])
-        conn.execute(FILTER_INDEX)
-        conn.execute(f"DROP INDEX IF EXISTS {self.TABLE}_filters")  # (collection, task_type): FILTER_INDEX covers it
-
-    def drop(self) -> None:
-        self.store.conn.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
-
-    def put(self, doc: int, collection: str, vector: np.ndarray, task_type: str | None, source: str | None,
-            ts_epoch: float | None) -> None:
-        self.store.conn.execute(
-            f"INSERT INTO {self.TABLE}(doc, collection, task_type, source, ts_epoch, embedding, facets) "
-            "VALUES (?, ?, ?, ?, ?, ?, distill_doc_facets(?)) ON CONFLICT (doc) DO UPDATE SET "
-            "collection = excluded.collection, task_type = excluded.task_type, source = excluded.source, "
-            "ts_epoch = excluded.ts_epoch, embedding = excluded.embedding, facets = excluded.facets",
-            (doc, collection, task_type, source, ts_epoch, np.asarray(vector, dtype=np.float32), doc))
-
-    def remove(self, docs: list[int]) -> None:
-        if docs and self.exists():
-            self.store.conn.execute(f"DELETE FROM {self.TABLE} WHERE doc = ANY(?)", (list(docs),))
-
-    def _filtered_ids(self, filters: Filters, limit: int | None) -> list[int]:
-        where, params = _vec_filter_sql(filters)
-        sql = f"SELECT v.doc FROM {self.TABLE} v WHERE {where} ORDER BY v.doc"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [int(r["doc"]) for r in self.store.query(sql, params)]
-
-    def search(self, qvec: np.ndarray, filters: Filters, depth: int, need: int | None = None
-               ) -> list[tuple[int, float]]:
-        """(doc id, cosine similarity) of the ``depth`` nearest documents passing ``filters``.
-
-        pgvector 0.6 applies filters to the HNSW walk's candidates, after it: a filter keeping a
-        share s of the documents needs a candidate list (``hnsw.ef_search``, at most 1000) about
-        k / s long. The planner's estimate of the passing rows (from ANALYZE's statistics; no row
-        is read) gives s. Up to ``exact_max`` passing rows, or a share too small for 1000
-        candidates, are scored exactly inside the server (every passing row's distance, no index);
-        otherwise HNSW answers, and if fewer than ``need`` of its candidates pass, the exact scan
-        does. Candidates come back with their embed_cache vectors, rescored here as on SQLite."""
-        if depth <= 0 or self.model_id is None or not self.exists():
-            return []
-        qvec = np.asarray(qvec, dtype=np.float32)
-        where, params = _vec_filter_sql(filters)
-        with self.store.reading() as conn:
-            estimate = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {self.TABLE} v WHERE {where}",
-                                    params).fetchone()[0][0]["Plan"]["Plan Rows"]
-            n = max(int(conn.execute("SELECT docs FROM search_totals").fetchone()[0] or 0), 1)
-            k = min(MAX_KNN_K, max(depth, int(min(depth * self.oversample, self.knn_budget / n))))
-            ef = int(k * n / max(float(estimate), 1.0) * EF_MARGIN)
-            if estimate <= self.exact_max or ef > EF_MAX:
-                return self._top(qvec, self._nearest(conn, qvec, where, params, depth, exact=True), depth)
-            conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_MIN, ef)}")
-            rows = self._nearest(conn, qvec, where, params, k, exact=False)
-            if len(rows) < min(need or depth, depth):  # the walk's candidates ran out before the filter did
-                rows = self._nearest(conn, qvec, where, params, depth, exact=True)
-        return self._top(qvec, rows, depth)
-
-    def exact_search(self, qvec: np.ndarray, filters: Filters, depth: int) -> list[tuple[int, float]]:
-        """(doc id, cosine similarity) of the ``depth`` nearest documents passing ``filters``, every one
-        of them scored: the server computes each passing row's distance (no index, no candidate list;
-        the ids never travel) and the best ``depth + EXACT_MARGIN`` are rescored here from embed_cache's
-        float32 vectors, so a near tie at the cut that pgvector's float arithmetic orders otherwise than
-        numpy still ends where the SQLite leg's exact search puts it."""
-        if depth <= 0 or self.model_id is None or not self.exists():
-            return []
-        qvec = np.asarray(qvec, dtype=np.float32)
-        where, params = _vec_filter_sql(filters)
-        with self.store.reading() as conn:
-            rows = self._nearest(conn, qvec, where, params, depth + EXACT_MARGIN, exact=True)
-        return self._top(qvec, rows, depth)
-
-    def _nearest(self, conn: Any, qvec: np.ndarray, where: str, params: list[Any], k: int, exact: bool
-                 ) -> list[tuple[int, bytes]]:
-        """(doc, embed_cache vector bytes) of the ``k`` nearest passing documents: by the HNSW index,
-        or ``exact`` (the distance made an expression the index cannot serve: every passing row)."""
-        order = "(v.embedding <=> ?) + 0" if exact else "v.embedding <=> ?"
-        rows = conn.execute(
-            f"SELECT n.doc, c.vector FROM (SELECT v.doc FROM {self.TABLE} v WHERE {where} ORDER BY {order} LIMIT ?) n "
-            "JOIN search_docs d ON d.id = n.doc JOIN embed_cache c ON c.id = d.vector_id",
-            (*params, qvec, k)).fetchall()
-        return [(int(r[0]), bytes(r[1])) for r in rows]
